@@ -1,0 +1,909 @@
+//! `#[bulkhead]`: at most `max` bodies running at once, the callers beyond them served in
+//! arrival order.
+//!
+//! # Implementation details
+//!
+//! A [`Bulkhead`] is one atomic word and a queue of waiters behind a mutex. The word packs two
+//! counters:
+//!
+//! ```text
+//!  63                              32 31                               0
+//! +----------------------------------+----------------------------------+
+//! |      waiting: callers queued     |    free: slots nobody holds      |
+//! +----------------------------------+----------------------------------+
+//! ```
+//!
+//! - **Acquire, uncontended:** load the word; if `free > 0` and `waiting == 0`, a
+//!   compare-and-swap takes one slot. No lock, no allocation.
+//! - **Release, uncontended:** a compare-and-swap puts the slot back, but only while
+//!   `waiting == 0`.
+//! - **Release with waiters:** the slot is *handed over* instead: under the queue lock the first
+//!   waiter is removed from the queue and `waiting` is decremented, `free` stays as it is, and the
+//!   waiter is woken already owning the slot.
+//! - **Wait:** under the queue lock the caller re-reads the word. If a slot came free meanwhile
+//!   it takes it; if `queue` callers already wait it is rejected; otherwise it increments
+//!   `waiting` with a compare-and-swap that expects `free == 0`, and appends `(ticket, waker)` to
+//!   the queue. Tickets count up, so the queue stays sorted by ticket and an entry is found by
+//!   binary search. The queue keeps its capacity, so waiting allocates only when the queue grows
+//!   past its longest length so far.
+//!
+//! `waiting` changes only under the lock and always equals the queue's length there. `free`
+//! becomes non-zero only while `waiting == 0`, and a caller queues only from `free == 0`; so
+//! whenever somebody waits, no slot is free. Every decision is made by a read-modify-write of
+//! the word, which sees its latest value: a release that races with a caller about to queue
+//! either lands first (the caller's compare-and-swap fails, it re-reads and takes the slot) or
+//! sees the caller counted and queues behind its lock (and hands the slot to it). No wakeup is
+//! lost and no slot is lost.
+//!
+//! # Why hand slots over
+//!
+//! If a release returned its slot to the word and merely woke the first waiter, any caller
+//! arriving in between could take the slot before the woken waiter ran — and under load, new
+//! arrivals would starve the queue. Handing the slot directly to the first waiter, and refusing
+//! new callers the fast path while anybody waits, serves callers in arrival order. It also means
+//! a woken waiter never finds its slot gone and never re-queues. [`Bulkhead::try_acquire`]
+//! never barges past a queued waiter either.
+//!
+//! # Cancellation
+//!
+//! A slot is a [`BulkheadPermit`], returned in its `Drop`: when the body finishes, when it
+//! panics, and when the call's future is dropped (by `#[timeout]`, `select!`, or an aborted
+//! task). A waiting caller's future removes its queue entry when dropped. When its queue entry is
+//! already gone, a release handed it a slot that it did not get to see; it passes that slot on
+//! exactly as a release would. `max_wait` is a [`tokio::time::timeout`] around the wait, so it
+//! goes through the same path, and a paused test clock drives it.
+//!
+//! # Memory ordering
+//!
+//! The counters stay exact under any ordering: every change is a read-modify-write of the one
+//! word, and those are totally ordered and always read the latest value. Plain loads
+//! (`Relaxed`) only pick a starting value for a compare-and-swap, which fails and retries if the
+//! value was stale. The queue and the tickets are guarded by the mutex.
+//!
+//! On top of that the bulkhead gives the guarantee of a semaphore: everything a body did before
+//! its permit dropped *happens before* the body that gets the same slot next.
+//!
+//! - Putting a slot back into the word is `Release`; taking one out of the word is `Acquire`;
+//!   failed compare-and-swaps take nothing and are `Relaxed`.
+//! - A slot handed over through the queue is ordered by the mutex: the releaser removes the
+//!   waiter's entry under the lock, and the waiter learns of its slot only by locking and not
+//!   finding the entry. So the updates of `waiting` (always made under the lock, and never
+//!   moving a slot through the word) are `Relaxed`.
+//! - [`Bulkhead::available`] and [`Bulkhead::waiting`] are `Relaxed` snapshots for metrics and
+//!   tests; nothing is decided by them.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::PoisonError;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use crate::sync::{const_fn, AtomicU64, Mutex, Ordering};
+use crate::{Failure, InstanceName, Rejected};
+
+#[cfg(loom)]
+use loom::sync::MutexGuard;
+#[cfg(not(loom))]
+use std::sync::MutexGuard;
+
+/// The parameters of `#[bulkhead]`.
+///
+/// ```
+/// use resilience_runtime::{BulkheadConfig, InstanceName};
+/// use std::time::Duration;
+///
+/// const DB: BulkheadConfig = BulkheadConfig {
+///     max_wait: Some(Duration::from_millis(50)),
+///     queue: Some(100),
+///     ..BulkheadConfig::new(InstanceName::given("db"), 8)
+/// };
+/// assert_eq!(DB.max, 8);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct BulkheadConfig {
+    /// The instance name.
+    pub name: InstanceName,
+    /// How many bodies may run at once; at least 1.
+    pub max: u32,
+    /// How long a caller waits for a slot before [`Rejected::BulkheadFull`]. `None` waits until
+    /// a slot frees; `Some(Duration::ZERO)` rejects at once when no slot is free.
+    pub max_wait: Option<Duration>,
+    /// How many callers may wait at once; a caller finding that many waiting is rejected at
+    /// once. `None` is unbounded; `Some(0)` lets nobody wait.
+    pub queue: Option<u32>,
+}
+
+impl BulkheadConfig {
+    /// `max` slots, waiting without a time limit, in an unbounded queue.
+    pub const fn new(name: InstanceName, max: u32) -> Self {
+        Self {
+            name,
+            max,
+            max_wait: None,
+            queue: None,
+        }
+    }
+}
+
+/// Bounded concurrency: at most `max` callers hold a slot at once, and the callers beyond them
+/// wait in arrival order.
+///
+/// What `#[bulkhead(max = 2, max_wait = "50ms")]` generates, written out by hand:
+///
+/// ```
+/// use resilience_runtime::{Bulkhead, BulkheadConfig, Failure, InstanceName, Rejected};
+/// use std::time::Duration;
+///
+/// static DB: Bulkhead = Bulkhead::new(BulkheadConfig {
+///     max_wait: Some(Duration::from_millis(50)),
+///     ..BulkheadConfig::new(InstanceName::given("db"), 2)
+/// });
+///
+/// async fn query(id: u32) -> Result<u32, Failure<std::io::Error>> {
+///     DB.run(async move {
+///         tokio::time::sleep(Duration::from_millis(100)).await;
+///         Ok(id)
+///     })
+///     .await
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let (a, b, c) = tokio::join!(query(1), query(2), query(3));
+/// assert_eq!((a.unwrap(), b.unwrap()), (1, 2));
+/// // The third call found both slots taken and gave up after 50 ms.
+/// assert!(matches!(c, Err(Failure::Rejected(Rejected::BulkheadFull { max: 2, .. }))));
+/// assert_eq!(DB.available(), 2);
+/// # }
+/// ```
+pub struct Bulkhead {
+    config: BulkheadConfig,
+    /// `waiting << 32 | free`; see the module docs.
+    state: AtomicU64,
+    queue: Mutex<Queue>,
+}
+
+/// The callers waiting for a slot, oldest first.
+struct Queue {
+    next_ticket: u64,
+    waiters: VecDeque<Waiter>,
+}
+
+struct Waiter {
+    ticket: u64,
+    waker: Waker,
+}
+
+impl Queue {
+    fn find(&self, ticket: u64) -> Result<usize, usize> {
+        self.waiters.binary_search_by_key(&ticket, |w| w.ticket)
+    }
+}
+
+/// One waiting caller in the word's high half.
+const ONE_WAITER: u64 = 1 << 32;
+const FREE_MASK: u64 = ONE_WAITER - 1;
+
+/// The word for `free` free slots and `waiting` queued callers.
+const fn pack(free: u32, waiting: u32) -> u64 {
+    // `u64::from` is not `const`; both casts widen.
+    ((waiting as u64) << 32) | free as u64
+}
+
+#[allow(clippy::cast_possible_truncation)] // masked to 32 bits
+fn free(word: u64) -> u32 {
+    (word & FREE_MASK) as u32
+}
+
+#[allow(clippy::cast_possible_truncation)] // the high 32 bits
+fn waiting(word: u64) -> u32 {
+    (word >> 32) as u32
+}
+
+type Guard<'a> = MutexGuard<'a, Queue>;
+
+/// What a caller that found no free slot on the fast path got under the lock.
+enum Registration {
+    Acquired,
+    Full,
+    Queued(u64),
+}
+
+impl Bulkhead {
+    const_fn! {
+        /// A bulkhead with `config.max` free slots and nobody waiting.
+        ///
+        /// # Panics
+        ///
+        /// If `config.max` is 0 (in a `static`, that is a compile-time error).
+        pub fn new(config: BulkheadConfig) -> Self {
+            assert!(config.max >= 1, "a bulkhead needs at least one slot");
+            Self {
+                config,
+                state: AtomicU64::new(pack(config.max, 0)),
+                queue: Mutex::new(Queue {
+                    next_ticket: 0,
+                    waiters: VecDeque::new(),
+                }),
+            }
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &BulkheadConfig {
+        &self.config
+    }
+
+    /// The instance name.
+    pub fn name(&self) -> &'static str {
+        self.config.name.get()
+    }
+
+    /// Slots free right now. A snapshot for metrics and tests: it may be stale when read.
+    pub fn available(&self) -> u32 {
+        free(self.state.load(Ordering::Relaxed))
+    }
+
+    /// Callers waiting for a slot right now. A snapshot, like [`available`](Self::available).
+    pub fn waiting(&self) -> u32 {
+        waiting(self.state.load(Ordering::Relaxed))
+    }
+
+    /// Takes a slot if one is free and nobody is waiting for one; never waits.
+    ///
+    /// ```
+    /// use resilience_runtime::{Bulkhead, BulkheadConfig, InstanceName};
+    ///
+    /// static ONE: Bulkhead = Bulkhead::new(BulkheadConfig::new(InstanceName::given("one"), 1));
+    ///
+    /// let permit = ONE.try_acquire().expect("the slot is free");
+    /// assert!(ONE.try_acquire().is_none());
+    /// drop(permit);
+    /// assert_eq!(ONE.available(), 1);
+    /// ```
+    pub fn try_acquire(&self) -> Option<BulkheadPermit<'_>> {
+        let mut word = self.state.load(Ordering::Relaxed);
+        while free(word) > 0 && waiting(word) == 0 {
+            match self.state.compare_exchange_weak(
+                word,
+                word - 1,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(self.permit()),
+                Err(actual) => word = actual,
+            }
+        }
+        None
+    }
+
+    /// Waits for a slot, in arrival order, for at most `max_wait`.
+    ///
+    /// Dropping the returned future leaves the queue; a slot already handed to it is passed on
+    /// to the next waiter.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected::BulkheadFull`] when no slot came free within `max_wait`, or when `queue`
+    /// callers were already waiting.
+    pub async fn acquire(&self) -> Result<BulkheadPermit<'_>, Rejected> {
+        if let Some(permit) = self.try_acquire() {
+            return Ok(permit);
+        }
+        match self.config.max_wait {
+            None => Acquire::new(self).await,
+            Some(limit) if limit.is_zero() => Err(self.rejected()),
+            Some(limit) => tokio::time::timeout(limit, Acquire::new(self))
+                .await
+                .unwrap_or_else(|_elapsed| Err(self.rejected())),
+        }
+    }
+
+    /// Runs `fut` holding a slot, waiting for one as [`acquire`](Self::acquire) does. The slot
+    /// is returned when `fut` finishes, panics, or the returned future is dropped.
+    ///
+    /// ```
+    /// use resilience_runtime::{Bulkhead, BulkheadConfig, Failure, InstanceName};
+    /// use std::time::Duration;
+    ///
+    /// static POOL: Bulkhead = Bulkhead::new(BulkheadConfig::new(InstanceName::given("pool"), 1));
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let start = tokio::time::Instant::now();
+    /// let call = |n: u32| POOL.run(async move {
+    ///     tokio::time::sleep(Duration::from_millis(10)).await;
+    ///     Ok::<_, Failure<String>>(n)
+    /// });
+    /// // One slot: the second call waits for the first.
+    /// let (a, b) = tokio::join!(call(1), call(2));
+    /// assert_eq!((a.unwrap(), b.unwrap()), (1, 2));
+    /// assert_eq!(start.elapsed(), Duration::from_millis(20));
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `fut`'s own error, or [`Rejected::BulkheadFull`] as [`acquire`](Self::acquire) returns
+    /// it; `fut` is not polled then.
+    pub async fn run<T, E, F>(&self, fut: F) -> Result<T, Failure<E>>
+    where
+        F: Future<Output = Result<T, Failure<E>>>,
+    {
+        let permit = match self.acquire().await {
+            Ok(permit) => permit,
+            Err(rejected) => return Err(Failure::Rejected(rejected)),
+        };
+        let outcome = fut.await;
+        drop(permit);
+        outcome
+    }
+
+    fn permit(&self) -> BulkheadPermit<'_> {
+        BulkheadPermit { bulkhead: self }
+    }
+
+    fn rejected(&self) -> Rejected {
+        Rejected::bulkhead_full(self.name(), self.config.max)
+    }
+
+    fn lock(&self) -> Guard<'_> {
+        // Nothing panics while the lock is held with the queue half-updated, so a poisoned
+        // queue is still consistent.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The slow path of a caller that found no free slot: under the lock, take a slot that
+    /// came free meanwhile, or reject, or join the queue.
+    fn register(&self, waker: &Waker) -> Registration {
+        let waker = waker.clone();
+        let limit = self.config.queue.unwrap_or(u32::MAX);
+        let mut queue = self.lock();
+        let mut word = self.state.load(Ordering::Relaxed);
+        loop {
+            if free(word) > 0 && waiting(word) == 0 {
+                match self.state.compare_exchange_weak(
+                    word,
+                    word - 1,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return Registration::Acquired,
+                    Err(actual) => word = actual,
+                }
+            } else if waiting(word) >= limit {
+                return Registration::Full;
+            } else {
+                // Expects the word unchanged, so free is still 0 (or others already wait).
+                match self.state.compare_exchange_weak(
+                    word,
+                    word + ONE_WAITER,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(actual) => word = actual,
+                }
+            }
+        }
+        let ticket = queue.next_ticket;
+        queue.next_ticket += 1;
+        queue.waiters.push_back(Waiter { ticket, waker });
+        Registration::Queued(ticket)
+    }
+
+    /// Returns one slot: to the word while nobody waits, else to the first waiter.
+    fn release(&self) {
+        let mut word = self.state.load(Ordering::Relaxed);
+        while waiting(word) == 0 {
+            match self.state.compare_exchange_weak(
+                word,
+                word + 1,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => word = actual,
+            }
+        }
+        let queue = self.lock();
+        self.release_locked(queue);
+    }
+
+    /// Returns one slot with the lock held: hands it to the first waiter, or puts it back into
+    /// the word when the queue is empty. Wakes the waiter after unlocking.
+    fn release_locked(&self, mut queue: Guard<'_>) {
+        if let Some(first) = queue.waiters.pop_front() {
+            self.state.fetch_sub(ONE_WAITER, Ordering::Relaxed);
+            drop(queue);
+            first.waker.wake();
+        } else {
+            // Waiters left the queue since the caller looked; `waiting` is 0 and stays so
+            // while we hold the lock.
+            self.state.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// A queued caller's future was dropped: leave the queue, or pass on the slot it was
+    /// handed and never saw.
+    fn cancel(&self, ticket: u64) {
+        let mut queue = self.lock();
+        match queue.find(ticket) {
+            Ok(index) => {
+                let entry = queue.waiters.remove(index);
+                self.state.fetch_sub(ONE_WAITER, Ordering::Relaxed);
+                drop(queue);
+                drop(entry);
+            }
+            Err(_) => self.release_locked(queue),
+        }
+    }
+}
+
+impl fmt::Debug for Bulkhead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let word = self.state.load(Ordering::Relaxed);
+        f.debug_struct("Bulkhead")
+            .field("name", &self.name())
+            .field("max", &self.config.max)
+            .field("available", &free(word))
+            .field("waiting", &waiting(word))
+            .finish_non_exhaustive()
+    }
+}
+
+/// One slot of a [`Bulkhead`], returned when dropped: to the first waiting caller, or to the
+/// pool when nobody waits.
+#[must_use = "the slot is returned as soon as the permit is dropped"]
+pub struct BulkheadPermit<'a> {
+    bulkhead: &'a Bulkhead,
+}
+
+impl Drop for BulkheadPermit<'_> {
+    fn drop(&mut self) {
+        self.bulkhead.release();
+    }
+}
+
+impl fmt::Debug for BulkheadPermit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BulkheadPermit")
+            .field("bulkhead", &self.bulkhead.name())
+            .finish()
+    }
+}
+
+/// The wait for a slot, past the fast path.
+struct Acquire<'a> {
+    bulkhead: &'a Bulkhead,
+    state: AcquireState,
+}
+
+#[derive(Clone, Copy)]
+enum AcquireState {
+    Start,
+    Queued(u64),
+    Done,
+}
+
+impl<'a> Acquire<'a> {
+    fn new(bulkhead: &'a Bulkhead) -> Self {
+        Self {
+            bulkhead,
+            state: AcquireState::Start,
+        }
+    }
+}
+
+impl<'a> Future for Acquire<'a> {
+    type Output = Result<BulkheadPermit<'a>, Rejected>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let bulkhead = self.bulkhead;
+        match self.state {
+            AcquireState::Start => match bulkhead.register(cx.waker()) {
+                Registration::Acquired => {
+                    self.state = AcquireState::Done;
+                    Poll::Ready(Ok(bulkhead.permit()))
+                }
+                Registration::Full => {
+                    self.state = AcquireState::Done;
+                    Poll::Ready(Err(bulkhead.rejected()))
+                }
+                Registration::Queued(ticket) => {
+                    self.state = AcquireState::Queued(ticket);
+                    Poll::Pending
+                }
+            },
+            AcquireState::Queued(ticket) => {
+                let mut queue = bulkhead.lock();
+                if let Ok(index) = queue.find(ticket) {
+                    let waker = &mut queue.waiters[index].waker;
+                    if !waker.will_wake(cx.waker()) {
+                        waker.clone_from(cx.waker());
+                    }
+                    return Poll::Pending;
+                }
+                // A release removed the entry and handed this caller its slot.
+                drop(queue);
+                self.state = AcquireState::Done;
+                Poll::Ready(Ok(bulkhead.permit()))
+            }
+            AcquireState::Done => panic!("bulkhead wait polled after completion"),
+        }
+    }
+}
+
+impl Drop for Acquire<'_> {
+    fn drop(&mut self) {
+        if let AcquireState::Queued(ticket) = self.state {
+            self.bulkhead.cancel(ticket);
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::future::poll_fn;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+    use tokio::time::Instant;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn config(max: u32) -> BulkheadConfig {
+        BulkheadConfig::new(InstanceName::given("test"), max)
+    }
+
+    /// Counts bodies running at once and remembers the most seen.
+    #[derive(Default)]
+    struct Gauge {
+        now: AtomicUsize,
+        high: AtomicUsize,
+    }
+
+    impl Gauge {
+        fn enter(&self) {
+            let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.high.fetch_max(now, Ordering::SeqCst);
+        }
+        fn exit(&self) {
+            self.now.fetch_sub(1, Ordering::SeqCst);
+        }
+        fn high(&self) -> usize {
+            self.high.load(Ordering::SeqCst)
+        }
+    }
+
+    /// Polls `fut` once, returning whether it completed.
+    async fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+        poll_fn(|cx| Poll::Ready(Pin::new(&mut *fut).poll(cx))).await
+    }
+
+    /// Awaits `fut`, failing (instead of hanging) if it never completes: a lost slot or wakeup.
+    async fn within<F: Future>(fut: F) -> F::Output {
+        tokio::time::timeout(Duration::from_secs(3600), fut)
+            .await
+            .expect("never completed: a slot or a wakeup was lost")
+    }
+
+    /// Lets spawned tasks run until `bulkhead` has `n` waiters.
+    async fn until_waiting(bulkhead: &Bulkhead, n: u32) {
+        while bulkhead.waiting() != n {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn at_most_max_bodies_run_at_once_and_all_complete() {
+        static BH: Bulkhead = Bulkhead::new(BulkheadConfig::new(InstanceName::given("two"), 2));
+        let gauge = Arc::new(Gauge::default());
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..10)
+            .map(|i| {
+                let gauge = Arc::clone(&gauge);
+                tokio::spawn(BH.run(async move {
+                    gauge.enter();
+                    tokio::time::sleep(100 * MS).await;
+                    gauge.exit();
+                    Ok::<_, Failure<()>>(i)
+                }))
+            })
+            .collect();
+        let mut done = Vec::new();
+        for task in tasks {
+            done.push(within(task).await.unwrap().unwrap());
+        }
+        assert_eq!(done, (0..10).collect::<Vec<_>>());
+        assert_eq!(start.elapsed(), 500 * MS);
+        assert_eq!(gauge.high(), 2);
+        assert_eq!(BH.available(), 2);
+        assert_eq!(BH.waiting(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn max_wait_zero_rejects_at_once() {
+        let bh = Bulkhead::new(BulkheadConfig {
+            max_wait: Some(Duration::ZERO),
+            ..config(1)
+        });
+        let _held = bh.acquire().await.unwrap();
+        let start = Instant::now();
+        let mut runs = 0;
+        let result = bh
+            .run(async {
+                runs += 1;
+                Ok::<_, Failure<()>>(())
+            })
+            .await;
+        match result {
+            Err(Failure::Rejected(Rejected::BulkheadFull { name, max })) => {
+                assert_eq!((name, max), ("test", 1));
+            }
+            other => panic!("expected BulkheadFull, got {other:?}"),
+        }
+        assert_eq!(runs, 0);
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(bh.waiting(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn max_wait_rejects_after_wait_and_admits_when_slot_frees_in_time() {
+        static BH: Bulkhead = Bulkhead::new(BulkheadConfig {
+            max_wait: Some(Duration::from_millis(50)),
+            ..BulkheadConfig::new(InstanceName::given("wait"), 1)
+        });
+
+        // Nobody releases: rejected after exactly max_wait, leaving no trace in the queue.
+        let held = BH.acquire().await.unwrap();
+        let start = Instant::now();
+        let rejected = BH.acquire().await.unwrap_err();
+        assert_eq!(rejected, Rejected::bulkhead_full("wait", 1));
+        assert_eq!(start.elapsed(), 50 * MS);
+        assert_eq!(BH.waiting(), 0);
+
+        // The holder releases after 30 ms: admitted then.
+        let start = Instant::now();
+        let releaser = tokio::spawn(async move {
+            tokio::time::sleep(30 * MS).await;
+            drop(held);
+        });
+        let permit = within(BH.acquire()).await.unwrap();
+        assert_eq!(start.elapsed(), 30 * MS);
+        releaser.await.unwrap();
+        assert_eq!(BH.available(), 0);
+        drop(permit);
+        assert_eq!(BH.available(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn queue_bounds_waiters() {
+        static BH: Bulkhead = Bulkhead::new(BulkheadConfig {
+            queue: Some(2),
+            ..BulkheadConfig::new(InstanceName::given("queue"), 1)
+        });
+        let held = BH.acquire().await.unwrap();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| tokio::spawn(BH.run(async { Ok::<_, Failure<()>>(()) })))
+            .collect();
+        until_waiting(&BH, 2).await;
+
+        let start = Instant::now();
+        let third = BH.acquire().await.unwrap_err();
+        assert_eq!(third, Rejected::bulkhead_full("queue", 1));
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(BH.waiting(), 2);
+
+        drop(held);
+        for waiter in waiters {
+            within(waiter).await.unwrap().unwrap();
+        }
+        assert_eq!((BH.available(), BH.waiting()), (1, 0));
+
+        // queue = 0: nobody waits.
+        let none = Bulkhead::new(BulkheadConfig {
+            queue: Some(0),
+            ..config(1)
+        });
+        let _held = none.acquire().await.unwrap();
+        assert!(none.acquire().await.is_err());
+        assert_eq!(none.waiting(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiters_served_in_arrival_order() {
+        static BH: Bulkhead = Bulkhead::new(BulkheadConfig::new(InstanceName::given("fifo"), 1));
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let held = BH.acquire().await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..5 {
+            let order = Arc::clone(&order);
+            tasks.push(tokio::spawn(BH.run(async move {
+                order.lock().unwrap().push(i);
+                tokio::time::sleep(10 * MS).await;
+                Ok::<_, Failure<()>>(())
+            })));
+            until_waiting(&BH, i + 1).await;
+        }
+
+        drop(held);
+        // The slot went to the first waiter: a newcomer does not barge in.
+        assert_eq!(BH.available(), 0);
+        assert!(BH.try_acquire().is_none());
+        let late = tokio::spawn({
+            let order = Arc::clone(&order);
+            BH.run(async move {
+                order.lock().unwrap().push(99);
+                Ok::<_, Failure<()>>(())
+            })
+        });
+        for task in tasks {
+            within(task).await.unwrap().unwrap();
+        }
+        within(late).await.unwrap().unwrap();
+        assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3, 4, 99]);
+        assert_eq!(BH.available(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cancelled_running_caller_returns_slot() {
+        static BH: Bulkhead = Bulkhead::new(BulkheadConfig::new(InstanceName::given("cancel"), 1));
+        let mut runs = 0;
+        let forever = BH.run(async {
+            runs += 1;
+            std::future::pending::<Result<(), Failure<()>>>().await
+        });
+        // Dropped by a timeout while the body runs.
+        assert!(tokio::time::timeout(10 * MS, forever).await.is_err());
+        assert_eq!(runs, 1);
+        assert_eq!(BH.available(), 1);
+
+        // Dropped by aborting its task.
+        let task =
+            tokio::spawn(BH.run(async { std::future::pending::<Result<(), Failure<()>>>().await }));
+        while BH.available() == 1 {
+            tokio::task::yield_now().await;
+        }
+        task.abort();
+        assert!(task.await.unwrap_err().is_cancelled());
+        assert_eq!(BH.available(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cancelled_waiter_leaves_queue() {
+        static BH: Bulkhead = Bulkhead::new(BulkheadConfig::new(InstanceName::given("leave"), 1));
+        let held = BH.acquire().await.unwrap();
+
+        // Three waiters; the middle one gives up.
+        let first = tokio::spawn(BH.run(async { Ok::<_, Failure<()>>(1) }));
+        until_waiting(&BH, 1).await;
+        let mut middle = Box::pin(BH.acquire());
+        assert!(poll_once(&mut middle).await.is_pending());
+        let last = tokio::spawn(BH.run(async { Ok::<_, Failure<()>>(3) }));
+        until_waiting(&BH, 3).await;
+
+        drop(middle);
+        assert_eq!(BH.waiting(), 2);
+        // Timing out of the queue leaves it too.
+        assert!(tokio::time::timeout(10 * MS, BH.acquire()).await.is_err());
+        assert_eq!(BH.waiting(), 2);
+
+        drop(held);
+        assert_eq!(within(first).await.unwrap().unwrap(), 1);
+        assert_eq!(within(last).await.unwrap().unwrap(), 3);
+        assert_eq!((BH.available(), BH.waiting()), (1, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn granted_then_cancelled_waiter_passes_slot_on() {
+        static BH: Bulkhead = Bulkhead::new(BulkheadConfig::new(InstanceName::given("pass"), 1));
+
+        // Handed a slot, dropped before seeing it, with another caller waiting behind it.
+        let held = BH.acquire().await.unwrap();
+        let mut granted = Box::pin(BH.acquire());
+        assert!(poll_once(&mut granted).await.is_pending());
+        let next = tokio::spawn(BH.run(async { Ok::<_, Failure<()>>("next") }));
+        until_waiting(&BH, 2).await;
+        drop(held);
+        assert_eq!((BH.available(), BH.waiting()), (0, 1));
+        drop(granted);
+        assert_eq!(within(next).await.unwrap().unwrap(), "next");
+        assert_eq!((BH.available(), BH.waiting()), (1, 0));
+
+        // Handed a slot, dropped before seeing it, nobody behind it: back to the pool.
+        let held = BH.acquire().await.unwrap();
+        let mut granted = Box::pin(BH.acquire());
+        assert!(poll_once(&mut granted).await.is_pending());
+        drop(held);
+        assert_eq!((BH.available(), BH.waiting()), (0, 0));
+        drop(granted);
+        assert_eq!((BH.available(), BH.waiting()), (1, 0));
+
+        // Handed a slot as its max_wait elapses: whichever wins, the slot is not lost.
+        let timed = Bulkhead::new(BulkheadConfig {
+            max_wait: Some(10 * MS),
+            ..config(1)
+        });
+        let held = timed.acquire().await.unwrap();
+        let (outcome, ()) = tokio::join!(timed.acquire(), async {
+            tokio::time::sleep(10 * MS).await;
+            drop(held);
+        });
+        drop(outcome);
+        assert_eq!((timed.available(), timed.waiting()), (1, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn panic_returns_slot() {
+        static BH: Bulkhead = Bulkhead::new(BulkheadConfig::new(InstanceName::given("panic"), 1));
+        let task = tokio::spawn(BH.run(async {
+            tokio::time::sleep(MS).await;
+            panic!("body panics");
+            #[allow(unreachable_code)]
+            Ok::<(), Failure<()>>(())
+        }));
+        assert!(task.await.unwrap_err().is_panic());
+        assert_eq!(BH.available(), 1);
+        let after = BH.run(async { Ok::<_, Failure<()>>(7) }).await;
+        assert_eq!(after.unwrap(), 7);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn twenty_thousand_tasks_on_two_workers_never_exceed_max() {
+        static BH: Bulkhead = Bulkhead::new(BulkheadConfig::new(InstanceName::given("many"), 3));
+        const TASKS: usize = 20_000;
+        let gauge = Arc::new(Gauge::default());
+        let finished = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|i| {
+                let gauge = Arc::clone(&gauge);
+                let finished = Arc::clone(&finished);
+                tokio::spawn(async move {
+                    let out = BH
+                        .run(async {
+                            gauge.enter();
+                            for _ in 0..(i % 3) {
+                                tokio::task::yield_now().await;
+                            }
+                            gauge.exit();
+                            Ok::<_, Failure<()>>(())
+                        })
+                        .await;
+                    finished.fetch_add(1, Ordering::SeqCst);
+                    out
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(finished.load(Ordering::SeqCst), TASKS);
+        assert!(gauge.high() <= 3, "high-water mark {}", gauge.high());
+        assert!(gauge.high() >= 1);
+        assert_eq!((BH.available(), BH.waiting()), (3, 0));
+    }
+
+    #[test]
+    fn try_acquire_is_bounded_and_debug_shows_the_counters() {
+        let bh = Bulkhead::new(config(2));
+        let a = bh.try_acquire().unwrap();
+        let b = bh.try_acquire().unwrap();
+        assert!(bh.try_acquire().is_none());
+        assert_eq!(
+            format!("{bh:?}"),
+            "Bulkhead { name: \"test\", max: 2, available: 0, waiting: 0, .. }"
+        );
+        assert_eq!(format!("{a:?}"), "BulkheadPermit { bulkhead: \"test\" }");
+        drop((a, b));
+        assert_eq!(bh.available(), 2);
+    }
+
+    #[test]
+    #[should_panic(expected = "at least one slot")]
+    fn zero_slots_is_refused() {
+        let _ = Bulkhead::new(config(0));
+    }
+}

@@ -1,0 +1,119 @@
+//! The one error type every layer produces: [`Rejected`].
+//!
+//! A rejection means the resilience layer, not the user's code, decided the outcome of a call.
+//! Annotated functions convert it into their own error type through `E: From<Rejected>`, so it
+//! reaches the caller as `Err(E::from(rejected))`. Every variant carries the name of the
+//! instance that rejected the call, so logs and metrics can say *which* breaker or bulkhead it
+//! was.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A call refused or cut off by a resilience layer; the user's body did not produce the result.
+///
+/// The enum and its variants are `#[non_exhaustive]`: match with `..` and a wildcard arm.
+///
+/// ```
+/// use resilience_runtime::Rejected;
+/// use std::time::Duration;
+///
+/// fn describe(err: &Rejected) -> String {
+///     match err {
+///         Rejected::CircuitOpen { name, retry_after: Some(wait), .. } => {
+///             format!("{name} is open; try again in {wait:?}")
+///         }
+///         Rejected::CircuitOpen { name, .. } => format!("{name} is testing the service"),
+///         Rejected::BulkheadFull { name, .. } => format!("{name} is at capacity"),
+///         Rejected::TimedOut { name, after, .. } => format!("{name} gave up after {after:?}"),
+///         _ => err.to_string(),
+///     }
+/// }
+/// # let _ = describe;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rejected {
+    /// The circuit breaker refused the call without running it.
+    #[non_exhaustive]
+    CircuitOpen {
+        /// The breaker's instance name (its `name = "..."`, or the annotated function's path).
+        name: &'static str,
+        /// How long until the breaker admits a trial call. `None` while it is half-open and its
+        /// trial calls are still running: the next admission depends on their outcome.
+        retry_after: Option<Duration>,
+    },
+    /// The bulkhead had no free slot within `max_wait`, or its queue of waiters was full.
+    #[non_exhaustive]
+    BulkheadFull {
+        /// The bulkhead's instance name.
+        name: &'static str,
+        /// The bulkhead's `max`: how many bodies it lets run at once.
+        max: u32,
+    },
+    /// `#[timeout]` dropped the call's future when its time limit elapsed.
+    #[non_exhaustive]
+    TimedOut {
+        /// The timeout's instance name (the annotated function's path).
+        name: &'static str,
+        /// The time limit that elapsed.
+        after: Duration,
+    },
+}
+
+impl Rejected {
+    /// The name of the instance that rejected the call.
+    ///
+    /// ```
+    /// # use resilience_runtime::Rejected;
+    /// # use std::time::Duration;
+    /// let err = Rejected::timed_out("payments::charge", Duration::from_secs(2));
+    /// assert_eq!(err.name(), "payments::charge");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::CircuitOpen { name, .. }
+            | Self::BulkheadFull { name, .. }
+            | Self::TimedOut { name, .. } => name,
+        }
+    }
+
+    /// A [`Rejected::CircuitOpen`]; for code outside this crate, which cannot name the
+    /// `#[non_exhaustive]` variant's fields.
+    pub fn circuit_open(name: &'static str, retry_after: Option<Duration>) -> Self {
+        Self::CircuitOpen { name, retry_after }
+    }
+
+    /// A [`Rejected::BulkheadFull`].
+    pub fn bulkhead_full(name: &'static str, max: u32) -> Self {
+        Self::BulkheadFull { name, max }
+    }
+
+    /// A [`Rejected::TimedOut`].
+    pub fn timed_out(name: &'static str, after: Duration) -> Self {
+        Self::TimedOut { name, after }
+    }
+}
+
+impl fmt::Display for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::CircuitOpen {
+                name,
+                retry_after: Some(wait),
+            } => write!(f, "circuit breaker `{name}` is open; retry after {wait:?}"),
+            Self::CircuitOpen {
+                name,
+                retry_after: None,
+            } => write!(
+                f,
+                "circuit breaker `{name}` is half-open and its trial calls are running"
+            ),
+            Self::BulkheadFull { name, max } => {
+                write!(f, "bulkhead `{name}` is full ({max} calls running)")
+            }
+            Self::TimedOut { name, after } => write!(f, "`{name}` timed out after {after:?}"),
+        }
+    }
+}
+
+impl std::error::Error for Rejected {}

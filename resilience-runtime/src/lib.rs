@@ -1,0 +1,35 @@
+//! The state machines behind the `resilience` attributes.
+//!
+//! Users depend on the `resilience` facade; this crate holds what its generated code calls:
+//!
+//! - [`CircuitBreaker`]: closed → open → half-open, in one atomic word;
+//! - [`RetryPolicy`] and [`Backoff`]: exponential backoff with jitter;
+//! - [`Bulkhead`]: bounded concurrency with a FIFO queue of waiters;
+//! - [`Timeout`]: a time limit per call;
+//! - [`Rejected`]: the typed error every layer produces, and [`Failure`], which carries it
+//!   between stacked layers.
+//!
+//! Every type is non-generic and has a `const fn new`, so an instance lives in a `static`.
+//! Every clock read and every wait goes through `tokio::time`, so tests drive time with
+//! `#[tokio::test(start_paused = true)]`.
+
+#![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
+
+mod breaker;
+mod bulkhead;
+mod error;
+mod name;
+mod outcome;
+mod registry;
+mod retry;
+mod sync;
+mod timeout;
+
+pub use breaker::{BreakerConfig, BreakerPermit, BreakerState, CircuitBreaker, TripPolicy};
+pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit};
+pub use error::Rejected;
+pub use name::InstanceName;
+pub use outcome::Failure;
+pub use registry::{registered, Instance, Registered, Site};
+pub use retry::{Backoff, Jitter, RetryConfig, RetryPolicy};
+pub use timeout::Timeout;

@@ -1,0 +1,259 @@
+//! Model checks of the circuit breaker's transitions: concurrent half-open admission,
+//! concurrent failures tripping the breaker, and successes racing failures.
+//!
+//! Run with:
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" cargo test -p resilience-runtime --release --test loom_breaker
+//! ```
+//!
+//! loom runs every interleaving (and every value a relaxed load may legally return) of the
+//! breaker's one state word. Under `--cfg loom` the breaker's clock is a counter the model
+//! sets (`loom_set_now_ms`), so every execution sees the same time, and `loom_snapshot` reads
+//! the state word's generation and payload. With the default configuration the breaker opens
+//! for 10 s, so a breaker opened at time 0 admits trials from 10 000 ms on.
+
+#![cfg(loom)]
+
+use loom::sync::Arc;
+use loom::thread;
+use resilience_runtime::{
+    BreakerConfig, BreakerPermit, BreakerState, CircuitBreaker, InstanceName, Rejected, TripPolicy,
+};
+
+/// Milliseconds after opening at time 0 when the open period is over.
+const OPEN_PERIOD_OVER: u64 = 10_000;
+
+fn breaker(threshold: u32, half_open: u32) -> Arc<CircuitBreaker> {
+    Arc::new(CircuitBreaker::new(BreakerConfig {
+        policy: TripPolicy::Consecutive { threshold },
+        half_open,
+        ..BreakerConfig::new(InstanceName::given("loom"))
+    }))
+}
+
+/// Runs `f` under loom, exploring interleavings with up to `PREEMPTIONS` preemptions (tokio's
+/// models use the same kind of bound; the full space of three threads is needlessly large for
+/// these few operations). `LOOM_MAX_PREEMPTIONS` overrides it.
+fn model(f: impl Fn() + Send + Sync + 'static) {
+    const PREEMPTIONS: usize = 4;
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(PREEMPTIONS);
+    }
+    builder.check(f);
+}
+
+/// Opens `breaker` (threshold 1) at time 0 and moves the clock past the open period.
+fn open_then_expire(breaker: &CircuitBreaker) {
+    breaker.try_acquire().expect("closed").failure();
+    assert_eq!(breaker.state(), BreakerState::Open);
+    breaker.loom_set_now_ms(OPEN_PERIOD_OVER);
+}
+
+/// Takes a trial and keeps it running (never settled): returns whether it was admitted.
+fn take_and_keep(breaker: &CircuitBreaker) -> bool {
+    match breaker.try_acquire() {
+        Ok(permit) => {
+            std::mem::forget(permit);
+            true
+        }
+        Err(Rejected::CircuitOpen { retry_after, .. }) => {
+            assert_eq!(
+                retry_after, None,
+                "half-open rejections carry no retry-after"
+            );
+            false
+        }
+        Err(other) => panic!("unexpected {other:?}"),
+    }
+}
+
+/// Three callers race for two half-open trials, one of them also performing the
+/// open → half-open transition: exactly two are admitted, and the transition happens once.
+#[test]
+fn half_open_admits_exactly_n_trials_concurrently() {
+    model(|| {
+        let breaker = breaker(1, 2);
+        open_then_expire(&breaker);
+        let threads: Vec<_> = (0..3)
+            .map(|_| {
+                let breaker = breaker.clone();
+                thread::spawn(move || take_and_keep(&breaker))
+            })
+            .collect();
+        let admitted = threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .filter(|&admitted| admitted)
+            .count();
+        assert_eq!(admitted, 2);
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        let (generation, payload) = breaker.loom_snapshot();
+        // closed #0 -> open #1 -> half-open #2; payload: 2 admitted, 0 succeeded.
+        assert_eq!((generation, payload), (2, 2));
+    });
+}
+
+/// A trial cancelled (dropped) while another caller asks to be a trial: the breaker is never
+/// wedged, and the admission count matches the trials still running.
+#[test]
+fn cancelled_trial_gives_its_admission_back() {
+    model(|| {
+        let breaker = breaker(1, 1);
+        open_then_expire(&breaker);
+        let canceller = {
+            let breaker = breaker.clone();
+            thread::spawn(move || {
+                if let Ok(permit) = breaker.try_acquire() {
+                    drop(permit); // cancelled: released unrecorded
+                }
+            })
+        };
+        let keeper = {
+            let breaker = breaker.clone();
+            thread::spawn(move || take_and_keep(&breaker))
+        };
+        canceller.join().unwrap();
+        let kept = keeper.join().unwrap();
+        let (generation, admitted) = breaker.loom_snapshot();
+        assert_eq!(generation, 2);
+        assert_eq!(
+            admitted,
+            u64::from(kept),
+            "only the kept trial holds an admission"
+        );
+        if !kept {
+            assert!(
+                breaker.try_acquire().is_ok(),
+                "the cancelled trial wedged the breaker"
+            );
+        }
+    });
+}
+
+/// Three callers fail at once against a threshold of 2: the breaker opens exactly once.
+#[test]
+fn concurrent_failures_trip_exactly_once() {
+    model(|| {
+        let breaker = breaker(2, 1);
+        let threads: Vec<_> = (0..3)
+            .map(|_| {
+                let breaker = breaker.clone();
+                thread::spawn(move || breaker.try_acquire().map(BreakerPermit::failure).is_ok())
+            })
+            .collect();
+        let failed = threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .filter(|&failed| failed)
+            .count();
+        assert!(failed >= 2, "closed until the second failure");
+        assert_eq!(breaker.state(), BreakerState::Open);
+        let (generation, deadline) = breaker.loom_snapshot();
+        assert_eq!(generation, 1, "exactly one transition");
+        assert_eq!(deadline, OPEN_PERIOD_OVER);
+    });
+}
+
+/// With one failure counted (threshold 2), a success and a failure race. Either the success
+/// comes first (count reset, then 1) or the failure trips the breaker and the success, from the
+/// old generation, is ignored. Never a lost or double transition.
+#[test]
+fn success_racing_failure_while_closed() {
+    model(|| {
+        let breaker = breaker(2, 1);
+        breaker.try_acquire().unwrap().failure();
+        let success = {
+            let breaker = breaker.clone();
+            thread::spawn(move || breaker.try_acquire().map(BreakerPermit::success).is_ok())
+        };
+        let failure = {
+            let breaker = breaker.clone();
+            thread::spawn(move || breaker.try_acquire().map(BreakerPermit::failure).is_ok())
+        };
+        let succeeded = success.join().unwrap();
+        assert!(
+            failure.join().unwrap(),
+            "closed: the failing call was admitted"
+        );
+        match breaker.loom_snapshot() {
+            (0, 1) => assert_eq!(breaker.state(), BreakerState::Closed),
+            (1, deadline) => {
+                assert_eq!(breaker.state(), BreakerState::Open);
+                assert_eq!(deadline, OPEN_PERIOD_OVER);
+            }
+            other => panic!("impossible state {other:?} (success admitted: {succeeded})"),
+        }
+    });
+}
+
+/// Two half-open trials, one succeeding and one failing, in any order: the breaker ends open,
+/// because any trial failure reopens it and a success from the old phase is ignored.
+#[test]
+fn trial_success_racing_trial_failure() {
+    model(|| {
+        let breaker = breaker(1, 2);
+        open_then_expire(&breaker);
+        let success = {
+            let breaker = breaker.clone();
+            thread::spawn(move || {
+                if let Ok(permit) = breaker.try_acquire() {
+                    permit.success();
+                }
+            })
+        };
+        let failure = {
+            let breaker = breaker.clone();
+            thread::spawn(move || {
+                if let Ok(permit) = breaker.try_acquire() {
+                    permit.failure();
+                }
+            })
+        };
+        success.join().unwrap();
+        failure.join().unwrap();
+        // Closed #0 -> open #1 -> half-open #2 (whichever thread came first) -> open #3. The
+        // failing thread is always admitted (two trials, none given back); the succeeding one
+        // is turned away only if the failure reopened the breaker first.
+        match breaker.loom_snapshot() {
+            (3, deadline) => {
+                assert_eq!(breaker.state(), BreakerState::Open);
+                assert_eq!(deadline, OPEN_PERIOD_OVER + 10_000);
+            }
+            other => panic!("impossible state {other:?}"),
+        }
+    });
+}
+
+/// A call admitted while closed finishes (fails) while another thread drives the breaker
+/// through a whole cycle: open, half-open, a successful trial, closed again. Whenever the slow
+/// failure lands, it must not count in the new closed phase: only the generation tells the two
+/// closed phases apart.
+#[test]
+fn stale_closed_permit_ignored_after_a_full_cycle() {
+    model(|| {
+        // Leaked so the slow permit, taken here, can move to a thread (`'static`).
+        let breaker: &'static CircuitBreaker =
+            Box::leak(Box::new(CircuitBreaker::new(BreakerConfig {
+                policy: TripPolicy::Consecutive { threshold: 2 },
+                ..BreakerConfig::new(InstanceName::given("loom"))
+            })));
+        let slow = breaker.try_acquire().expect("closed");
+        let slow = thread::spawn(move || slow.failure());
+        let cycler = thread::spawn(move || {
+            for _ in 0..2 {
+                if let Ok(permit) = breaker.try_acquire() {
+                    permit.failure();
+                }
+            }
+            breaker.loom_set_now_ms(OPEN_PERIOD_OVER);
+            breaker.try_acquire().expect("the trial").success();
+        });
+        slow.join().unwrap();
+        cycler.join().unwrap();
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        // closed #0 -> open #1 -> half-open #2 -> closed #3, with no failure counted.
+        assert_eq!(breaker.loom_snapshot(), (3, 0));
+    });
+}

@@ -1,0 +1,180 @@
+//! Model checks of the bulkhead's acquire, release, hand-over and cancellation races.
+//!
+//! Run with:
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" cargo test -p resilience-runtime --release --test loom_bulkhead
+//! ```
+//!
+//! loom runs every interleaving of the atomics and the queue lock; the three-thread models bound
+//! preemptions at 3 to stay within seconds (bound 4 also passes, in about a minute).
+//! Each model asserts that no more than `max` callers ever hold a slot, and that when every
+//! thread has finished all slots are free again and nobody is queued: no slot was lost or
+//! duplicated, and no waiter was left asleep (loom reports a deadlock if a `block_on` is never
+//! woken).
+
+#![cfg(loom)]
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Wake, Waker};
+
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use resilience_runtime::{Bulkhead, BulkheadConfig, BulkheadPermit, InstanceName};
+
+fn bulkhead(max: u32) -> Arc<Bulkhead> {
+    Arc::new(Bulkhead::new(BulkheadConfig::new(
+        InstanceName::given("loom"),
+        max,
+    )))
+}
+
+/// Counts slot holders; panics past `max`.
+struct Holders {
+    now: AtomicUsize,
+    max: usize,
+}
+
+impl Holders {
+    fn new(max: usize) -> Arc<Self> {
+        Arc::new(Self {
+            now: AtomicUsize::new(0),
+            max,
+        })
+    }
+
+    fn hold(&self, permit: BulkheadPermit<'_>) {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        assert!(
+            now <= self.max,
+            "{now} callers hold a slot; max is {}",
+            self.max
+        );
+        self.now.fetch_sub(1, Ordering::SeqCst);
+        drop(permit);
+    }
+}
+
+/// Waits for a slot (parking the loom thread until woken) and holds it briefly.
+fn wait_and_hold(bulkhead: &Bulkhead, holders: &Holders) {
+    let permit = loom::future::block_on(bulkhead.acquire()).expect("no max_wait, no queue bound");
+    holders.hold(permit);
+}
+
+struct NoopWaker;
+
+impl Wake for NoopWaker {
+    fn wake(self: std::sync::Arc<Self>) {}
+}
+
+/// Polls a fresh `acquire()` once and drops it: a caller cancelled at its first await point
+/// (or holding a slot briefly, if one was free).
+fn poll_once_and_cancel(bulkhead: &Bulkhead, holders: &Holders) {
+    let waker = Waker::from(std::sync::Arc::new(NoopWaker));
+    let mut cx = Context::from_waker(&waker);
+    let mut wait = pin!(bulkhead.acquire());
+    if let Poll::Ready(result) = wait.as_mut().poll(&mut cx) {
+        holders.hold(result.expect("no max_wait, no queue bound"));
+    }
+}
+
+fn assert_all_free(bulkhead: &Bulkhead, max: u32) {
+    assert_eq!(bulkhead.available(), max, "a slot was lost or duplicated");
+    assert_eq!(bulkhead.waiting(), 0, "a waiter was left in the queue");
+}
+
+#[test]
+fn two_callers_one_slot() {
+    loom::model(|| {
+        let bh = bulkhead(1);
+        let holders = Holders::new(1);
+        let other = {
+            let (bh, holders) = (Arc::clone(&bh), Arc::clone(&holders));
+            thread::spawn(move || wait_and_hold(&bh, &holders))
+        };
+        wait_and_hold(&bh, &holders);
+        other.join().unwrap();
+        assert_all_free(&bh, 1);
+    });
+}
+
+#[test]
+fn three_callers_two_slots() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
+        let bh = bulkhead(2);
+        let holders = Holders::new(2);
+        let others: Vec<_> = (0..2)
+            .map(|_| {
+                let (bh, holders) = (Arc::clone(&bh), Arc::clone(&holders));
+                thread::spawn(move || wait_and_hold(&bh, &holders))
+            })
+            .collect();
+        wait_and_hold(&bh, &holders);
+        for other in others {
+            other.join().unwrap();
+        }
+        assert_all_free(&bh, 2);
+    });
+}
+
+#[test]
+fn try_acquire_races_a_waiter_and_a_release() {
+    loom::model(|| {
+        let bh = bulkhead(1);
+        let holders = Holders::new(1);
+        let held = bh.try_acquire().unwrap();
+        let waiter = {
+            let (bh, holders) = (Arc::clone(&bh), Arc::clone(&holders));
+            thread::spawn(move || wait_and_hold(&bh, &holders))
+        };
+        drop(held);
+        if let Some(permit) = bh.try_acquire() {
+            holders.hold(permit);
+        }
+        waiter.join().unwrap();
+        assert_all_free(&bh, 1);
+    });
+}
+
+#[test]
+fn waiter_cancelled_while_the_slot_is_released() {
+    loom::model(|| {
+        let bh = bulkhead(1);
+        let holders = Holders::new(1);
+        let held = bh.try_acquire().unwrap();
+        let canceller = {
+            let (bh, holders) = (Arc::clone(&bh), Arc::clone(&holders));
+            thread::spawn(move || poll_once_and_cancel(&bh, &holders))
+        };
+        drop(held);
+        canceller.join().unwrap();
+        assert_all_free(&bh, 1);
+    });
+}
+
+#[test]
+fn granted_waiter_cancelled_passes_the_slot_to_the_next() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
+        let bh = bulkhead(1);
+        let holders = Holders::new(1);
+        let held = bh.try_acquire().unwrap();
+        let canceller = {
+            let (bh, holders) = (Arc::clone(&bh), Arc::clone(&holders));
+            thread::spawn(move || poll_once_and_cancel(&bh, &holders))
+        };
+        let waiter = {
+            let (bh, holders) = (Arc::clone(&bh), Arc::clone(&holders));
+            thread::spawn(move || wait_and_hold(&bh, &holders))
+        };
+        drop(held);
+        canceller.join().unwrap();
+        waiter.join().unwrap();
+        assert_all_free(&bh, 1);
+    });
+}
