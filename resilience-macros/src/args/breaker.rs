@@ -1,0 +1,96 @@
+//! `#[circuit_breaker(threshold = 3, timeout = "10s", half_open = 1, failure_rate = 0.5,
+//! window = 100, min_calls = 100, failure_if = path, name = "...", crate = "...")]`
+
+use syn::{LitStr, Path};
+
+use super::{
+    duration, float, int, path, set_once, string, unknown_key, Errors, Kind, RawArg, Spanned,
+};
+
+const KEYS: &[&str] = &[
+    "threshold",
+    "timeout",
+    "half_open",
+    "failure_rate",
+    "window",
+    "min_calls",
+    "failure_if",
+    "name",
+    "crate",
+];
+
+/// The breaker's parameters as written; `None` where the default applies.
+#[derive(Default)]
+pub(crate) struct BreakerArgs {
+    pub(crate) threshold: Option<Spanned<u32>>,
+    pub(crate) timeout: Option<Spanned<u64>>,
+    pub(crate) half_open: Option<Spanned<u32>>,
+    pub(crate) failure_rate: Option<Spanned<f64>>,
+    pub(crate) window: Option<Spanned<u32>>,
+    pub(crate) min_calls: Option<Spanned<u32>>,
+    pub(crate) failure_if: Option<Spanned<Path>>,
+    pub(crate) name: Option<Spanned<LitStr>>,
+}
+
+/// How the breaker decides to open, after defaults.
+pub(crate) enum Policy {
+    Consecutive {
+        threshold: u32,
+    },
+    FailureRate {
+        failure_rate: f64,
+        window: u32,
+        min_calls: u32,
+    },
+}
+
+pub(crate) const DEFAULT_THRESHOLD: u32 = 3;
+pub(crate) const DEFAULT_TIMEOUT_NANOS: u64 = 10_000_000_000;
+pub(crate) const DEFAULT_HALF_OPEN: u32 = 1;
+pub(crate) const DEFAULT_WINDOW: u32 = 100;
+
+impl BreakerArgs {
+    pub(crate) fn from_raw(raw: Vec<RawArg>) -> syn::Result<Self> {
+        let mut args = BreakerArgs::default();
+        let mut errors = Errors::default();
+        for RawArg { key, value } in raw {
+            let Some(key) = key else {
+                errors.add(super::expected_key(Kind::CircuitBreaker, &value, KEYS));
+                continue;
+            };
+            let result = match key.to_string().as_str() {
+                "threshold" => set_once(&mut args.threshold, &key, int(&value)),
+                "timeout" => set_once(&mut args.timeout, &key, duration(&value)),
+                "half_open" => set_once(&mut args.half_open, &key, int(&value)),
+                "failure_rate" => set_once(&mut args.failure_rate, &key, float(&value)),
+                "window" => set_once(&mut args.window, &key, int(&value)),
+                "min_calls" => set_once(&mut args.min_calls, &key, int(&value)),
+                "failure_if" => set_once(&mut args.failure_if, &key, path(&value)),
+                "name" => set_once(&mut args.name, &key, string(&value, "the breaker's name")),
+                _ => Err(unknown_key(Kind::CircuitBreaker, &key, KEYS)),
+            };
+            errors.push(result);
+        }
+        errors.finish().map(|()| args)
+    }
+
+    /// The trip policy with defaults filled in.
+    pub(crate) fn policy(&self) -> Policy {
+        match &self.failure_rate {
+            Some(rate) => {
+                let window = self.window.as_ref().map_or(DEFAULT_WINDOW, |w| w.value);
+                Policy::FailureRate {
+                    failure_rate: rate.value,
+                    window,
+                    min_calls: self.min_calls.as_ref().map_or(window, |m| m.value),
+                }
+            }
+            None => Policy::Consecutive {
+                threshold: self
+                    .threshold
+                    .as_ref()
+                    .map_or(DEFAULT_THRESHOLD, |t| t.value),
+            },
+        }
+    }
+}

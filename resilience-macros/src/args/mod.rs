@@ -1,0 +1,395 @@
+//! Parsing attribute arguments into typed models, one file per attribute.
+//!
+//! Every attribute takes a comma-separated list of `key = value` pairs (and, for `#[timeout]`
+//! and `#[fallback]`, one positional value). [`RawArgs`] splits the list; each attribute's
+//! model then takes the pairs through a setter per key that rejects duplicates and names the
+//! valid keys on an unknown one. Values are checked for their *form* here (a duration string
+//! that parses, an integer that fits); ranges and conflicts are [`crate::validate`]'s job.
+//! Durations are turned into nanoseconds now, so nothing is parsed at run time.
+
+mod breaker;
+mod bulkhead;
+mod fallback;
+mod retry;
+mod timeout;
+
+pub(crate) use breaker::{
+    BreakerArgs, Policy, DEFAULT_HALF_OPEN, DEFAULT_TIMEOUT_NANOS, DEFAULT_WINDOW,
+};
+pub(crate) use bulkhead::BulkheadArgs;
+pub(crate) use fallback::FallbackArgs;
+pub(crate) use retry::{
+    JitterKind, RetryArgs, DEFAULT_BASE_NANOS, DEFAULT_MAX, DEFAULT_MAX_DELAY_NANOS,
+};
+pub(crate) use timeout::TimeoutArgs;
+
+use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned as _;
+use syn::{Expr, ExprLit, Ident, Lit, LitStr, Path, Token};
+
+/// The five attributes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    CircuitBreaker,
+    Retry,
+    Bulkhead,
+    Timeout,
+    Fallback,
+}
+
+impl Kind {
+    pub(crate) const ALL: [Kind; 5] = [
+        Kind::CircuitBreaker,
+        Kind::Retry,
+        Kind::Bulkhead,
+        Kind::Timeout,
+        Kind::Fallback,
+    ];
+
+    /// The attribute's name as written.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::CircuitBreaker => "circuit_breaker",
+            Kind::Retry => "retry",
+            Kind::Bulkhead => "bulkhead",
+            Kind::Timeout => "timeout",
+            Kind::Fallback => "fallback",
+        }
+    }
+}
+
+/// One layer of a stack: an attribute with its parsed arguments.
+pub(crate) struct Layer {
+    pub(crate) kind: Kind,
+    pub(crate) args: LayerArgs,
+    /// `crate = "path"`: where generated code finds the facade.
+    pub(crate) krate: Option<Spanned<Path>>,
+}
+
+pub(crate) enum LayerArgs {
+    CircuitBreaker(BreakerArgs),
+    Retry(RetryArgs),
+    Bulkhead(BulkheadArgs),
+    Timeout(TimeoutArgs),
+    Fallback(FallbackArgs),
+}
+
+impl Layer {
+    /// Parses the arguments of one attribute of the given kind.
+    pub(crate) fn parse(kind: Kind, span: Span, tokens: TokenStream) -> syn::Result<Layer> {
+        let raw = RawArgs::parse.parse2(tokens)?;
+        let mut krate = None;
+        let mut errors = Errors::default();
+        let mut rest = Vec::with_capacity(raw.0.len());
+        for arg in raw.0 {
+            match &arg.key {
+                Some(key) if key == "crate" => {
+                    errors.push(set_once(&mut krate, key, path_str(&arg.value)));
+                }
+                _ => rest.push(arg),
+            }
+        }
+        let args = match kind {
+            Kind::CircuitBreaker => BreakerArgs::from_raw(rest).map(LayerArgs::CircuitBreaker),
+            Kind::Retry => RetryArgs::from_raw(rest).map(LayerArgs::Retry),
+            Kind::Bulkhead => BulkheadArgs::from_raw(span, rest).map(LayerArgs::Bulkhead),
+            Kind::Timeout => TimeoutArgs::from_raw(span, rest).map(LayerArgs::Timeout),
+            Kind::Fallback => FallbackArgs::from_raw(span, rest).map(LayerArgs::Fallback),
+        };
+        match (args, errors.finish()) {
+            (Ok(args), Ok(())) => Ok(Layer { kind, args, krate }),
+            (Err(mut first), Err(second)) => {
+                first.combine(second);
+                Err(first)
+            }
+            (Err(error), Ok(())) | (Ok(_), Err(error)) => Err(error),
+        }
+    }
+}
+
+/// A value and the span of the token it came from, so validation can point at it.
+#[derive(Clone)]
+pub(crate) struct Spanned<T> {
+    pub(crate) value: T,
+    pub(crate) span: Span,
+}
+
+/// One `key = value`, or a positional `value`.
+pub(crate) struct RawArg {
+    pub(crate) key: Option<Ident>,
+    pub(crate) value: Expr,
+}
+
+struct RawArgs(Punctuated<RawArg, Token![,]>);
+
+impl Parse for RawArgs {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        Punctuated::parse_terminated(input).map(RawArgs)
+    }
+}
+
+impl Parse for RawArg {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if input.peek(Ident::peek_any) && input.peek2(Token![=]) && !input.peek2(Token![==]) {
+            let key = Ident::parse_any(input)?;
+            input.parse::<Token![=]>()?;
+            let value = input.parse()?;
+            Ok(RawArg {
+                key: Some(key),
+                value,
+            })
+        } else {
+            Ok(RawArg {
+                key: None,
+                value: input.parse()?,
+            })
+        }
+    }
+}
+
+/// Collects several errors so one compile reports them all.
+#[derive(Default)]
+pub(crate) struct Errors(Option<syn::Error>);
+
+impl Errors {
+    pub(crate) fn add(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    /// Keeps the value of a result, records its error.
+    pub(crate) fn push<T>(&mut self, result: syn::Result<T>) -> Option<T> {
+        result.map_err(|e| self.add(e)).ok()
+    }
+
+    pub(crate) fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
+/// Stores a key's value, or reports the key as a duplicate.
+pub(crate) fn set_once<T>(
+    slot: &mut Option<Spanned<T>>,
+    key: &Ident,
+    value: syn::Result<Spanned<T>>,
+) -> syn::Result<()> {
+    if slot.is_some() {
+        return Err(syn::Error::new(
+            key.span(),
+            format!("duplicate parameter `{key}`"),
+        ));
+    }
+    *slot = Some(value?);
+    Ok(())
+}
+
+/// The error for a key the attribute does not know.
+pub(crate) fn unknown_key(kind: Kind, key: &Ident, valid: &[&str]) -> syn::Error {
+    syn::Error::new(
+        key.span(),
+        format!(
+            "unknown parameter `{key}` for #[{}]; expected one of: {}",
+            kind.name(),
+            valid.join(", ")
+        ),
+    )
+}
+
+/// The error for a positional value where a `key = value` pair was expected.
+pub(crate) fn expected_key(kind: Kind, value: &Expr, valid: &[&str]) -> syn::Error {
+    syn::Error::new(
+        value.span(),
+        format!(
+            "expected `key = value` in #[{}]; keys: {}",
+            kind.name(),
+            valid.join(", ")
+        ),
+    )
+}
+
+fn lit(value: &Expr) -> Option<&Lit> {
+    match value {
+        Expr::Lit(ExprLit { lit, .. }) => Some(lit),
+        Expr::Group(group) => lit(&group.expr),
+        _ => None,
+    }
+}
+
+/// An unsigned integer literal that fits in `u32`.
+pub(crate) fn int(value: &Expr) -> syn::Result<Spanned<u32>> {
+    match lit(value) {
+        Some(Lit::Int(int)) => {
+            let parsed = int.base10_parse::<u32>().map_err(|_| {
+                syn::Error::new(int.span(), "expected a whole number from 0 to 4294967295")
+            })?;
+            Ok(Spanned {
+                value: parsed,
+                span: int.span(),
+            })
+        }
+        _ => Err(syn::Error::new(
+            value.span(),
+            "expected a whole number, like `3`",
+        )),
+    }
+}
+
+/// A number literal (`0.5`, or `1`), for rates.
+pub(crate) fn float(value: &Expr) -> syn::Result<Spanned<f64>> {
+    let parsed = match lit(value) {
+        Some(Lit::Float(f)) => f.base10_parse::<f64>().ok().map(|v| (v, f.span())),
+        Some(Lit::Int(i)) => i.base10_parse::<f64>().ok().map(|v| (v, i.span())),
+        _ => None,
+    };
+    match parsed {
+        Some((value, span)) => Ok(Spanned { value, span }),
+        None => Err(syn::Error::new(
+            value.span(),
+            "expected a number between 0 and 1, like `0.5`",
+        )),
+    }
+}
+
+/// A string literal.
+pub(crate) fn string(value: &Expr, what: &str) -> syn::Result<Spanned<LitStr>> {
+    match lit(value) {
+        Some(Lit::Str(s)) => Ok(Spanned {
+            value: s.clone(),
+            span: s.span(),
+        }),
+        _ => Err(syn::Error::new(
+            value.span(),
+            format!("expected {what} as a string, like `\"payment\"`"),
+        )),
+    }
+}
+
+/// A path to a function, like `is_transient` or `Self::cached`.
+pub(crate) fn path(value: &Expr) -> syn::Result<Spanned<Path>> {
+    match value {
+        Expr::Path(p) if p.qself.is_none() => Ok(Spanned {
+            value: p.path.clone(),
+            span: p.span(),
+        }),
+        Expr::Group(group) => path(&group.expr),
+        _ => Err(syn::Error::new(
+            value.span(),
+            "expected a path to a function, like `is_transient`",
+        )),
+    }
+}
+
+/// A path written as a string: `crate = "::my_resilience"`.
+fn path_str(value: &Expr) -> syn::Result<Spanned<Path>> {
+    let s = string(value, "a path")?;
+    let parsed = s.value.parse::<Path>().map_err(|_| {
+        syn::Error::new(
+            s.span,
+            "expected the path of the `resilience` crate, like `\"::resilience\"`",
+        )
+    })?;
+    Ok(Spanned {
+        value: parsed,
+        span: s.span,
+    })
+}
+
+/// A duration string: `"250ms"`, `"10s"`, `"1.5s"`, `"2m"`, `"1h"`, in nanoseconds.
+pub(crate) fn duration(value: &Expr) -> syn::Result<Spanned<u64>> {
+    const HINT: &str = "write durations as strings with a unit: \"250ms\", \"10s\", \"1.5s\", \"2m\", \"1h\" (units: ns, us, ms, s, m, h)";
+    let s = match lit(value) {
+        Some(Lit::Str(s)) => s,
+        Some(Lit::Int(_) | Lit::Float(_)) => {
+            return Err(syn::Error::new(
+                value.span(),
+                format!("a bare number has no unit; {HINT}"),
+            ))
+        }
+        _ => return Err(syn::Error::new(value.span(), HINT)),
+    };
+    match parse_duration(&s.value()) {
+        Some(nanos) => Ok(Spanned {
+            value: nanos,
+            span: s.span(),
+        }),
+        None => Err(syn::Error::new(
+            s.span(),
+            format!("cannot parse `{}` as a duration; {HINT}", s.value()),
+        )),
+    }
+}
+
+/// `"1.5s"` → `1_500_000_000`. `None` for anything malformed, negative, or past `u64` nanoseconds.
+pub(crate) fn parse_duration(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = text.split_at(split);
+    let unit_nanos: u64 = match unit.trim() {
+        "ns" => 1,
+        "us" | "µs" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        _ => return None,
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() && fraction.is_empty() || fraction.contains('.') {
+        return None;
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let mut nanos = whole.checked_mul(unit_nanos)?;
+    // Each fractional digit is worth a tenth of the one before; digits finer than 1 ns drop.
+    let mut scale = unit_nanos;
+    for digit in fraction.chars() {
+        let digit = u64::from(digit.to_digit(10)?);
+        scale /= 10;
+        nanos = nanos.checked_add(digit * scale)?;
+    }
+    Some(nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_in_every_unit() {
+        assert_eq!(parse_duration("250ms"), Some(250_000_000));
+        assert_eq!(parse_duration("10s"), Some(10_000_000_000));
+        assert_eq!(parse_duration("1.5s"), Some(1_500_000_000));
+        assert_eq!(parse_duration("2m"), Some(120_000_000_000));
+        assert_eq!(parse_duration("1h"), Some(3_600_000_000_000));
+        assert_eq!(parse_duration("0s"), Some(0));
+        assert_eq!(parse_duration("750us"), Some(750_000));
+        assert_eq!(parse_duration("5ns"), Some(5));
+        assert_eq!(parse_duration(".5s"), Some(500_000_000));
+    }
+
+    #[test]
+    fn malformed_durations_are_rejected() {
+        for bad in [
+            "",
+            "10",
+            "s",
+            "ten s",
+            "1.2.3s",
+            "-1s",
+            "1d",
+            "1 sec",
+            ".s",
+            "99999999999h",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad:?} should not parse");
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! `#[retry(max = 3, base = "100ms", max_delay = "10s", jitter = "full", retry_if = path,
+//! crate = "...")]`
+
+use syn::Path;
+
+use super::{duration, int, path, set_once, string, unknown_key, Errors, Kind, RawArg, Spanned};
+
+const KEYS: &[&str] = &["max", "base", "max_delay", "jitter", "retry_if", "crate"];
+const JITTERS: &[&str] = &["none", "full", "equal", "decorrelated"];
+
+pub(crate) const DEFAULT_MAX: u32 = 3;
+pub(crate) const DEFAULT_BASE_NANOS: u64 = 100_000_000;
+pub(crate) const DEFAULT_MAX_DELAY_NANOS: u64 = 10_000_000_000;
+
+/// The retry's parameters as written; `None` where the default applies.
+#[derive(Default)]
+pub(crate) struct RetryArgs {
+    pub(crate) max: Option<Spanned<u32>>,
+    pub(crate) base: Option<Spanned<u64>>,
+    pub(crate) max_delay: Option<Spanned<u64>>,
+    pub(crate) jitter: Option<Spanned<JitterKind>>,
+    pub(crate) retry_if: Option<Spanned<Path>>,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum JitterKind {
+    None,
+    Full,
+    Equal,
+    Decorrelated,
+}
+
+impl RetryArgs {
+    pub(crate) fn from_raw(raw: Vec<RawArg>) -> syn::Result<Self> {
+        let mut args = RetryArgs::default();
+        let mut errors = Errors::default();
+        for RawArg { key, value } in raw {
+            let Some(key) = key else {
+                errors.add(super::expected_key(Kind::Retry, &value, KEYS));
+                continue;
+            };
+            let result = match key.to_string().as_str() {
+                "max" => set_once(&mut args.max, &key, int(&value)),
+                "base" => set_once(&mut args.base, &key, duration(&value)),
+                "max_delay" => set_once(&mut args.max_delay, &key, duration(&value)),
+                "jitter" => set_once(&mut args.jitter, &key, jitter(&value)),
+                "retry_if" => set_once(&mut args.retry_if, &key, path(&value)),
+                _ => Err(unknown_key(Kind::Retry, &key, KEYS)),
+            };
+            errors.push(result);
+        }
+        errors.finish().map(|()| args)
+    }
+}
+
+fn jitter(value: &syn::Expr) -> syn::Result<Spanned<JitterKind>> {
+    let s = string(value, "the jitter kind")?;
+    let kind = match s.value.value().as_str() {
+        "none" => JitterKind::None,
+        "full" => JitterKind::Full,
+        "equal" => JitterKind::Equal,
+        "decorrelated" => JitterKind::Decorrelated,
+        other => {
+            return Err(syn::Error::new(
+                s.span,
+                format!(
+                    "unknown jitter `{other}`; expected one of: {}",
+                    JITTERS
+                        .iter()
+                        .map(|j| format!("\"{j}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ))
+        }
+    };
+    Ok(Spanned {
+        value: kind,
+        span: s.span,
+    })
+}

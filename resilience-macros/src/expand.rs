@@ -1,0 +1,431 @@
+//! Generating one pipeline for a whole stack of attributes.
+//!
+//! The outermost resilience attribute takes every resilience attribute below it (see
+//! [`Function::take_stack`]) and rewrites the function once:
+//!
+//! ```text
+//! async fn charge(&self, amount: u64) -> Result<Receipt, PaymentError> {
+//!     struct __ResilienceSite;                     // names the instances after this function
+//!     static __RESILIENCE_0: Site<RetryPolicy> = …; // one const-built static per layer
+//!     static __RESILIENCE_1: Site<CircuitBreaker> = …;
+//!     finish(                                        // Failure<E> -> E, at the boundary only
+//!         async {                                    // retry: a loop, inline
+//!             let mut backoff = __RESILIENCE_0.get().backoff();
+//!             loop {
+//!                 /* fresh clones of owned arguments */
+//!                 let outcome = __RESILIENCE_1.get().run(  // breaker: one runtime call
+//!                     body::<Result<Receipt, PaymentError>, _>(async { /* the user's block */ }),
+//!                     every_error,
+//!                 ).await;
+//!                 match retry_delay(&mut backoff, &outcome, every_error) {
+//!                     Some(delay) => sleep(delay).await,
+//!                     None => break outcome,
+//!                 }
+//!             }
+//!         }.await,
+//!     )
+//! }
+//! ```
+//!
+//! Between layers the outcome is `Result<T, Failure<E>>`, so an outer layer tells the user's
+//! errors from inner rejections by type. The user's block is awaited as an `async` block whose
+//! output is pinned to the declared return type (`impl Trait` replaced by `_`), so `?` and
+//! `return` keep their meaning and type errors land on the user's code.
+//!
+//! Retry and fallback re-use the arguments, so under them the block borrows instead of moving
+//! (`async { }`): each attempt borrows a fresh clone, and `&mut self` is reborrowed per attempt,
+//! which a closure per attempt could not do. Without them the block moves its arguments
+//! (`async move { }`), exactly like the plain function.
+
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned as _;
+use syn::visit_mut::VisitMut;
+use syn::{ReturnType, Type};
+
+use crate::args::{Errors, JitterKind, Kind, Layer, LayerArgs, Policy, Spanned};
+use crate::item::{Arg, Function};
+use crate::{args, paths, validate};
+
+/// Entry point shared by every attribute: parse, validate, expand; on any error, the
+/// function without its resilience attributes plus every error as a `compile_error!`.
+pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    if is_stacked_marker(&args) {
+        return item;
+    }
+    let mut function = match Function::parse(item.clone()) {
+        Ok(function) => function,
+        Err(error) => {
+            let error = syn::Error::new(
+                error.span(),
+                format!(
+                    "#[{}] applies to `async fn` items with a body: {error}",
+                    kind.name()
+                ),
+            );
+            let error = error.into_compile_error();
+            return quote!(#item #error);
+        }
+    };
+    let mut errors = Errors::default();
+    let mut layers: Vec<Layer> = errors
+        .push(Layer::parse(kind, Span::call_site(), args))
+        .into_iter()
+        .collect();
+    layers.extend(function.take_stack(&mut errors));
+    validate::function(&function, kind, &layers, &mut errors);
+    for layer in &layers {
+        validate::layer(layer, &mut errors);
+    }
+    match errors.finish() {
+        Ok(()) => expand(function, &layers),
+        Err(error) => {
+            let item = &function.item;
+            let error = error.into_compile_error();
+            quote!(#item #error)
+        }
+    }
+}
+
+/// Whether this attribute was already taken into an outer attribute's pipeline.
+fn is_stacked_marker(args: &TokenStream) -> bool {
+    let mut tokens = args.clone().into_iter();
+    matches!(
+        (tokens.next(), tokens.next()),
+        (Some(proc_macro2::TokenTree::Ident(ident)), None) if ident == crate::item::STACKED
+    )
+}
+
+fn expand(function: Function, layers: &[Layer]) -> TokenStream {
+    let p = paths::private(layers);
+    let Function {
+        item,
+        args,
+        has_receiver,
+    } = function;
+    let syn::ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = item;
+    // Validation guarantees a return type; `()` keeps this total all the same.
+    let (ret, ret_span) = match &sig.output {
+        ReturnType::Type(_, declared) => (output_type(declared), declared.span()),
+        ReturnType::Default => (syn::parse_quote!(()), sig.ident.span()),
+    };
+
+    let borrows = layers
+        .iter()
+        .any(|l| matches!(l.kind, Kind::Retry | Kind::Fallback));
+    let body = if borrows {
+        quote!(async #block)
+    } else {
+        quote!(async move #block)
+    };
+    let p_ret = respan(&p, ret_span);
+    let mut pipeline = quote_spanned!(ret_span=> #p_ret::body::<#ret, _>(#body));
+
+    let site = quote!(__ResilienceSite);
+    let mut statics = Vec::new();
+    for (index, layer) in layers.iter().enumerate().rev() {
+        let id = format_ident!("__RESILIENCE_{}", index, span = Span::mixed_site());
+        let gen = Gen {
+            p: &p,
+            site: &site,
+            ret: &ret,
+            ret_span,
+            args: &args,
+            has_receiver,
+        };
+        let (item, wrapped) = gen.layer(layer, &id, &pipeline);
+        statics.extend(item);
+        pipeline = wrapped;
+    }
+
+    // Spanned on the return type, path included: a missing `E: From<Rejected>` is reported
+    // there rather than on the attribute.
+    let p_ret = respan(&p, ret_span);
+    let outcome = quote_spanned!(ret_span=> __resilience_outcome);
+    let finish = quote_spanned!(ret_span=> #p_ret::finish(#outcome));
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #[allow(dead_code)]
+            struct #site;
+            #(#statics)*
+            let #outcome = #pipeline.await;
+            #finish
+        }
+    }
+}
+
+/// What every layer's generation needs to know about the function.
+struct Gen<'a> {
+    p: &'a TokenStream,
+    site: &'a TokenStream,
+    ret: &'a Type,
+    ret_span: Span,
+    args: &'a [Arg],
+    has_receiver: bool,
+}
+
+impl Gen<'_> {
+    /// The layer's `static` (if it has state) and the pipeline wrapped in the layer.
+    fn layer(
+        &self,
+        layer: &Layer,
+        id: &syn::Ident,
+        inner: &TokenStream,
+    ) -> (Option<TokenStream>, TokenStream) {
+        let p = self.p;
+        match &layer.args {
+            LayerArgs::CircuitBreaker(a) => {
+                let name = self.name(a.name.as_ref());
+                let policy = match a.policy() {
+                    Policy::Consecutive { threshold } => {
+                        quote!(#p::TripPolicy::Consecutive { threshold: #threshold })
+                    }
+                    Policy::FailureRate {
+                        failure_rate,
+                        window,
+                        min_calls,
+                    } => {
+                        let rate = Literal::f64_suffixed(failure_rate);
+                        quote!(#p::TripPolicy::FailureRate { failure_rate: #rate, window: #window, min_calls: #min_calls })
+                    }
+                };
+                let open_for = nanos(a.timeout.as_ref(), args::DEFAULT_TIMEOUT_NANOS);
+                let half_open = a
+                    .half_open
+                    .as_ref()
+                    .map_or(args::DEFAULT_HALF_OPEN, |h| h.value);
+                let predicate = self.predicate(a.failure_if.as_ref());
+                let item = quote! {
+                    static #id: #p::Site<#p::CircuitBreaker> = #p::Site::new(#p::CircuitBreaker::new(
+                        #p::BreakerConfig { name: #name, policy: #policy, open_for: #open_for, half_open: #half_open },
+                    ));
+                };
+                (Some(item), quote!(#id.get().run(#inner, #predicate)))
+            }
+            LayerArgs::Bulkhead(a) => {
+                let name = self.name(a.name.as_ref());
+                let max = a.max.as_ref().map_or(1, |m| m.value);
+                let max_wait = match &a.max_wait {
+                    Some(wait) => {
+                        let wait = duration(wait.value);
+                        quote!(::core::option::Option::Some(#wait))
+                    }
+                    None => quote!(::core::option::Option::None),
+                };
+                let queue = match &a.queue {
+                    Some(q) => {
+                        let q = q.value;
+                        quote!(::core::option::Option::Some(#q))
+                    }
+                    None => quote!(::core::option::Option::None),
+                };
+                let item = quote! {
+                    static #id: #p::Site<#p::Bulkhead> = #p::Site::new(#p::Bulkhead::new(
+                        #p::BulkheadConfig { name: #name, max: #max, max_wait: #max_wait, queue: #queue },
+                    ));
+                };
+                (Some(item), quote!(#id.get().run(#inner)))
+            }
+            LayerArgs::Timeout(a) => {
+                let name = self.name(None);
+                let limit = duration(a.limit.value);
+                let item = quote! {
+                    static #id: #p::Site<#p::Timeout> = #p::Site::new(#p::Timeout::new(#name, #limit));
+                };
+                (Some(item), quote!(#id.get().run(#inner)))
+            }
+            LayerArgs::Retry(a) => {
+                let name = self.name(None);
+                let max = a.max.as_ref().map_or(args::DEFAULT_MAX, |m| m.value);
+                let base = nanos(a.base.as_ref(), args::DEFAULT_BASE_NANOS);
+                let max_delay = nanos(a.max_delay.as_ref(), args::DEFAULT_MAX_DELAY_NANOS);
+                let jitter = match a.jitter.as_ref().map_or(JitterKind::Full, |j| j.value) {
+                    JitterKind::None => quote!(#p::Jitter::None),
+                    JitterKind::Full => quote!(#p::Jitter::Full),
+                    JitterKind::Equal => quote!(#p::Jitter::Equal),
+                    JitterKind::Decorrelated => quote!(#p::Jitter::Decorrelated),
+                };
+                let predicate = self.predicate(a.retry_if.as_ref());
+                let clones = self.fresh_clones();
+                let backoff = quote_spanned!(Span::mixed_site()=> __backoff);
+                let outcome = quote_spanned!(Span::mixed_site()=> __outcome);
+                let delay = quote_spanned!(Span::mixed_site()=> __delay);
+                let item = quote! {
+                    static #id: #p::Site<#p::RetryPolicy> = #p::Site::new(#p::RetryPolicy::new(
+                        #p::RetryConfig { name: #name, max: #max, base: #base, max_delay: #max_delay, jitter: #jitter },
+                    ));
+                };
+                let wrapped = quote! {
+                    async {
+                        let mut #backoff = #id.get().backoff();
+                        loop {
+                            #clones
+                            let #outcome = #inner.await;
+                            match #p::retry_delay(&mut #backoff, &#outcome, #predicate) {
+                                ::core::option::Option::Some(#delay) => #p::sleep(#delay).await,
+                                ::core::option::Option::None => break #outcome,
+                            }
+                        }
+                    }
+                };
+                (Some(item), wrapped)
+            }
+            LayerArgs::Fallback(a) => (None, self.fallback(a, inner)),
+        }
+    }
+
+    /// `InstanceName::given("payment")`, or the function's own path.
+    fn name(&self, given: Option<&Spanned<syn::LitStr>>) -> TokenStream {
+        let p = self.p;
+        let site = self.site;
+        match given {
+            Some(name) => {
+                let name = &name.value;
+                quote!(#p::InstanceName::given(#name))
+            }
+            None => quote!(#p::InstanceName::site::<#site>()),
+        }
+    }
+
+    /// The user's `fn(&E) -> bool`, or one that accepts every error.
+    fn predicate(&self, path: Option<&Spanned<syn::Path>>) -> TokenStream {
+        let p = self.p;
+        match path {
+            Some(path) => path.value.to_token_stream(),
+            None => quote!(#p::every_error),
+        }
+    }
+
+    /// `let name = clone_arg(&name);` for every name bound by an owned argument: each attempt
+    /// gets its own copy. Spanned on the argument, so a missing `Clone` points at it.
+    fn fresh_clones(&self) -> TokenStream {
+        let p = self.p;
+        self.args
+            .iter()
+            .filter(|arg| !arg.is_ref)
+            .flat_map(|arg| &arg.bindings)
+            .map(|binding| {
+                let ident = &at_call_site(&binding.ident);
+                let span = ident.span();
+                let p = respan(p, span);
+                if binding.mutable {
+                    quote_spanned!(span=> #[allow(unused_mut)] let mut #ident = #p::clone_arg(&mut #ident);)
+                } else {
+                    quote_spanned!(span=> let #ident = #p::clone_arg(&#ident);)
+                }
+            })
+            .collect()
+    }
+
+    fn fallback(&self, a: &args::FallbackArgs, inner: &TokenStream) -> TokenStream {
+        let p = self.p;
+        let ret = self.ret;
+        let function = &a.function.value;
+        let span = a.function.span;
+        let mut saved = TokenStream::new();
+        let mut call_args = Vec::new();
+        if self.has_receiver && function.segments.first().is_some_and(|s| s.ident == "Self") {
+            call_args.push(quote!(self));
+        }
+        for (index, arg) in self.args.iter().enumerate() {
+            let Some(name) = &arg.name else { continue };
+            let name = &at_call_site(name);
+            if arg.is_ref {
+                call_args.push(name.to_token_stream());
+            } else {
+                let copy = format_ident!("__fallback_arg_{}", index, span = Span::mixed_site());
+                let p = respan(p, name.span());
+                saved.extend(quote_spanned!(name.span()=> let #copy = #p::clone_arg(&#name);));
+                call_args.push(copy.to_token_stream());
+            }
+        }
+        let predicate = self.predicate(a.fallback_if.as_ref());
+        let outcome = quote_spanned!(Span::mixed_site()=> __outcome);
+        let value = quote_spanned!(Span::mixed_site()=> __value);
+        let failure = quote_spanned!(Span::mixed_site()=> __failure);
+        let error = quote_spanned!(Span::mixed_site()=> __error);
+        let p_ret = respan(p, self.ret_span);
+        let into_error = quote_spanned!(self.ret_span=> #p_ret::into_error);
+        let call = quote_spanned!(span=> #function(#(#call_args,)* #error));
+        quote! {
+            async {
+                #saved
+                let #outcome = #inner.await;
+                match #outcome {
+                    ::core::result::Result::Ok(#value) => ::core::result::Result::Ok(#value),
+                    ::core::result::Result::Err(#failure) => {
+                        let #error = #into_error(#failure);
+                        if #p::applies(#predicate, &#error) {
+                            #p::body::<#ret, _>(#call).await
+                        } else {
+                            ::core::result::Result::Err(#p::Failure::Error(#error))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The user's identifier, resolved as the user wrote it but marked as macro output: the copies
+/// generated code makes of an argument are not the user's code, so lints about using a
+/// binding (`clippy::used_underscore_binding`) stay quiet, while errors (a missing `Clone`)
+/// still point at the argument.
+fn at_call_site(ident: &syn::Ident) -> syn::Ident {
+    let mut ident = ident.clone();
+    ident.set_span(Span::call_site().located_at(ident.span()));
+    ident
+}
+
+/// The same tokens, every one spanned at `span`, so a diagnostic about the whole expression
+/// points at the user's token instead of the attribute.
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut token| {
+            if let proc_macro2::TokenTree::Group(group) = &token {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respan(&group.stream(), span));
+                inner.set_span(span);
+                token = inner.into();
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
+}
+
+fn duration(nanos: u64) -> TokenStream {
+    quote!(::core::time::Duration::from_nanos(#nanos))
+}
+
+fn nanos(value: Option<&Spanned<u64>>, default: u64) -> TokenStream {
+    duration(value.map_or(default, |v| v.value))
+}
+
+/// The declared return type with every `impl Trait` replaced by `_`, to name the body's output.
+fn output_type(declared: &Type) -> Type {
+    struct InferImplTrait;
+    impl VisitMut for InferImplTrait {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::ImplTrait(it) = ty {
+                *ty = Type::Infer(syn::TypeInfer {
+                    underscore_token: syn::Token![_](it.span()),
+                });
+            } else {
+                syn::visit_mut::visit_type_mut(self, ty);
+            }
+        }
+    }
+    let mut ty = declared.clone();
+    InferImplTrait.visit_type_mut(&mut ty);
+    ty
+}
