@@ -1,0 +1,113 @@
+//! Glue for generated code. Not public API: names and signatures change without notice.
+//!
+//! Each helper is generic and `#[inline]`, and exists so that the macro can stay syntax-only:
+//! the type system finds `T` and `E` in whatever spelling of `Result` the user wrote, and the
+//! trait bounds here carry the error messages users see when a function doesn't fit.
+
+use core::future::Future;
+use core::time::Duration;
+
+pub use resilience_runtime::{
+    Backoff, BreakerConfig, Bulkhead, BulkheadConfig, CircuitBreaker, Failure, InstanceName,
+    Jitter, Rejected, RetryConfig, RetryPolicy, Site, Timeout, TripPolicy,
+};
+
+/// The return type of an annotated function: a `Result` under any spelling.
+#[diagnostic::on_unimplemented(
+    message = "resilience attributes need the function to return `Result<T, E>`, not `{Self}`",
+    label = "this is not a `Result`",
+    note = "the error type must also implement `From<resilience::Rejected>`"
+)]
+pub trait Fallible {
+    /// `T`.
+    type Ok;
+    /// `E`.
+    type Err;
+    /// The value as a `Result`.
+    fn into_result(self) -> Result<Self::Ok, Self::Err>;
+}
+
+impl<T, E> Fallible for Result<T, E> {
+    type Ok = T;
+    type Err = E;
+    #[inline]
+    fn into_result(self) -> Self {
+        self
+    }
+}
+
+/// An owned argument that `#[retry]` or `#[fallback]` copies for each use.
+#[diagnostic::on_unimplemented(
+    message = "this argument must be `Clone`: #[retry] and #[fallback] give every attempt its own copy of `{Self}`",
+    label = "owned argument of type `{Self}` is not `Clone`",
+    note = "take it by reference (`&{Self}`), or derive or implement `Clone` for it"
+)]
+pub trait CloneArg: Clone {}
+
+impl<T: Clone> CloneArg for T {}
+
+/// A fresh copy of an owned argument.
+#[inline]
+#[must_use]
+pub fn clone_arg<T: CloneArg>(value: &T) -> T {
+    value.clone()
+}
+
+/// The user's body, its output pinned to the declared return type `R`, with its error lifted
+/// into [`Failure`].
+#[inline]
+pub async fn body<R: Fallible, F: Future<Output = R>>(body: F) -> Result<R::Ok, Failure<R::Err>> {
+    body.await.into_result().map_err(Failure::Error)
+}
+
+/// The outcome at the function's boundary: a rejection becomes the user's error.
+#[inline]
+pub fn finish<T, E: From<Rejected>>(outcome: Result<T, Failure<E>>) -> Result<T, E> {
+    outcome.map_err(Failure::into_error)
+}
+
+/// A failure as the user's error type.
+#[inline]
+pub fn into_error<E: From<Rejected>>(failure: Failure<E>) -> E {
+    failure.into_error()
+}
+
+/// The default predicate: every error counts.
+#[inline]
+pub fn every_error<E>(_: &E) -> bool {
+    true
+}
+
+/// Applies a predicate (a path the user gave, or [`every_error`]).
+#[inline]
+pub fn applies<E>(predicate: impl FnOnce(&E) -> bool, error: &E) -> bool {
+    predicate(error)
+}
+
+/// The delay before the next attempt, or `None` when the outcome is final: a success, an open
+/// circuit, an error `retry_if` declines, or no retries left. Inner rejections other than an
+/// open circuit (a full bulkhead, a timeout) are transient and retried.
+#[inline]
+pub fn retry_delay<T, E>(
+    backoff: &mut Backoff,
+    outcome: &Result<T, Failure<E>>,
+    retry_if: impl FnOnce(&E) -> bool,
+) -> Option<Duration> {
+    let retry = match outcome {
+        Ok(_) | Err(Failure::Rejected(Rejected::CircuitOpen { .. })) => false,
+        Err(Failure::Error(error)) => retry_if(error),
+        Err(Failure::Rejected(_)) => true,
+    };
+    if retry {
+        backoff.next_delay()
+    } else {
+        None
+    }
+}
+
+/// Sleeps through `tokio::time`, so a paused test clock drives it; a zero delay does not yield.
+pub async fn sleep(delay: Duration) {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+}

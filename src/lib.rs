@@ -1,0 +1,272 @@
+//! Declarative fault tolerance for async Rust.
+//!
+//! Annotate an `async fn` — a free function or a method — and its calls go through a circuit
+//! breaker, retries with backoff, a bulkhead, a time limit or a fallback, without a line of
+//! plumbing and without changing the function's signature:
+//!
+//! ```
+//! use resilience::{bulkhead, circuit_breaker, retry, Rejected};
+//!
+//! #[derive(Debug)]
+//! enum PaymentError { Declined, Unavailable, Resilience(Rejected) }
+//!
+//! impl From<Rejected> for PaymentError {
+//!     fn from(rejected: Rejected) -> Self { PaymentError::Resilience(rejected) }
+//! }
+//!
+//! struct PaymentClient;
+//!
+//! impl PaymentClient {
+//!     #[retry(max = 3, base = "100ms")]
+//!     #[circuit_breaker(threshold = 3, timeout = "10s")]
+//!     #[bulkhead(max = 2)]
+//!     async fn charge(&self, amount: u64) -> Result<u64, PaymentError> {
+//!         if amount == 0 { return Err(PaymentError::Declined); }
+//!         Ok(amount)
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! assert_eq!(PaymentClient.charge(42).await.unwrap(), 42);
+//! # }
+//! ```
+//!
+//! # The attributes
+//!
+//! | attribute | what it does |
+//! |---|---|
+//! | [`#[circuit_breaker]`](circuit_breaker) | stops calling a dependency that keeps failing, and tests it again later |
+//! | [`#[retry]`](retry) | retries failed calls with exponential backoff and jitter |
+//! | [`#[bulkhead]`](bulkhead) | bounds how many calls run at once; the rest wait in order or are turned away |
+//! | [`#[timeout]`](timeout) | drops a call that takes too long |
+//! | [`#[fallback]`](fallback) | answers a failed call with another function's result |
+//!
+//! # Errors
+//!
+//! An annotated function returns `Result<T, E>` under any spelling (`anyhow::Result<T>`, a
+//! local alias), where `E: From<`[`Rejected`]`>`. When a layer refuses or cuts off a call, the
+//! caller gets `Err(E::from(rejected))`; the body's own errors pass through untouched.
+//! With `anyhow`, nothing is needed: `anyhow::Error` converts from any error, and
+//! `error.downcast_ref::<Rejected>()` recovers the rejection.
+//!
+//! # Stacking
+//!
+//! Attributes apply in the order written, outermost first, like decorators:
+//! `#[retry] #[circuit_breaker] #[bulkhead] async fn f()` is retry(breaker(bulkhead(f))).
+//! The outermost attribute rewrites the function once for the whole stack. Between layers a
+//! rejection stays typed, so:
+//!
+//! - a `#[retry]` outside a breaker stops at once on [`Rejected::CircuitOpen`], and retries
+//!   the other rejections (a full bulkhead, a timeout), which are transient;
+//! - a breaker outside a `#[timeout]` counts [`Rejected::TimedOut`] as a failure (the
+//!   dependency was too slow), but ignores [`Rejected::BulkheadFull`] from a bulkhead inside
+//!   it: a full local compartment says nothing about the dependency's health, and counting it
+//!   would let a burst of load open the breaker. `resilience4j` and `MicroProfile` count both;
+//!   we count only what the dependency did.
+//!
+//! # Time
+//!
+//! Every clock read and every wait goes through `tokio::time`, so tests run the whole
+//! machinery on a paused clock: `#[tokio::test(start_paused = true)]`.
+//!
+//! # Instances
+//!
+//! Each attribute keeps its state in a `static` declared inside the rewritten function: one
+//! breaker per function, shared by every caller, every task and every `self`. `name = "..."`
+//! on a breaker or bulkhead shares one instance between every function that gives the same
+//! name (the first to run decides its configuration). A `static` inside a generic function is
+//! shared by all its instantiations.
+
+#![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
+
+pub use resilience_runtime::{Failure, Rejected};
+
+/// Opens after repeated failures, rejecting calls unrun until the dependency had time to recover.
+///
+/// | parameter | default | meaning |
+/// |---|---|---|
+/// | `threshold = N` | 3 | consecutive failures that open the breaker; a success resets the count |
+/// | `timeout = "10s"` | `"10s"` | time spent open before trial calls are admitted |
+/// | `half_open = N` | 1 | trial calls admitted while half-open; others are rejected unrun |
+/// | `failure_rate = 0.5`, `window = N`, `min_calls = N` | — / 100 / `window` | open when at least `min_calls` of the last `window` calls are recorded and failures / recorded ≥ `failure_rate`; replaces `threshold` |
+/// | `failure_if = path` | every `Err` | `fn(&E) -> bool`; errors for which it returns false count as successes |
+/// | `name = "payment"` | the function's path | functions with the same name share one breaker |
+/// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
+///
+/// Closed → (threshold reached) → open → (`timeout` elapsed) → half-open → `half_open`
+/// successful trials → closed; any failed trial → open for a full `timeout` again. While open
+/// the body does not run and the caller gets [`Rejected::CircuitOpen`] with the time left.
+/// A panic in the body counts as a failure and keeps unwinding; a call whose future is dropped
+/// counts as nothing and frees its trial slot at once.
+///
+/// ```
+/// use resilience::{circuit_breaker, Rejected};
+/// use std::time::Duration;
+///
+/// #[derive(Debug)]
+/// enum Error { Down, Rejected(Rejected) }
+/// impl From<Rejected> for Error {
+///     fn from(r: Rejected) -> Self { Error::Rejected(r) }
+/// }
+///
+/// #[circuit_breaker(threshold = 2, timeout = "30s")]
+/// async fn fetch(up: bool) -> Result<&'static str, Error> {
+///     if up { Ok("fresh") } else { Err(Error::Down) }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// assert!(matches!(fetch(false).await, Err(Error::Down)));
+/// assert!(matches!(fetch(false).await, Err(Error::Down)));
+/// // Open: the body does not run, even though it would succeed now.
+/// assert!(matches!(fetch(true).await, Err(Error::Rejected(Rejected::CircuitOpen { .. }))));
+/// tokio::time::advance(Duration::from_secs(30)).await;
+/// // Half-open: one trial call goes through, and its success closes the breaker.
+/// assert_eq!(fetch(true).await.unwrap(), "fresh");
+/// # }
+/// ```
+pub use resilience_macros::circuit_breaker;
+
+/// Retries failed calls with exponential backoff and jitter.
+///
+/// | parameter | default | meaning |
+/// |---|---|---|
+/// | `max = N` | 3 | retries after the first attempt (`N + 1` attempts at most) |
+/// | `base = "100ms"` | `"100ms"` | the delay before retry `k` is `base * 2^k`, capped, then jittered |
+/// | `max_delay = "10s"` | `"10s"` | cap on any one delay |
+/// | `jitter = "full"` | `"full"` | `"none"`, `"full"` (uniform in `[0, d]`), `"equal"` (`d/2` + uniform in `[0, d/2]`), `"decorrelated"` (uniform in `[base, 3 * previous]`, capped) |
+/// | `retry_if = path` | every `Err` | `fn(&E) -> bool`; other errors return at once |
+/// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
+///
+/// Each attempt gets fresh clones of the owned arguments, so they must be `Clone`; references
+/// (including `&self` and `&mut self`) are passed as they are. When attempts run out, the
+/// last error is returned. Dropping the call's future stops further attempts. Stacked around a
+/// `#[circuit_breaker]`, an open circuit ends the retrying at once.
+///
+/// ```
+/// use resilience::{retry, Rejected};
+/// use std::sync::atomic::{AtomicU32, Ordering};
+///
+/// #[derive(Debug)]
+/// enum Error { Flaky, Rejected(Rejected) }
+/// impl From<Rejected> for Error {
+///     fn from(r: Rejected) -> Self { Error::Rejected(r) }
+/// }
+///
+/// static CALLS: AtomicU32 = AtomicU32::new(0);
+///
+/// #[retry(max = 3, base = "100ms", jitter = "none")]
+/// async fn lookup(key: String) -> Result<usize, Error> {
+///     if CALLS.fetch_add(1, Ordering::SeqCst) < 2 { return Err(Error::Flaky); }
+///     Ok(key.len())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let started = tokio::time::Instant::now();
+/// assert_eq!(lookup("user:7".to_string()).await.unwrap(), 6);
+/// assert_eq!(CALLS.load(Ordering::SeqCst), 3);
+/// assert_eq!(started.elapsed().as_millis(), 100 + 200);
+/// # }
+/// ```
+pub use resilience_macros::retry;
+
+/// Bounds how many calls of a function (or of a named compartment) run at once.
+///
+/// | parameter | default | meaning |
+/// |---|---|---|
+/// | `max = N` | required | bodies running at once |
+/// | `max_wait = "50ms"` | wait forever | how long a caller waits for a slot before [`Rejected::BulkheadFull`]; `"0s"` rejects at once |
+/// | `queue = N` | unbounded | callers allowed to wait; beyond that, reject at once |
+/// | `name = "db"` | the function's path | same name, same compartment |
+/// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
+///
+/// Waiters are served in arrival order. A slot is returned when the body finishes, panics or
+/// is dropped, and a waiting caller that is dropped leaves the queue.
+///
+/// ```
+/// use resilience::{bulkhead, Rejected};
+/// use std::time::Duration;
+///
+/// #[derive(Debug)]
+/// enum Error { Rejected(Rejected) }
+/// impl From<Rejected> for Error {
+///     fn from(r: Rejected) -> Self { Error::Rejected(r) }
+/// }
+///
+/// #[bulkhead(max = 1, max_wait = "0s")]
+/// async fn report() -> Result<(), Error> {
+///     tokio::time::sleep(Duration::from_secs(1)).await;
+///     Ok(())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let (first, second) = tokio::join!(report(), report());
+/// assert!(first.is_ok());
+/// assert!(matches!(second, Err(Error::Rejected(Rejected::BulkheadFull { .. }))));
+/// # }
+/// ```
+pub use resilience_macros::bulkhead;
+
+/// Drops a call that takes longer than a time limit, returning [`Rejected::TimedOut`].
+///
+/// `#[timeout("2s")]` (or `#[timeout(limit = "2s")]`). The body's future is dropped when the
+/// limit elapses: it does not go on in the background. Inside `#[retry]`, each attempt gets
+/// the full limit; inside a breaker, a timeout counts as a failure.
+///
+/// ```
+/// use resilience::{timeout, Rejected};
+/// use std::time::Duration;
+///
+/// #[timeout("2s")]
+/// async fn slow() -> anyhow::Result<()> {
+///     tokio::time::sleep(Duration::from_secs(5)).await;
+///     Ok(())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let error = slow().await.unwrap_err();
+/// assert!(matches!(error.downcast_ref::<Rejected>(), Some(Rejected::TimedOut { .. })));
+/// # }
+/// ```
+pub use resilience_macros::timeout;
+
+/// Answers a failed call with another async function's result.
+///
+/// `#[fallback(path)]` calls `path` — an `async fn`, or `Self::method` — with the same
+/// arguments plus the error by value, whenever the call returns `Err` (rejections included),
+/// and returns what it returns. `fallback_if = predicate` (`fn(&E) -> bool`) limits it to some
+/// errors. Owned arguments are cloned before the first call, so they must be `Clone`.
+///
+/// ```
+/// use resilience::{circuit_breaker, fallback, Rejected};
+///
+/// #[derive(Debug)]
+/// enum Error { Down, Rejected(Rejected) }
+/// impl From<Rejected> for Error {
+///     fn from(r: Rejected) -> Self { Error::Rejected(r) }
+/// }
+///
+/// async fn cached_price(sku: String, _error: Error) -> Result<u64, Error> {
+///     Ok(if sku == "book" { 15 } else { 0 })
+/// }
+///
+/// #[fallback(cached_price)]
+/// #[circuit_breaker(threshold = 1)]
+/// async fn price(sku: String) -> Result<u64, Error> {
+///     Err(Error::Down)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// assert_eq!(price("book".to_string()).await.unwrap(), 15); // the failure, answered
+/// assert_eq!(price("book".to_string()).await.unwrap(), 15); // the open circuit, answered
+/// # }
+/// ```
+pub use resilience_macros::fallback;
+
+#[doc(hidden)]
+pub mod __private;
