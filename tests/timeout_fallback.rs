@@ -1,0 +1,188 @@
+//! `#[timeout]` and `#[fallback]` through the facade, on tokio's paused clock.
+
+// Fallbacks are async fns by contract, even those that answer without awaiting.
+#![allow(clippy::unused_async)]
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use common::{Runs, ServiceError};
+use resilience::{circuit_breaker, fallback, retry, timeout, Rejected};
+use tokio::time::{sleep, Instant};
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_call_is_cut_off_at_exactly_the_limit_and_not_left_running() {
+    static FINISHED: AtomicBool = AtomicBool::new(false);
+    #[timeout("2s")]
+    async fn call() -> Result<(), ServiceError> {
+        sleep(Duration::from_secs(5)).await;
+        FINISHED.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    let begin = Instant::now();
+    match call().await {
+        Err(ServiceError::Rejected(Rejected::TimedOut { after, name, .. })) => {
+            assert_eq!(after, Duration::from_secs(2));
+            assert!(name.ends_with("call"), "{name}");
+        }
+        other => panic!("expected TimedOut, got {other:?}"),
+    }
+    assert_eq!(begin.elapsed(), Duration::from_secs(2));
+    sleep(Duration::from_secs(10)).await;
+    assert!(
+        !FINISHED.load(Ordering::SeqCst),
+        "the body was dropped, not left running"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fast_call_is_untouched() {
+    #[timeout(limit = "2s")]
+    async fn call() -> Result<u8, ServiceError> {
+        sleep(Duration::from_millis(1_999)).await;
+        Ok(7)
+    }
+    assert_eq!(call().await, Ok(7));
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeouts_trip_an_outer_breaker() {
+    static RUNS: Runs = Runs::new();
+    #[circuit_breaker(threshold = 2, timeout = "1m")]
+    #[timeout("100ms")]
+    async fn call() -> Result<(), ServiceError> {
+        RUNS.hit();
+        sleep(Duration::from_secs(1)).await;
+        Ok(())
+    }
+
+    assert!(call().await.unwrap_err().is_timed_out());
+    assert!(call().await.unwrap_err().is_timed_out());
+    assert!(call().await.unwrap_err().is_circuit_open());
+    assert_eq!(RUNS.get(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_gives_every_attempt_the_full_limit() {
+    static STARTS: std::sync::Mutex<Vec<Instant>> = std::sync::Mutex::new(Vec::new());
+    #[retry(max = 2, base = "10ms", jitter = "none")]
+    #[timeout("100ms")]
+    async fn call() -> Result<(), ServiceError> {
+        let attempt = {
+            let mut starts = STARTS.lock().unwrap();
+            starts.push(Instant::now());
+            starts.len()
+        };
+        // The first two attempts take 150 ms (cut off at 100 ms); the third takes 90 ms.
+        sleep(Duration::from_millis(if attempt < 3 { 150 } else { 90 })).await;
+        Ok(())
+    }
+
+    let begin = Instant::now();
+    call().await.unwrap();
+    let offsets: Vec<u128> = STARTS
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|t| (*t - begin).as_millis())
+        .collect();
+    assert_eq!(offsets, [0, 110, 230]);
+    assert_eq!(begin.elapsed(), Duration::from_millis(320));
+}
+
+async fn cached_quote(
+    sku: String,
+    quantity: u32,
+    error: ServiceError,
+) -> Result<String, ServiceError> {
+    let why = if error.is_circuit_open() {
+        "open"
+    } else {
+        "failed"
+    };
+    Ok(format!("cached {quantity} x {sku} ({why})"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn fallback_answers_a_failure_and_an_open_circuit_with_the_original_arguments() {
+    static RUNS: Runs = Runs::new();
+    #[fallback(cached_quote)]
+    #[circuit_breaker(threshold = 1, timeout = "1m")]
+    async fn quote(sku: String, quantity: u32) -> Result<String, ServiceError> {
+        RUNS.hit();
+        let _ = (sku, quantity);
+        Err(ServiceError::Unavailable)
+    }
+
+    assert_eq!(
+        quote("book".into(), 2).await.unwrap(),
+        "cached 2 x book (failed)"
+    );
+    assert_eq!(
+        quote("pen".into(), 5).await.unwrap(),
+        "cached 5 x pen (open)"
+    );
+    assert_eq!(RUNS.get(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn fallback_is_not_called_on_success() {
+    static FALLBACKS: Runs = Runs::new();
+    async fn never(_error: ServiceError) -> Result<u8, ServiceError> {
+        FALLBACKS.hit();
+        Ok(0)
+    }
+    #[fallback(never)]
+    async fn call() -> Result<u8, ServiceError> {
+        Ok(1)
+    }
+    assert_eq!(call().await, Ok(1));
+    assert_eq!(FALLBACKS.get(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn fallback_if_limits_the_fallback_to_some_errors() {
+    fn only_outages(error: &ServiceError) -> bool {
+        *error == ServiceError::Unavailable
+    }
+    async fn zero(_asked: ServiceError, _error: ServiceError) -> Result<u8, ServiceError> {
+        Ok(0)
+    }
+    #[fallback(zero, fallback_if = only_outages)]
+    async fn call(error: ServiceError) -> Result<u8, ServiceError> {
+        Err(error)
+    }
+    assert_eq!(call(ServiceError::Unavailable).await, Ok(0));
+    assert_eq!(
+        call(ServiceError::BadRequest).await,
+        Err(ServiceError::BadRequest)
+    );
+}
+
+struct Catalog {
+    cached: u64,
+}
+
+impl Catalog {
+    async fn cached_price(&self, _sku: &str, _error: ServiceError) -> Result<u64, ServiceError> {
+        Ok(self.cached)
+    }
+
+    #[fallback(Self::cached_price)]
+    #[timeout("50ms")]
+    async fn price(&self, sku: &str) -> Result<u64, ServiceError> {
+        sleep(Duration::from_secs(1)).await;
+        Ok(sku.len() as u64)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn fallback_method_on_self_answers_a_timeout() {
+    let catalog = Catalog { cached: 99 };
+    let begin = Instant::now();
+    assert_eq!(catalog.price("book").await, Ok(99));
+    assert_eq!(begin.elapsed(), Duration::from_millis(50));
+}
