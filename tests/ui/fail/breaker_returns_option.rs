@@ -1,0 +1,10 @@
+#![allow(dead_code)]
+
+use resilience::circuit_breaker;
+
+#[circuit_breaker]
+async fn call() -> Option<u32> {
+    None
+}
+
+fn main() {}

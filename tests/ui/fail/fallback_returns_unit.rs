@@ -1,0 +1,22 @@
+#![allow(dead_code)]
+
+use resilience::fallback;
+
+#[derive(Debug)]
+pub enum Error {
+    Down,
+    Rejected(resilience::Rejected),
+}
+
+impl From<resilience::Rejected> for Error {
+    fn from(r: resilience::Rejected) -> Self {
+        Error::Rejected(r)
+    }
+}
+
+async fn backup(_e: Error) {}
+
+#[fallback(backup)]
+async fn call() {}
+
+fn main() {}
