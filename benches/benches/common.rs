@@ -1,0 +1,48 @@
+//! Shared by every bench binary: the error type, the plain call every entry wraps, and the
+//! check that keeps a rejection from being measured as a success.
+
+use std::fmt;
+use std::hint::black_box;
+
+use resilience::Rejected;
+
+/// The error type of every benchmarked function: what a user writes (`From<Rejected>`).
+#[derive(Debug)]
+pub(crate) struct BenchError(Rejected);
+
+impl From<Rejected> for BenchError {
+    fn from(rejected: Rejected) -> Self {
+        BenchError(rejected)
+    }
+}
+
+impl fmt::Display for BenchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rejected: {}", self.0)
+    }
+}
+
+impl std::error::Error for BenchError {}
+
+/// The baseline: an `async fn` that succeeds at once. Every peer wraps exactly this.
+pub(crate) async fn plain(x: u64) -> Result<u64, BenchError> {
+    Ok(black_box(x))
+}
+
+/// Consumes one call's outcome. A failed call is a broken benchmark (a rejection would be
+/// measured as if it were the happy path), so it panics; the branch is the same, and always
+/// predicted, for every entry.
+#[inline]
+pub(crate) fn check<T, E: fmt::Debug>(outcome: Result<T, E>) {
+    match outcome {
+        Ok(value) => {
+            black_box(value);
+        }
+        Err(error) => panic!("a benchmarked call failed: {error:?}"),
+    }
+}
+
+/// A runtime from `builder`, with tokio's timer on (the attributes read tokio's clock).
+pub(crate) fn runtime(mut builder: tokio::runtime::Builder) -> tokio::runtime::Runtime {
+    builder.enable_time().build().expect("a tokio runtime")
+}

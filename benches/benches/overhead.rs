@@ -1,0 +1,239 @@
+//! The cost of one call on the happy path, ours and the peers' side by side.
+//!
+//! Each entry is one call of an `async fn` that returns `Ok(black_box(x))` at once: the plain
+//! function (the baseline), the same body under one of our attributes, or the plain function
+//! wrapped by a peer. Entries of one group run in the same process, one after the other, so
+//! their ratios come from one run.
+//!
+//! Every entry runs the same loop — `iters` sequential calls awaited inside one `block_on` of
+//! a current-thread runtime, timed from inside (see [`per_call!`]) — so the runtime's own cost
+//! is the same for all of them, and `plain`'s time is what to subtract to get an overhead.
+//!
+//! ```text
+//! cargo bench -p resilience-benches --bench overhead
+//! ```
+
+mod common;
+mod settings;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use backon::{ExponentialBuilder, Retryable};
+use criterion::{criterion_group, criterion_main, Criterion};
+use failsafe::futures::CircuitBreaker as _;
+use recloser::{AsyncRecloser, Recloser};
+use resilience::{bulkhead, circuit_breaker, retry, timeout};
+use tokio::runtime::{Builder, Runtime};
+use tokio::sync::Semaphore;
+use tower::limit::ConcurrencyLimit;
+use tower::{service_fn, Service as _, ServiceExt as _};
+use tower_resilience_circuitbreaker::CircuitBreakerLayer;
+
+use common::{check, plain, runtime, BenchError};
+
+/// Times `iters` sequential calls inside one `block_on` on `$runtime`. `$call` is an
+/// expression that makes and awaits one call, with `$i` (the loop index, through
+/// `black_box`) as its argument; its `Result` goes through [`check`].
+macro_rules! per_call {
+    ($bencher:expr, $runtime:expr, |$i:ident| $call:expr) => {
+        $bencher.iter_custom(|iters| {
+            $runtime.block_on(async {
+                let start = Instant::now();
+                for $i in 0..iters {
+                    let $i = black_box($i);
+                    check($call);
+                }
+                start.elapsed()
+            })
+        })
+    };
+}
+
+/// How long a peer's breaker stays open; never reached here, only configured alike.
+const OPEN_FOR: Duration = Duration::from_secs(10);
+
+// ---------------------------------------------------------------------------------------------
+// Our functions: each has its own `static` state, as every annotated function does.
+
+#[circuit_breaker]
+async fn breaker_consecutive(x: u64) -> Result<u64, BenchError> {
+    Ok(black_box(x))
+}
+
+#[circuit_breaker(failure_rate = 0.5, window = 100)]
+async fn breaker_window(x: u64) -> Result<u64, BenchError> {
+    Ok(black_box(x))
+}
+
+#[retry]
+async fn retried(x: u64) -> Result<u64, BenchError> {
+    Ok(black_box(x))
+}
+
+#[bulkhead(max = 16)]
+async fn bulkheaded(x: u64) -> Result<u64, BenchError> {
+    Ok(black_box(x))
+}
+
+#[retry]
+#[circuit_breaker]
+#[bulkhead(max = 16)]
+async fn stacked(x: u64) -> Result<u64, BenchError> {
+    Ok(black_box(x))
+}
+
+#[timeout("1s")]
+async fn timed(x: u64) -> Result<u64, BenchError> {
+    Ok(black_box(x))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peers.
+
+/// failsafe with its consecutive-failures policy: 3 failures in a row open it.
+fn failsafe_consecutive() -> impl failsafe::futures::CircuitBreaker {
+    let backoff = failsafe::backoff::constant(OPEN_FOR);
+    failsafe::Config::new()
+        .failure_policy(failsafe::failure_policy::consecutive_failures(3, backoff))
+        .build()
+}
+
+/// recloser: a failure rate of 0.5 over the last 100 calls, as our window mode.
+fn recloser_window() -> AsyncRecloser {
+    AsyncRecloser::from(
+        Recloser::custom()
+            .error_rate(0.5)
+            .closed_len(100)
+            .open_wait(OPEN_FOR)
+            .build(),
+    )
+}
+
+/// The plain call holding a tokio semaphore permit: acquire, call, release.
+async fn with_permit(semaphore: &Semaphore, x: u64) -> Result<u64, BenchError> {
+    let _permit = semaphore
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
+    plain(x).await
+}
+
+fn current_thread() -> Runtime {
+    runtime(Builder::new_current_thread())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Groups.
+
+fn breaker(c: &mut Criterion) {
+    let rt = current_thread();
+    let failsafe = failsafe_consecutive();
+    let recloser = recloser_window();
+    let mut tower_resilience = CircuitBreakerLayer::builder()
+        .failure_rate_threshold(0.5)
+        .sliding_window_size(100)
+        .wait_duration_in_open(OPEN_FOR)
+        .build()
+        .expect("a valid tower-resilience configuration")
+        .layer_fn(service_fn(plain));
+
+    let mut group = c.benchmark_group("breaker");
+    group.bench_function("plain", |b| per_call!(b, rt, |i| plain(i).await));
+    group.bench_function("ours consecutive", |b| {
+        per_call!(b, rt, |i| breaker_consecutive(i).await);
+    });
+    group.bench_function("ours window", |b| {
+        per_call!(b, rt, |i| breaker_window(i).await);
+    });
+    group.bench_function("failsafe consecutive", |b| {
+        per_call!(b, rt, |i| failsafe.call(plain(i)).await);
+    });
+    group.bench_function("recloser window", |b| {
+        per_call!(b, rt, |i| recloser.call(plain(i)).await);
+    });
+    group.bench_function("tower-resilience window", |b| {
+        per_call!(b, rt, |i| {
+            let service = tower_resilience.ready().await.expect("closed");
+            service.call(i).await
+        });
+    });
+    group.finish();
+}
+
+fn retry(c: &mut Criterion) {
+    let rt = current_thread();
+    let mut group = c.benchmark_group("retry");
+    group.bench_function("plain", |b| per_call!(b, rt, |i| plain(i).await));
+    group.bench_function("ours", |b| per_call!(b, rt, |i| retried(i).await));
+    group.bench_function("backon", |b| {
+        per_call!(b, rt, |i| {
+            (move || plain(i))
+                .retry(ExponentialBuilder::default())
+                .await
+        });
+    });
+    group.finish();
+}
+
+fn bulkhead(c: &mut Criterion) {
+    let rt = current_thread();
+    let semaphore = Semaphore::new(16);
+    let mut limit = ConcurrencyLimit::new(service_fn(plain), 16);
+
+    let mut group = c.benchmark_group("bulkhead");
+    group.bench_function("plain", |b| per_call!(b, rt, |i| plain(i).await));
+    group.bench_function("ours", |b| per_call!(b, rt, |i| bulkheaded(i).await));
+    group.bench_function("tower ConcurrencyLimit", |b| {
+        per_call!(b, rt, |i| {
+            let service = limit.ready().await.expect("a ready service");
+            service.call(i).await
+        });
+    });
+    group.bench_function("tokio Semaphore", |b| {
+        per_call!(b, rt, |i| with_permit(&semaphore, i).await);
+    });
+    group.finish();
+}
+
+fn stack(c: &mut Criterion) {
+    let rt = current_thread();
+    let failsafe = failsafe_consecutive();
+    let semaphore = Semaphore::new(16);
+
+    let mut group = c.benchmark_group("stacked");
+    group.bench_function("plain", |b| per_call!(b, rt, |i| plain(i).await));
+    group.bench_function("ours retry+breaker+bulkhead", |b| {
+        per_call!(b, rt, |i| stacked(i).await);
+    });
+    group.bench_function("backon+failsafe+Semaphore", |b| {
+        per_call!(b, rt, |i| {
+            (|| failsafe.call(with_permit(&semaphore, i)))
+                .retry(ExponentialBuilder::default())
+                .await
+        });
+    });
+    group.finish();
+}
+
+fn time_limit(c: &mut Criterion) {
+    let rt = current_thread();
+    let mut group = c.benchmark_group("timeout");
+    group.bench_function("plain", |b| per_call!(b, rt, |i| plain(i).await));
+    group.bench_function("ours", |b| per_call!(b, rt, |i| timed(i).await));
+    group.bench_function("tokio timeout", |b| {
+        per_call!(b, rt, |i| {
+            tokio::time::timeout(Duration::from_secs(1), plain(i))
+                .await
+                .expect("within the limit")
+        });
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = settings::criterion();
+    targets = breaker, retry, bulkhead, stack, time_limit
+}
+criterion_main!(benches);
