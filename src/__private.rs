@@ -5,7 +5,11 @@
 //! trait bounds here carry the error messages users see when a function doesn't fit.
 
 use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
 use core::time::Duration;
+
+use pin_project_lite::pin_project;
 
 pub use resilience_runtime::{
     Backoff, BreakerConfig, Bulkhead, BulkheadConfig, CircuitBreaker, Failure, InstanceName,
@@ -56,8 +60,31 @@ pub fn clone_arg<T: CloneArg>(value: &T) -> T {
 /// The user's body, its output pinned to the declared return type `R`, with its error lifted
 /// into [`Failure`].
 #[inline]
-pub async fn body<R: Fallible, F: Future<Output = R>>(body: F) -> Result<R::Ok, Failure<R::Err>> {
-    body.await.into_result().map_err(Failure::Error)
+pub fn body<R: Fallible, F: Future<Output = R>>(body: F) -> Body<F> {
+    Body { body }
+}
+
+pin_project! {
+    /// The future of [`body`]: polls the user's block and lifts its error. Hand-written so it
+    /// adds nothing to the size of the call's future.
+    pub struct Body<F> {
+        #[pin]
+        body: F,
+    }
+}
+
+impl<F> Future for Body<F>
+where
+    F: Future,
+    F::Output: Fallible,
+{
+    type Output = Result<<F::Output as Fallible>::Ok, Failure<<F::Output as Fallible>::Err>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let output = std::task::ready!(self.project().body.poll(cx));
+        Poll::Ready(output.into_result().map_err(Failure::Error))
+    }
 }
 
 /// The outcome at the function's boundary: a rejection becomes the user's error.

@@ -52,14 +52,12 @@
 //! release their permit without recording, which for a half-open trial means giving the
 //! admission back.
 //!
-//! Panics are caught around every poll of the body (`catch_unwind`), recorded as failures and
-//! resumed, so `run` settles its permit explicitly at the panic instead of leaving the verdict
-//! to the order in which unwinding drops the future's state. A permit's `Drop` is the second
-//! line: dropped while [`std::thread::panicking`] (a panic in `is_failure`, or in code holding
-//! a permit from [`CircuitBreaker::try_acquire`]) it records a failure; dropped otherwise it
-//! is a cancellation. (A future that is dropped *after* a panic was caught elsewhere, when
-//! `panicking()` is false again, would look like a cancellation to `Drop` alone; the explicit
-//! catch does not depend on that.)
+//! A panic in the body unwinds through [`BreakerRun`]'s `poll`, where a drop guard around the
+//! body's poll records it as a failure at that moment, so the verdict does not depend on when (or
+//! whether) the future is dropped afterwards. A permit's own `Drop` is the second line:
+//! dropped while [`std::thread::panicking`] (a panic in `is_failure`, or in code holding a
+//! permit from [`CircuitBreaker::try_acquire`]) it records a failure; dropped otherwise it is
+//! a cancellation.
 //!
 //! # Implementation details
 //!
@@ -172,10 +170,11 @@
 use std::fmt;
 use std::future::Future;
 use std::mem::ManuallyDrop;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::pin::pin;
+use std::pin::Pin;
 use std::sync::OnceLock;
-use std::task::Poll;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
 use std::time::Duration;
 
 use crate::sync::{const_fn, AtomicU64, Ordering};
@@ -377,7 +376,21 @@ impl CircuitBreaker {
     /// assert!(B.try_acquire().is_err());
     /// # }
     /// ```
+    #[inline]
     pub fn try_acquire(&self) -> Result<BreakerPermit<'_>, Rejected> {
+        // The hot path, inline: one relaxed load, no write (module docs, "Memory ordering").
+        let word = self.core.load(Ordering::Relaxed);
+        if matches!(word.tag(), Tag::Closed | Tag::ForcedClosed) {
+            return Ok(BreakerPermit {
+                breaker: self,
+                word,
+            });
+        }
+        self.try_acquire_slow()
+    }
+
+    #[inline(never)]
+    fn try_acquire_slow(&self) -> Result<BreakerPermit<'_>, Rejected> {
         match self.core.acquire(&self.config, || self.clock.elapsed()) {
             Ok(word) => Ok(BreakerPermit {
                 breaker: self,
@@ -434,41 +447,16 @@ impl CircuitBreaker {
     /// assert!(B.try_acquire().is_ok(), "404s never open the breaker");
     /// # }
     /// ```
-    pub async fn run<T, E, F, P>(&self, fut: F, is_failure: P) -> Result<T, Failure<E>>
+    pub fn run<T, E, F, P>(&self, fut: F, is_failure: P) -> BreakerRun<'_, F, P>
     where
         F: Future<Output = Result<T, Failure<E>>>,
         P: FnOnce(&E) -> bool,
     {
-        let permit = self.try_acquire().map_err(Failure::Rejected)?;
-        let mut fut = pin!(fut);
-        let caught = std::future::poll_fn(|cx| {
-            match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-                Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-                Ok(Poll::Pending) => Poll::Pending,
-                Err(panic) => Poll::Ready(Err(panic)),
-            }
-        })
-        .await;
-        match caught {
-            Ok(output) => {
-                match &output {
-                    Ok(_) => permit.success(),
-                    Err(Failure::Error(e)) => {
-                        if is_failure(e) {
-                            permit.failure();
-                        } else {
-                            permit.success();
-                        }
-                    }
-                    Err(Failure::Rejected(Rejected::TimedOut { .. })) => permit.failure(),
-                    Err(Failure::Rejected(_)) => permit.ignore(),
-                }
-                output
-            }
-            Err(panic) => {
-                permit.failure();
-                resume_unwind(panic)
-            }
+        BreakerRun {
+            breaker: self,
+            permit: None,
+            is_failure: Some(is_failure),
+            fut,
         }
     }
 
@@ -586,8 +574,18 @@ impl BreakerPermit<'_> {
         self.settle(Verdict::Release);
     }
 
+    #[inline]
     fn settle(self, verdict: Verdict) {
         let this = ManuallyDrop::new(self);
+        // The hot path, inline: a success admitted while closed with no failures counted has
+        // nothing to reset (the success is linearised at admission; see the module docs).
+        if verdict == Verdict::Success
+            && this.word.tag() == Tag::Closed
+            && this.word.payload() == 0
+            && matches!(this.breaker.config.policy, TripPolicy::Consecutive { .. })
+        {
+            return;
+        }
         this.breaker.record(this.word, verdict);
     }
 }
@@ -609,6 +607,90 @@ impl fmt::Debug for BreakerPermit<'_> {
             .field("breaker", &self.breaker.name())
             .field("word", &self.word)
             .finish()
+    }
+}
+
+pin_project! {
+    /// The future of [`CircuitBreaker::run`].
+    ///
+    /// A hand-written future rather than an `async fn`: it stores the guarded future once (an
+    /// `async fn` keeps its argument and the moved copy in separate slots of its state), and
+    /// its first poll is the whole admission check, inlined into the caller.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct BreakerRun<'a, F, P> {
+        breaker: &'a CircuitBreaker,
+        permit: Option<BreakerPermit<'a>>,
+        // `None` once the outcome is settled.
+        is_failure: Option<P>,
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<T, E, F, P> Future for BreakerRun<'_, F, P>
+where
+    F: Future<Output = Result<T, Failure<E>>>,
+    P: FnOnce(&E) -> bool,
+{
+    type Output = Result<T, Failure<E>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        assert!(
+            this.is_failure.is_some(),
+            "`BreakerRun` polled after completion"
+        );
+        if this.permit.is_none() {
+            match this.breaker.try_acquire() {
+                Ok(permit) => *this.permit = Some(permit),
+                Err(rejected) => {
+                    *this.is_failure = None;
+                    return Poll::Ready(Err(Failure::Rejected(rejected)));
+                }
+            }
+        }
+        // A panic in the body unwinds through this frame: the guard records it as a failure
+        // right there, whoever catches the panic and whenever this future is dropped.
+        let polled = {
+            let _guard = FailOnUnwind(this.permit);
+            this.fut.poll(cx)
+        };
+        let output = match polled {
+            Poll::Ready(output) => output,
+            Poll::Pending => return Poll::Pending,
+        };
+        let (Some(permit), Some(is_failure)) = (this.permit.take(), this.is_failure.take()) else {
+            unreachable!("admitted above and not yet settled");
+        };
+        match &output {
+            Ok(_) => permit.success(),
+            Err(Failure::Error(error)) => {
+                if is_failure(error) {
+                    permit.failure();
+                } else {
+                    permit.success();
+                }
+            }
+            Err(Failure::Rejected(Rejected::TimedOut { .. })) => permit.failure(),
+            Err(Failure::Rejected(_)) => permit.ignore(),
+        }
+        Poll::Ready(output)
+    }
+}
+
+/// Settles the permit as a failure if it is dropped during a panic; on the normal path its
+/// drop is one relaxed load of the process's panic count.
+struct FailOnUnwind<'p, 'a>(&'p mut Option<BreakerPermit<'a>>);
+
+impl Drop for FailOnUnwind<'_, '_> {
+    #[inline]
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Some(permit) = self.0.take() {
+                permit.failure();
+            }
+        }
     }
 }
 
@@ -1065,7 +1147,8 @@ impl Clock {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use std::pin::Pin;
+    use std::panic::AssertUnwindSafe;
+    use std::pin::pin;
     use std::sync::atomic::AtomicUsize;
     use tokio::time::advance;
 

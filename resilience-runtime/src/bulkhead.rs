@@ -80,6 +80,8 @@ use std::sync::PoisonError;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use pin_project_lite::pin_project;
+
 use crate::sync::{const_fn, AtomicU64, Mutex, Ordering};
 use crate::{Failure, InstanceName, Rejected};
 
@@ -328,17 +330,16 @@ impl Bulkhead {
     ///
     /// `fut`'s own error, or [`Rejected::BulkheadFull`] as [`acquire`](Self::acquire) returns
     /// it; `fut` is not polled then.
-    pub async fn run<T, E, F>(&self, fut: F) -> Result<T, Failure<E>>
+    pub fn run<T, E, F>(&self, fut: F) -> BulkheadRun<'_, F>
     where
         F: Future<Output = Result<T, Failure<E>>>,
     {
-        let permit = match self.acquire().await {
-            Ok(permit) => permit,
-            Err(rejected) => return Err(Failure::Rejected(rejected)),
-        };
-        let outcome = fut.await;
-        drop(permit);
-        outcome
+        BulkheadRun {
+            bulkhead: self,
+            permit: None,
+            wait: Wait::Start,
+            fut,
+        }
     }
 
     fn permit(&self) -> BulkheadPermit<'_> {
@@ -472,6 +473,90 @@ impl fmt::Debug for BulkheadPermit<'_> {
         f.debug_struct("BulkheadPermit")
             .field("bulkhead", &self.bulkhead.name())
             .finish()
+    }
+}
+
+pin_project! {
+    /// The future of [`Bulkhead::run`].
+    ///
+    /// Hand-written rather than an `async fn`, so the guarded future is stored once and the
+    /// uncontended path (one CAS, then the body) is inlined into the caller.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct BulkheadRun<'a, F> {
+        bulkhead: &'a Bulkhead,
+        permit: Option<BulkheadPermit<'a>>,
+        #[pin]
+        wait: Wait<'a>,
+        #[pin]
+        fut: F,
+    }
+}
+
+pin_project! {
+    #[project = WaitProj]
+    enum Wait<'a> {
+        // Not polled yet.
+        Start,
+        // Queued without a time limit.
+        Queued { acquire: Acquire<'a> },
+        // Queued for at most `max_wait`.
+        Timed { #[pin] acquire: tokio::time::Timeout<Acquire<'a>> },
+        // Holding a slot, or finished.
+        Admitted,
+    }
+}
+
+impl<T, E, F> Future for BulkheadRun<'_, F>
+where
+    F: Future<Output = Result<T, Failure<E>>>,
+{
+    type Output = Result<T, Failure<E>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let bulkhead = *this.bulkhead;
+        loop {
+            let acquired = match this.wait.as_mut().project() {
+                WaitProj::Admitted => {
+                    let output = std::task::ready!(this.fut.poll(cx));
+                    // The slot goes back as soon as the body is done, not when this is dropped.
+                    *this.permit = None;
+                    return Poll::Ready(output);
+                }
+                WaitProj::Start => {
+                    if let Some(permit) = bulkhead.try_acquire() {
+                        Ok(permit)
+                    } else {
+                        match bulkhead.config.max_wait {
+                            None => {
+                                let acquire = Acquire::new(bulkhead);
+                                this.wait.set(Wait::Queued { acquire });
+                                continue;
+                            }
+                            Some(limit) if limit.is_zero() => Err(bulkhead.rejected()),
+                            Some(limit) => {
+                                let acquire = tokio::time::timeout(limit, Acquire::new(bulkhead));
+                                this.wait.set(Wait::Timed { acquire });
+                                continue;
+                            }
+                        }
+                    }
+                }
+                WaitProj::Queued { acquire } => {
+                    std::task::ready!(Pin::new(acquire).poll(cx))
+                }
+                WaitProj::Timed { acquire } => match std::task::ready!(acquire.poll(cx)) {
+                    Ok(acquired) => acquired,
+                    Err(_elapsed) => Err(bulkhead.rejected()),
+                },
+            };
+            this.wait.set(Wait::Admitted);
+            match acquired {
+                Ok(permit) => *this.permit = Some(permit),
+                Err(rejected) => return Poll::Ready(Err(Failure::Rejected(rejected))),
+            }
+        }
     }
 }
 

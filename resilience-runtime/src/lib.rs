@@ -25,11 +25,13 @@ mod retry;
 mod sync;
 mod timeout;
 
-pub use breaker::{BreakerConfig, BreakerPermit, BreakerState, CircuitBreaker, TripPolicy};
-pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit};
+pub use breaker::{
+    BreakerConfig, BreakerPermit, BreakerRun, BreakerState, CircuitBreaker, TripPolicy,
+};
+pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, BulkheadRun};
 pub use error::Rejected;
 pub use name::InstanceName;
 pub use outcome::Failure;
 pub use registry::{registered, Instance, Registered, Site};
 pub use retry::{Backoff, Jitter, RetryConfig, RetryPolicy};
-pub use timeout::Timeout;
+pub use timeout::{Timeout, TimeoutRun};

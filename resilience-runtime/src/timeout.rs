@@ -7,7 +7,11 @@
 //! a breaker, the resulting [`Rejected::TimedOut`] counts as a failure.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+use pin_project_lite::pin_project;
 
 use crate::{Failure, InstanceName, Rejected};
 
@@ -66,16 +70,43 @@ impl Timeout {
     /// # Errors
     ///
     /// The inner future's error, or [`Rejected::TimedOut`].
-    pub async fn run<T, E, F>(&self, fut: F) -> Result<T, Failure<E>>
+    pub fn run<T, E, F>(&self, fut: F) -> TimeoutRun<'_, F>
     where
         F: Future<Output = Result<T, Failure<E>>>,
     {
-        match tokio::time::timeout(self.limit, fut).await {
+        TimeoutRun {
+            timeout: self,
+            inner: tokio::time::timeout(self.limit, fut),
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`Timeout::run`]: tokio's timeout, with the elapsed case turned into
+    /// [`Rejected::TimedOut`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct TimeoutRun<'a, F> {
+        timeout: &'a Timeout,
+        #[pin]
+        inner: tokio::time::Timeout<F>,
+    }
+}
+
+impl<T, E, F> Future for TimeoutRun<'_, F>
+where
+    F: Future<Output = Result<T, Failure<E>>>,
+{
+    type Output = Result<T, Failure<E>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        Poll::Ready(match std::task::ready!(this.inner.poll(cx)) {
             Ok(outcome) => outcome,
             Err(_elapsed) => Err(Failure::Rejected(Rejected::timed_out(
-                self.name.get(),
-                self.limit,
+                this.timeout.name.get(),
+                this.timeout.limit,
             ))),
-        }
+        })
     }
 }
