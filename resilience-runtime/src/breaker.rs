@@ -110,18 +110,41 @@
 //!
 //! `FailureRate` keeps the outcomes of the last `window` calls in a ring of bits (1 = failure):
 //! `ceil(window / 64)` atomic words allocated once per breaker on first use, preceded by an
-//! atomic position counter. Each recorded outcome takes an index with `fetch_add` and sets or
-//! clears bit `index % window`; a failure then counts the set bits (`count_ones` over the
-//! ring, only bits below `window` are ever set), with `recorded = min(index + 1, window)`, and
-//! opens the breaker when `recorded >= min_calls` and `failures / recorded >= failure_rate`.
-//! The ring is cleared (position and bits zeroed) on every transition to closed.
+//! atomic position counter. A recorded outcome takes an index with `fetch_add` and sets bit
+//! `index % window`, or clears it if it is set (a success finding its bit clear only reads
+//! it); a failure then counts the set bits (`count_ones` over the ring, only bits below
+//! `window` are ever set), with `recorded = min(index + 1, window)`, and opens the breaker when
+//! `recorded >= min_calls` and `failures / recorded >= failure_rate`. The ring is cleared
+//! (position and bits zeroed) on every transition to closed.
+//!
+//! The position is kept below `2 * window`, so the slot is `index` or `index - window`, found
+//! by a comparison instead of a division: the outcome that takes index `2 * window - 1` then
+//! subtracts `window` from the position, only while the position is at least `2 * window` (a
+//! compare-and-swap loop, once per `window` outcomes). Subtracting a whole window keeps every
+//! later slot where it was and keeps a full ring's position at least `window`; the condition
+//! means a subtraction that races a clear finds the position below `2 * window` and does
+//! nothing, so the position never underflows. An outcome racing the subtraction may take an
+//! index past `2 * window`; it falls back to `index % window`.
+//!
+//! **The hot path: a success is absorbed by a window full of successes.** When the position
+//! is at least `window` and no bit is set, a success writes nothing at all: no index, no bit.
+//! That is exact, not an approximation: if the last `window` outcomes all succeeded, adding one
+//! more success and dropping the oldest (a success) changes no count, and every later window
+//! holds the same number of failures as it would have with the success recorded (a window
+//! that would have included the absorbed success includes one more of the older successes
+//! instead). The position stays at least `window`, so `recorded` is unchanged too. A closed
+//! breaker on a healthy dependency therefore pays one `Acquire` load of the state word and
+//! `1 + ceil(window / 64)` relaxed loads per success, and no read-modify-write.
 //!
 //! This is lock-free but not a snapshot: an evaluation may see a concurrent outcome's bit a
 //! little early or late, an outcome of the previous generation that passed its generation
-//! check just before a transition may land in the fresh ring, and a clear may race such an
-//! outcome. All of these shift the decision by at most the few calls in flight at that
-//! moment. Counts are always derived from the bits, never kept in a separate counter, so they
-//! cannot underflow or drift. Evaluation costs `window / 64` loads, paid on failures only.
+//! check just before a transition may land in the fresh ring, a clear may race such an
+//! outcome, and a success may be absorbed on loads that a concurrent outcome makes disagree
+//! (the position read before that outcome's index was taken, say, and its bit after). All of
+//! these shift the decision by at most the few calls in flight at that moment; with no outcome
+//! in flight the counts are exact. Counts are always derived from the bits, never kept in a
+//! separate counter, so they cannot underflow or drift. Evaluation costs `window / 64` loads,
+//! paid on failures only.
 //!
 //! ## Time
 //!
@@ -151,7 +174,10 @@
 //!   new closed word (or any later value: every later write is a read-modify-write, which
 //!   continues the release sequence) happens-after the clear and cannot be wiped by it.
 //! - Inside the ring, `Relaxed` throughout: each bit and the position are independent
-//!   counters whose races are accepted above; nothing is published through them.
+//!   counters whose races are accepted above; nothing is published through them. The
+//!   `Acquire` load that checks the generation comes before *every* access to the ring,
+//!   including the loads of an absorbed success, so those never read a ring from before the
+//!   clear that opened their generation.
 //! - The epoch is a `OnceLock`, which synchronises itself: whichever thread initialises it,
 //!   every reader gets the one value, so a deadline written relative to it means the same to
 //!   every thread whatever ordering the word was read with.
@@ -165,7 +191,8 @@
 //! epoch: 120 bytes on 64-bit targets, 64 of them the configuration. It is not padded to a
 //! cache line: the word is written only on a change of state and, under `Consecutive`, on a
 //! failure or a success that saw a non-zero count, so the readers sharing its line rarely lose
-//! it. Under `FailureRate` the per-call writes go to the separately allocated ring.
+//! it. Under `FailureRate` the writes go to the separately allocated ring, and only when a
+//! count can change: an absorbed success writes nothing.
 
 use std::fmt;
 use std::future::Future;
@@ -178,7 +205,7 @@ use pin_project_lite::pin_project;
 use std::time::Duration;
 
 use crate::sync::{const_fn, AtomicU64, Ordering};
-use crate::{Failure, InstanceName, Rejected};
+use crate::{events, Failure, InstanceName, Rejected};
 
 /// When a closed breaker opens.
 ///
@@ -391,20 +418,22 @@ impl CircuitBreaker {
 
     #[inline(never)]
     fn try_acquire_slow(&self) -> Result<BreakerPermit<'_>, Rejected> {
-        match self.core.acquire(&self.config, || self.clock.elapsed()) {
-            Ok(word) => Ok(BreakerPermit {
-                breaker: self,
-                word,
-            }),
-            Err(Refusal::Open { retry_after }) => Err(Rejected::CircuitOpen {
-                name: self.name(),
-                retry_after: Some(retry_after),
-            }),
-            Err(Refusal::Busy) => Err(Rejected::CircuitOpen {
-                name: self.name(),
-                retry_after: None,
-            }),
-        }
+        let retry_after = match self.core.acquire(&self.config, || self.clock.elapsed()) {
+            Ok(word) => {
+                return Ok(BreakerPermit {
+                    breaker: self,
+                    word,
+                })
+            }
+            Err(Refusal::Open { retry_after }) => Some(retry_after),
+            Err(Refusal::Busy) => None,
+        };
+        let rejected = Rejected::CircuitOpen {
+            name: self.name(),
+            retry_after,
+        };
+        events::rejected(&rejected);
+        Err(rejected)
     }
 
     /// Runs `fut` if the breaker admits it, and records its outcome.
@@ -519,6 +548,19 @@ impl CircuitBreaker {
     pub fn loom_snapshot(&self) -> (u32, u64) {
         let word = self.core.load(Ordering::SeqCst);
         (word.gen(), word.payload())
+    }
+
+    /// The failure-rate ring's position and number of failure bits (`(0, 0)` before its
+    /// first use).
+    #[doc(hidden)]
+    pub fn loom_ring(&self) -> (u64, u32) {
+        self.core.ring.get().map_or((0, 0), |slots| {
+            let failures = slots[1..]
+                .iter()
+                .map(|word| word.load(Ordering::SeqCst).count_ones())
+                .sum();
+            (slots[0].load(Ordering::SeqCst), failures)
+        })
     }
 }
 
@@ -720,6 +762,20 @@ enum Tag {
     ForcedClosed = 4,
 }
 
+impl Tag {
+    /// The state this tag stands for, as the word says it (an open breaker whose period is
+    /// over is still `Open` here; [`CircuitBreaker::state`] reads the clock too).
+    fn state(self) -> BreakerState {
+        match self {
+            Tag::Closed => BreakerState::Closed,
+            Tag::Open => BreakerState::Open,
+            Tag::HalfOpen => BreakerState::HalfOpen,
+            Tag::ForcedOpen => BreakerState::ForcedOpen,
+            Tag::ForcedClosed => BreakerState::ForcedClosed,
+        }
+    }
+}
+
 /// One value of the state word; see the module docs for the layout.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Word(u64);
@@ -859,8 +915,17 @@ impl Core {
         }
     }
 
+    #[inline]
     fn load(&self, order: Ordering) -> Word {
         Word(self.word.load(order))
+    }
+
+    /// Reports a transition of the state word to events and metrics (no-ops by default).
+    #[inline]
+    fn announce(config: &BreakerConfig, from: Word, to: Word) {
+        if from.tag() != to.tag() {
+            events::transition(config.name.get(), from.tag().state(), to.tag().state());
+        }
     }
 
     fn state(&self, now: impl Fn() -> Duration) -> BreakerState {
@@ -908,7 +973,10 @@ impl Core {
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Ok(next),
+                Ok(_) => {
+                    Self::announce(config, current, next);
+                    return Ok(next);
+                }
                 Err(actual) => current = Word(actual),
             }
         }
@@ -931,12 +999,12 @@ impl Core {
                     if permit.payload() == 0 {
                         return;
                     }
-                    self.update(permit, |current| {
+                    self.update(config, permit, |current| {
                         (current.payload() != 0).then(|| current.with_payload(0))
                     });
                 } else {
                     let threshold = u64::from(threshold.max(1));
-                    self.update(permit, |current| {
+                    self.update(config, permit, |current| {
                         let failures = current.payload() + 1;
                         Some(if failures >= threshold {
                             current.next(Tag::Open, deadline_ms(now.get(), config.open_for))
@@ -955,22 +1023,27 @@ impl Core {
                 },
             ) => {
                 // Acquire: pairs with the Release of the transition into this generation, so
-                // the ring's clear happens-before this outcome is written (module docs).
+                // the ring's clear happens-before this outcome reads or writes it (module docs).
                 if self.load(Ordering::Acquire).phase() != permit.phase() {
                     return;
                 }
                 let failed = verdict == Verdict::Failure;
                 let window = window.max(1);
                 let ring = self.ring(window);
+                // The hot path: a success absorbed by a window full of successes writes
+                // nothing (module docs, "The failure-rate window").
+                if !failed && ring.all_successes(window) {
+                    return;
+                }
                 let index = ring.push(window, failed);
                 if failed && ring.trips(index, window, failure_rate, min_calls) {
-                    self.update(permit, |current| {
+                    self.update(config, permit, |current| {
                         Some(current.next(Tag::Open, deadline_ms(now.get(), config.open_for)))
                     });
                 }
             }
             (Tag::HalfOpen, _) => {
-                self.update(permit, |current| match verdict {
+                self.update(config, permit, |current| match verdict {
                     Verdict::Success => {
                         let succeeded = current.succeeded() + 1;
                         if succeeded >= config.trials() {
@@ -997,7 +1070,12 @@ impl Core {
 
     /// A CAS loop applying `f` while the word is still in `permit`'s phase; `f` returning
     /// `None` means there is nothing to write.
-    fn update(&self, permit: Word, mut f: impl FnMut(Word) -> Option<Word>) {
+    fn update(
+        &self,
+        config: &BreakerConfig,
+        permit: Word,
+        mut f: impl FnMut(Word) -> Option<Word>,
+    ) {
         let mut current = self.load(Ordering::Relaxed);
         loop {
             if current.phase() != permit.phase() {
@@ -1016,7 +1094,7 @@ impl Core {
                 .word
                 .compare_exchange_weak(current.0, next.0, order, Ordering::Relaxed)
             {
-                Ok(_) => return,
+                Ok(_) => return Self::announce(config, current, next),
                 Err(actual) => current = Word(actual),
             }
         }
@@ -1036,7 +1114,7 @@ impl Core {
                 Ordering::SeqCst,
                 Ordering::SeqCst,
             ) {
-                Ok(_) => return,
+                Ok(_) => return Self::announce(config, current, next),
                 Err(actual) => current = Word(actual),
             }
         }
@@ -1054,7 +1132,11 @@ impl Core {
     fn clear_ring(&self) {
         if let Some(slots) = self.ring.get() {
             for slot in &**slots {
-                slot.store(0, Ordering::Relaxed);
+                // A swap, not a store: the same effect here, and loom (tokio-rs/loom#254) can
+                // let a plain store land inside a concurrent read-modify-write, an execution
+                // no hardware produces, which would fail the model of a clear racing the
+                // position's step back.
+                slot.swap(0, Ordering::Relaxed);
             }
         }
     }
@@ -1072,17 +1154,48 @@ impl Ring<'_> {
         &self.0[1..]
     }
 
-    /// Writes one outcome and returns its index in the stream of outcomes.
+    /// Whether the ring holds `window` outcomes and none of them failed: then one more
+    /// success changes no count, now or later, and need not be written.
+    fn all_successes(&self, window: u32) -> bool {
+        self.position().load(Ordering::Relaxed) >= u64::from(window)
+            && self
+                .bits()
+                .iter()
+                .all(|word| word.load(Ordering::Relaxed) == 0)
+    }
+
+    /// Writes one outcome and returns its index: its number in the stream of outcomes since
+    /// the last clear, less a multiple of `window` once that is at least `2 * window`. A
+    /// success whose bit is already clear only reads it.
     fn push(&self, window: u32, failed: bool) -> u64 {
-        let index = self.position().fetch_add(1, Ordering::Relaxed);
-        // `index % window < window <= u32::MAX`, so the cast is lossless.
+        let position = self.position();
+        let window = u64::from(window);
+        let index = position.fetch_add(1, Ordering::Relaxed);
+        // The position stays below `2 * window` (but for outcomes racing the step below), so
+        // the slot is found with a comparison, not a division.
+        let slot = if index < window {
+            index
+        } else if index < 2 * window {
+            index - window
+        } else {
+            index % window
+        };
+        if index == 2 * window - 1 {
+            // This outcome took the last index below `2 * window`: step the position back by
+            // a whole window, which keeps every later slot and keeps it at least `window`.
+            // Only from `2 * window` up, so a step racing a clear cannot underflow it.
+            let _ = position.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+                (p >= 2 * window).then(|| p - window)
+            });
+        }
+        // `slot < window <= u32::MAX`, so the cast is lossless.
         #[allow(clippy::cast_possible_truncation)]
-        let slot = (index % u64::from(window)) as usize;
+        let slot = slot as usize;
         let mask = 1 << (slot % 64);
         let word = &self.bits()[slot / 64];
         if failed {
             word.fetch_or(mask, Ordering::Relaxed);
-        } else {
+        } else if word.load(Ordering::Relaxed) & mask != 0 {
             word.fetch_and(!mask, Ordering::Relaxed);
         }
         index
@@ -1590,6 +1703,55 @@ mod tests {
         );
         fail(&breaker);
         assert_eq!(breaker.state(), BreakerState::Open);
+    }
+
+    /// The ring against a plain list of the last `window` outcomes, for sequences that cross
+    /// the position's step back many times and alternate long runs of successes (absorbed
+    /// without a write) with bursts of failures.
+    #[test]
+    fn failure_rate_ring_counts_the_last_window_outcomes_exactly() {
+        for window in [1_u32, 2, 3, 63, 64, 65, 100, 200] {
+            let core = Core::new();
+            let ring = core.ring(window);
+            let mut last = std::collections::VecDeque::new();
+            let mut absorbed = 0;
+            let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+            for n in 0..(20 * window + 2000) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let failed = (n / (3 * window + 50)) % 2 == 1 && seed % 3 == 0;
+                // What `Core::record` does with a closed permit of the current generation.
+                if !failed && ring.all_successes(window) {
+                    absorbed += 1;
+                } else {
+                    let index = ring.push(window, failed);
+                    assert!(
+                        index < 2 * u64::from(window),
+                        "window {window}: index {index}"
+                    );
+                }
+                last.push_back(failed);
+                if last.len() > window as usize {
+                    last.pop_front();
+                }
+                let position = ring.position().load(Ordering::Relaxed);
+                let failures: u32 = ring
+                    .bits()
+                    .iter()
+                    .map(|word| word.load(Ordering::Relaxed).count_ones())
+                    .sum();
+                let expected = last.iter().filter(|&&failed| failed).count();
+                assert_eq!(failures as usize, expected, "window {window}, outcome {n}");
+                assert_eq!(
+                    position.min(u64::from(window)),
+                    last.len() as u64,
+                    "window {window}, outcome {n}: recorded"
+                );
+                assert!(position < 2 * u64::from(window));
+            }
+            assert!(absorbed > 0, "window {window}: the absorbing path ran");
+        }
     }
 
     #[tokio::test(start_paused = true)]

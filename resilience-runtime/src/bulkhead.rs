@@ -15,25 +15,45 @@
 //!
 //! - **Acquire, uncontended:** load the word; if `free > 0` and `waiting == 0`, a
 //!   compare-and-swap takes one slot. No lock, no allocation.
-//! - **Release, uncontended:** a compare-and-swap puts the slot back, but only while
-//!   `waiting == 0`.
-//! - **Release with waiters:** the slot is *handed over* instead: under the queue lock the first
-//!   waiter is removed from the queue and `waiting` is decremented, `free` stays as it is, and the
-//!   waiter is woken already owning the slot.
-//! - **Wait:** under the queue lock the caller re-reads the word. If a slot came free meanwhile
-//!   it takes it; if `queue` callers already wait it is rejected; otherwise it increments
-//!   `waiting` with a compare-and-swap that expects `free == 0`, and appends `(ticket, waker)` to
-//!   the queue. Tickets count up, so the queue stays sorted by ticket and an entry is found by
-//!   binary search. The queue keeps its capacity, so waiting allocates only when the queue grows
-//!   past its longest length so far.
+//! - **Release:** one `fetch_add` puts the slot back into `free`. If the value it replaced
+//!   showed `waiting == 0`, that is all.
+//! - **Release with waiters:** if the `fetch_add` saw `waiting > 0`, the releaser then takes
+//!   the queue lock and *hands a slot over*: while the word still shows `free > 0` and
+//!   `waiting > 0`, one compare-and-swap decrements both, the first waiter is removed from the
+//!   queue, and it is woken (after unlocking) already owning the slot. Between its `fetch_add`
+//!   and the hand-over the releaser is *pending*.
+//! - **Wait:** under the queue lock the caller re-reads the word. If a slot is free and nobody
+//!   waits it takes it; if `queue` callers already wait it is rejected; otherwise it increments
+//!   `waiting` with a compare-and-swap, and appends `(ticket, waker)` to the queue. A slot that
+//!   is free while others wait is not for it: a pending releaser is about to hand it to the
+//!   first waiter, so the caller queues behind. Tickets count up, so the queue stays sorted by
+//!   ticket and an entry is found by binary search. The queue keeps its capacity, so an untimed
+//!   wait allocates only when the queue grows past its longest length so far; a wait in
+//!   [`Bulkhead::run`] with a `max_wait` also allocates its timer (see "Size").
 //!
-//! `waiting` changes only under the lock and always equals the queue's length there. `free`
-//! becomes non-zero only while `waiting == 0`, and a caller queues only from `free == 0`; so
-//! whenever somebody waits, no slot is free. Every decision is made by a read-modify-write of
-//! the word, which sees its latest value: a release that races with a caller about to queue
-//! either lands first (the caller's compare-and-swap fails, it re-reads and takes the slot) or
-//! sees the caller counted and queues behind its lock (and hands the slot to it). No wakeup is
-//! lost and no slot is lost.
+//! ## Invariants
+//!
+//! `waiting` changes only under the lock and always equals the queue's length there. Every
+//! slot taken or given is a read-modify-write of the word, which sees its latest value. With
+//! `P` the number of pending releasers:
+//!
+//! **whenever `waiting > 0`, `free <= P`**: every slot that is free while somebody waits belongs
+//! to a release in progress, which will hand one slot over.
+//!
+//! Each step keeps it: a release that sees `waiting == 0` leaves `waiting == 0`; one that sees
+//! `waiting > 0` raises `free` and `P` by one each; a hand-over lowers `free`, `waiting` and
+//! `P` by one each; a pending releaser that finds `free == 0` or `waiting == 0` under the lock
+//! only lowers `P`, which is safe because its slot was already taken (by a hand-over or, while
+//! nobody waited, by a caller) or nobody waits.
+//! A caller queues only from `free == 0` or from `waiting > 0` (never turning `waiting` from 0
+//! with a slot free), [`Bulkhead::try_acquire`] takes slots only while `waiting == 0`, and a
+//! waiter leaving the queue only lowers `waiting`.
+//!
+//! So once every release has finished (`P == 0`), nobody waits while a slot is free: no waiter
+//! is left asleep beside a free slot, and no slot is lost. A release that races a caller about
+//! to queue either lands first (the caller's compare-and-swap fails, it re-reads and takes the
+//! slot) or sees the caller counted, and then, since the caller counted itself under the lock
+//! the releaser takes next, finds its queue entry there.
 //!
 //! # Why hand slots over
 //!
@@ -42,15 +62,18 @@
 //! arrivals would starve the queue. Handing the slot directly to the first waiter, and refusing
 //! new callers the fast path while anybody waits, serves callers in arrival order. It also means
 //! a woken waiter never finds its slot gone and never re-queues. [`Bulkhead::try_acquire`]
-//! never barges past a queued waiter either.
+//! never barges past a queued waiter either, even in the moment between a release's
+//! `fetch_add` and its hand-over.
 //!
 //! # Cancellation
 //!
 //! A slot is a [`BulkheadPermit`], returned in its `Drop`: when the body finishes, when it
 //! panics, and when the call's future is dropped (by `#[timeout]`, `select!`, or an aborted
 //! task). A waiting caller's future removes its queue entry when dropped. When its queue entry is
-//! already gone, a release handed it a slot that it did not get to see; it passes that slot on
-//! exactly as a release would. `max_wait` is a [`tokio::time::timeout`] around the wait, so it
+//! already gone, a hand-over gave it a slot that it did not get to see. That slot is owned, not
+//! in `free`, so it is passed on under the same lock: straight to the next waiter if there is
+//! one (`waiting` drops by one, `free` is untouched), else into `free` (`waiting` is 0 then).
+//! `max_wait` is a timer polled beside the wait and dropped with it, so a timed-out waiter
 //! goes through the same path, and a paused test clock drives it.
 //!
 //! # Memory ordering
@@ -63,14 +86,36 @@
 //! On top of that the bulkhead gives the guarantee of a semaphore: everything a body did before
 //! its permit dropped *happens before* the body that gets the same slot next.
 //!
-//! - Putting a slot back into the word is `Release`; taking one out of the word is `Acquire`;
-//!   failed compare-and-swaps take nothing and are `Relaxed`.
-//! - A slot handed over through the queue is ordered by the mutex: the releaser removes the
-//!   waiter's entry under the lock, and the waiter learns of its slot only by locking and not
-//!   finding the entry. So the updates of `waiting` (always made under the lock, and never
-//!   moving a slot through the word) are `Relaxed`.
+//! - Putting a slot into `free` (the release's `fetch_add`, and a cancelled waiter's passed-on
+//!   slot when the queue is empty) is `Release`; taking one out of `free` (the fast path's and
+//!   the lock path's compare-and-swap, and the hand-over's) is `Acquire`. Every modification
+//!   of the word is a read-modify-write, so each continues the release sequence of every
+//!   earlier one: a taker synchronises with *every* release before it, whichever slot it counts
+//!   as its own. Failed compare-and-swaps take nothing and are `Relaxed`.
+//! - A slot handed over reaches its waiter through the mutex: the hand-over (after its
+//!   `Acquire`) removes the waiter's entry under the lock, and the waiter learns of its slot
+//!   only by locking and not finding the entry. A cancelled waiter's owned slot passes on under
+//!   the same lock. So the updates of `waiting` alone (always made under the lock) are
+//!   `Relaxed`.
+//! - A release reads `waiting` from the value its own `fetch_add` replaced. If a caller's
+//!   increment of `waiting` comes earlier in the word's order, the caller's critical section
+//!   comes earlier in the lock's order too (had the releaser's come first, the increment would
+//!   happen after the `fetch_add` and could not be read by it), so the releaser finds the entry.
+//! - The hand-over decides from a plain load, under the lock, that nothing is left to do. That
+//!   load sees at least the releaser's own `fetch_add` and, through the lock, every earlier
+//!   change of `waiting` and every earlier hand-over; while `waiting > 0` nothing else takes
+//!   from `free`. A later increment it may miss is another release that saw `waiting > 0`, a
+//!   pending releaser that hands its own slot over after taking the lock in turn.
 //! - [`Bulkhead::available`] and [`Bulkhead::waiting`] are `Relaxed` snapshots for metrics and
 //!   tests; nothing is decided by them.
+//!
+//! # Size
+//!
+//! [`BulkheadRun`] is the guarded future plus one 32-byte phase (64-bit targets): the bulkhead
+//! before the first poll, the slot while the body runs, or the wait in between. The wait holds
+//! its queue ticket and, with a `max_wait`, a pointer to a boxed tokio timer, allocated only
+//! when the fast path finds no free slot. Keeping the timer (about a hundred bytes) inline
+//! would make every call's future carry it, although most calls never wait.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -83,7 +128,7 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 
 use crate::sync::{const_fn, AtomicU64, Mutex, Ordering};
-use crate::{Failure, InstanceName, Rejected};
+use crate::{events, Failure, InstanceName, Rejected};
 
 #[cfg(loom)]
 use loom::sync::MutexGuard;
@@ -195,11 +240,13 @@ const fn pack(free: u32, waiting: u32) -> u64 {
 }
 
 #[allow(clippy::cast_possible_truncation)] // masked to 32 bits
+#[inline]
 fn free(word: u64) -> u32 {
     (word & FREE_MASK) as u32
 }
 
 #[allow(clippy::cast_possible_truncation)] // the high 32 bits
+#[inline]
 fn waiting(word: u64) -> u32 {
     (word >> 32) as u32
 }
@@ -243,7 +290,9 @@ impl Bulkhead {
         self.config.name.get()
     }
 
-    /// Slots free right now. A snapshot for metrics and tests: it may be stale when read.
+    /// Slots free right now. A snapshot for metrics and tests: it may be stale when read, and
+    /// in the moment between a release and its hand-over to a waiter it counts the slot being
+    /// handed over.
     pub fn available(&self) -> u32 {
         free(self.state.load(Ordering::Relaxed))
     }
@@ -265,7 +314,9 @@ impl Bulkhead {
     /// drop(permit);
     /// assert_eq!(ONE.available(), 1);
     /// ```
+    #[inline]
     pub fn try_acquire(&self) -> Option<BulkheadPermit<'_>> {
+        // The hot path, inline: one load and one compare-and-swap.
         let mut word = self.state.load(Ordering::Relaxed);
         while free(word) > 0 && waiting(word) == 0 {
             match self.state.compare_exchange_weak(
@@ -335,19 +386,20 @@ impl Bulkhead {
         F: Future<Output = Result<T, Failure<E>>>,
     {
         BulkheadRun {
-            bulkhead: self,
-            permit: None,
-            wait: Wait::Start,
+            phase: Phase::Start(self),
             fut,
         }
     }
 
+    #[inline]
     fn permit(&self) -> BulkheadPermit<'_> {
         BulkheadPermit { bulkhead: self }
     }
 
     fn rejected(&self) -> Rejected {
-        Rejected::bulkhead_full(self.name(), self.config.max)
+        let rejected = Rejected::bulkhead_full(self.name(), self.config.max);
+        events::rejected(&rejected);
+        rejected
     }
 
     fn lock(&self) -> Guard<'_> {
@@ -377,7 +429,8 @@ impl Bulkhead {
             } else if waiting(word) >= limit {
                 return Registration::Full;
             } else {
-                // Expects the word unchanged, so free is still 0 (or others already wait).
+                // `free == 0`, or others wait and any free slot is a pending releaser's, on
+                // its way to the first of them: queue behind. Expects the word unchanged.
                 match self.state.compare_exchange_weak(
                     word,
                     word + ONE_WAITER,
@@ -395,34 +448,58 @@ impl Bulkhead {
         Registration::Queued(ticket)
     }
 
-    /// Returns one slot: to the word while nobody waits, else to the first waiter.
+    /// Returns one slot: into `free`, and then, if somebody was waiting, hands a free slot to
+    /// the first waiter.
+    #[inline]
     fn release(&self) {
+        // The hot path, inline: one `fetch_add` (module docs, "Memory ordering").
+        let before = self.state.fetch_add(1, Ordering::Release);
+        if waiting(before) > 0 {
+            self.hand_over();
+        }
+    }
+
+    /// The pending releaser's half: under the lock, moves one slot from `free` to the first
+    /// waiter, if a slot is still free and somebody still waits.
+    #[cold]
+    #[inline(never)]
+    fn hand_over(&self) {
+        let mut queue = self.lock();
+        // Under the lock `waiting` is fixed, and while it is non-zero nothing but a hand-over
+        // takes from `free`: this loop retries only when a concurrent release adds to it (or
+        // the weak compare-and-swap fails spuriously).
         let mut word = self.state.load(Ordering::Relaxed);
-        while waiting(word) == 0 {
+        while free(word) > 0 && waiting(word) > 0 {
             match self.state.compare_exchange_weak(
                 word,
-                word + 1,
-                Ordering::Release,
+                word - ONE_WAITER - 1,
+                Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return,
+                Ok(_) => {
+                    let first = queue.waiters.pop_front();
+                    drop(queue);
+                    // `waiting` counts the queue's entries, so `first` is there.
+                    if let Some(first) = first {
+                        first.waker.wake();
+                    }
+                    return;
+                }
                 Err(actual) => word = actual,
             }
         }
-        let queue = self.lock();
-        self.release_locked(queue);
     }
 
-    /// Returns one slot with the lock held: hands it to the first waiter, or puts it back into
-    /// the word when the queue is empty. Wakes the waiter after unlocking.
-    fn release_locked(&self, mut queue: Guard<'_>) {
+    /// Passes on an owned slot (one a hand-over gave a waiter that was dropped before seeing
+    /// it) with the lock held: to the first waiter, or into `free` when the queue is empty.
+    /// Wakes the waiter after unlocking.
+    fn pass_on_locked(&self, mut queue: Guard<'_>) {
         if let Some(first) = queue.waiters.pop_front() {
             self.state.fetch_sub(ONE_WAITER, Ordering::Relaxed);
             drop(queue);
             first.waker.wake();
         } else {
-            // Waiters left the queue since the caller looked; `waiting` is 0 and stays so
-            // while we hold the lock.
+            // `waiting` is 0 and stays so while we hold the lock.
             self.state.fetch_add(1, Ordering::Release);
         }
     }
@@ -438,7 +515,7 @@ impl Bulkhead {
                 drop(queue);
                 drop(entry);
             }
-            Err(_) => self.release_locked(queue),
+            Err(_) => self.pass_on_locked(queue),
         }
     }
 }
@@ -463,6 +540,7 @@ pub struct BulkheadPermit<'a> {
 }
 
 impl Drop for BulkheadPermit<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.bulkhead.release();
     }
@@ -480,29 +558,92 @@ pin_project! {
     /// The future of [`Bulkhead::run`].
     ///
     /// Hand-written rather than an `async fn`, so the guarded future is stored once and the
-    /// uncontended path (one CAS, then the body) is inlined into the caller.
+    /// uncontended path (one compare-and-swap, the body, one `fetch_add`) is inlined into the
+    /// caller. Everything past that path is in [`Phase::wait`], out of line.
     #[must_use = "futures do nothing unless polled"]
     pub struct BulkheadRun<'a, F> {
-        bulkhead: &'a Bulkhead,
-        permit: Option<BulkheadPermit<'a>>,
-        #[pin]
-        wait: Wait<'a>,
+        // Before `fut`: dropped first, so a cancelled call returns its slot (or leaves the
+        // queue) before the body's own state is torn down.
+        phase: Phase<'a>,
         #[pin]
         fut: F,
     }
 }
 
-pin_project! {
-    #[project = WaitProj]
-    enum Wait<'a> {
-        // Not polled yet.
-        Start,
-        // Queued without a time limit.
-        Queued { acquire: Acquire<'a> },
-        // Queued for at most `max_wait`.
-        Timed { #[pin] acquire: tokio::time::Timeout<Acquire<'a>> },
-        // Holding a slot, or finished.
-        Admitted,
+/// Where a [`BulkheadRun`] is. Not generic, so its slow paths are compiled once, in this
+/// crate. Its drop glue does the cleanup: a [`BulkheadPermit`] returns its slot, an
+/// [`Acquire`] leaves the queue (or passes on a slot it was handed), a timer is freed.
+enum Phase<'a> {
+    /// Not polled yet.
+    Start(&'a Bulkhead),
+    /// Queued, or about to be; `timer` is the `max_wait`, if any.
+    Waiting {
+        acquire: Acquire<'a>,
+        timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    },
+    /// Holding a slot while the body runs; dropping the permit returns it.
+    Running { _slot: BulkheadPermit<'a> },
+    /// Finished, or rejected.
+    Done,
+}
+
+impl Phase<'_> {
+    /// Everything but the uncontended path: waits for a slot until this is `Running`, or
+    /// rejects (and becomes `Done`).
+    ///
+    /// # Panics
+    ///
+    /// If the call already finished.
+    #[cold]
+    #[inline(never)]
+    fn wait(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Rejected>> {
+        loop {
+            match self {
+                Self::Start(bulkhead) => {
+                    // The fast path found no slot; the lock path re-checks.
+                    let bulkhead = *bulkhead;
+                    let timer = match bulkhead.config.max_wait {
+                        None => None,
+                        Some(limit) if limit.is_zero() => {
+                            *self = Self::Done;
+                            return Poll::Ready(Err(bulkhead.rejected()));
+                        }
+                        Some(limit) => Some(Box::pin(tokio::time::sleep(limit))),
+                    };
+                    let acquire = Acquire::new(bulkhead);
+                    *self = Self::Waiting { acquire, timer };
+                }
+                Self::Waiting { acquire, timer } => {
+                    let bulkhead = acquire.bulkhead;
+                    // The wait first: a slot handed over as the time runs out is taken.
+                    let acquired = match Pin::new(acquire).poll(cx) {
+                        Poll::Ready(acquired) => acquired,
+                        Poll::Pending => {
+                            let expired = timer
+                                .as_mut()
+                                .is_some_and(|timer| timer.as_mut().poll(cx).is_ready());
+                            if !expired {
+                                return Poll::Pending;
+                            }
+                            Err(bulkhead.rejected())
+                        }
+                    };
+                    // Replacing the phase drops the wait: a timed-out one leaves the queue.
+                    return Poll::Ready(match acquired {
+                        Ok(permit) => {
+                            *self = Self::Running { _slot: permit };
+                            Ok(())
+                        }
+                        Err(rejected) => {
+                            *self = Self::Done;
+                            Err(rejected)
+                        }
+                    });
+                }
+                Self::Running { .. } => return Poll::Ready(Ok(())),
+                Self::Done => panic!("`BulkheadRun` polled after completion"),
+            }
+        }
     }
 }
 
@@ -514,49 +655,25 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let bulkhead = *this.bulkhead;
-        loop {
-            let acquired = match this.wait.as_mut().project() {
-                WaitProj::Admitted => {
-                    let output = std::task::ready!(this.fut.poll(cx));
-                    // The slot goes back as soon as the body is done, not when this is dropped.
-                    *this.permit = None;
-                    return Poll::Ready(output);
-                }
-                WaitProj::Start => {
-                    if let Some(permit) = bulkhead.try_acquire() {
-                        Ok(permit)
-                    } else {
-                        match bulkhead.config.max_wait {
-                            None => {
-                                let acquire = Acquire::new(bulkhead);
-                                this.wait.set(Wait::Queued { acquire });
-                                continue;
-                            }
-                            Some(limit) if limit.is_zero() => Err(bulkhead.rejected()),
-                            Some(limit) => {
-                                let acquire = tokio::time::timeout(limit, Acquire::new(bulkhead));
-                                this.wait.set(Wait::Timed { acquire });
-                                continue;
-                            }
-                        }
+        let this = self.project();
+        if !matches!(this.phase, Phase::Running { .. }) {
+            let admitted = match *this.phase {
+                Phase::Start(bulkhead) => bulkhead.try_acquire(),
+                _ => None,
+            };
+            match admitted {
+                Some(permit) => *this.phase = Phase::Running { _slot: permit },
+                None => {
+                    if let Err(rejected) = std::task::ready!(this.phase.wait(cx)) {
+                        return Poll::Ready(Err(Failure::Rejected(rejected)));
                     }
                 }
-                WaitProj::Queued { acquire } => {
-                    std::task::ready!(Pin::new(acquire).poll(cx))
-                }
-                WaitProj::Timed { acquire } => match std::task::ready!(acquire.poll(cx)) {
-                    Ok(acquired) => acquired,
-                    Err(_elapsed) => Err(bulkhead.rejected()),
-                },
-            };
-            this.wait.set(Wait::Admitted);
-            match acquired {
-                Ok(permit) => *this.permit = Some(permit),
-                Err(rejected) => return Poll::Ready(Err(Failure::Rejected(rejected))),
             }
         }
+        let output = std::task::ready!(this.fut.poll(cx));
+        // The slot goes back as soon as the body is done, not when this is dropped.
+        *this.phase = Phase::Done;
+        Poll::Ready(output)
     }
 }
 
@@ -611,7 +728,7 @@ impl<'a> Future for Acquire<'a> {
                     }
                     return Poll::Pending;
                 }
-                // A release removed the entry and handed this caller its slot.
+                // A hand-over removed the entry and gave this caller its slot.
                 drop(queue);
                 self.state = AcquireState::Done;
                 Poll::Ready(Ok(bulkhead.permit()))
@@ -984,6 +1101,21 @@ mod tests {
         assert_eq!(format!("{a:?}"), "BulkheadPermit { bulkhead: \"test\" }");
         drop((a, b));
         assert_eq!(bh.available(), 2);
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn run_future_is_the_guarded_future_plus_32_bytes() {
+        let bh = Bulkhead::new(config(1));
+        let x = std::hint::black_box(1_u64);
+        let body = async move { Ok::<_, Failure<()>>(x) };
+        let body_size = std::mem::size_of_val(&body);
+        // The phase: the bulkhead, the permit, or the wait (its ticket and boxed timer).
+        assert_eq!(std::mem::size_of::<Phase<'_>>(), 32);
+        assert_eq!(
+            std::mem::size_of_val(&bh.run(body)),
+            32 + body_size.next_multiple_of(8)
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Model checks of the circuit breaker's transitions: concurrent half-open admission,
-//! concurrent failures tripping the breaker, and successes racing failures.
+//! concurrent failures tripping the breaker, and successes racing failures; and of the
+//! failure-rate window: an absorbed success racing a failure, failures racing across the
+//! position's step back, and that step racing a clear.
 //!
 //! Run with:
 //!
@@ -255,5 +257,121 @@ fn stale_closed_permit_ignored_after_a_full_cycle() {
         assert_eq!(breaker.state(), BreakerState::Closed);
         // closed #0 -> open #1 -> half-open #2 -> closed #3, with no failure counted.
         assert_eq!(breaker.loom_snapshot(), (3, 0));
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The failure-rate window. Windows of 2 fit one ring word, so a failure's count of the bits
+// sees every failure recorded before it (the bits are one location, updated by
+// read-modify-writes); wider windows accept the races described in the module docs.
+
+/// A failure-rate breaker over the last `window` calls that opens only when all of them
+/// failed (and at least `window` are recorded).
+fn rate_breaker(window: u32) -> Arc<CircuitBreaker> {
+    Arc::new(CircuitBreaker::new(BreakerConfig {
+        policy: TripPolicy::FailureRate {
+            failure_rate: 1.0,
+            window,
+            min_calls: window,
+        },
+        ..BreakerConfig::new(InstanceName::given("loom"))
+    }))
+}
+
+/// Records `outcomes` in order on this thread (`true` = failure).
+fn record(breaker: &CircuitBreaker, outcomes: &[bool]) {
+    for &failed in outcomes {
+        let permit = breaker.try_acquire().expect("closed");
+        if failed {
+            permit.failure();
+        } else {
+            permit.success();
+        }
+    }
+}
+
+/// A success racing a failure while the window is full of successes: the success may be
+/// absorbed (nothing written) or recorded, on loads that may or may not see the failure; in
+/// every interleaving the failure is counted exactly once and the breaker stays closed.
+#[test]
+fn absorbed_success_racing_a_failure_keeps_the_count_exact() {
+    model(|| {
+        let breaker = rate_breaker(2);
+        record(&breaker, &[false, false]);
+        assert_eq!(breaker.loom_ring(), (2, 0));
+        let success = {
+            let breaker = breaker.clone();
+            thread::spawn(move || record(&breaker, &[false]))
+        };
+        let failure = {
+            let breaker = breaker.clone();
+            thread::spawn(move || record(&breaker, &[true]))
+        };
+        success.join().unwrap();
+        failure.join().unwrap();
+        let (position, failures) = breaker.loom_ring();
+        assert_eq!(failures, 1, "the failure is in the last two outcomes");
+        assert!(
+            (2..4).contains(&position),
+            "position {position} out of [window, 2 * window)"
+        );
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    });
+}
+
+/// Two failures racing across the position's step back (the first takes index
+/// `2 * window - 1`): both land in distinct slots, the second of them opens the breaker
+/// exactly once, and the position ends one window back.
+#[test]
+fn failures_across_the_position_step_trip_exactly_once() {
+    model(|| {
+        let breaker = rate_breaker(2);
+        // S F S: position 3, the failure in slot 1.
+        record(&breaker, &[false, true, false]);
+        assert_eq!(breaker.loom_ring(), (3, 1));
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let breaker = breaker.clone();
+                thread::spawn(move || record(&breaker, &[true]))
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(breaker.state(), BreakerState::Open);
+        let (generation, deadline) = breaker.loom_snapshot();
+        assert_eq!(generation, 1, "exactly one transition");
+        assert_eq!(deadline, OPEN_PERIOD_OVER);
+        // Indices 3 and 4 (or 3 and 2, after the step): 5 - 2.
+        assert_eq!(breaker.loom_ring(), (3, 2));
+    });
+}
+
+/// A success whose index is `2 * window - 1` (so it steps the position back) racing a
+/// `reset`, which clears the ring: the step finds the cleared position below `2 * window`
+/// and leaves it alone, so the position never underflows; the success lands in the old ring,
+/// or in the fresh one (it passed its generation check just before the reset), or nowhere.
+#[test]
+fn position_step_racing_a_clear_never_underflows() {
+    model(|| {
+        let breaker = rate_breaker(2);
+        // S F S: position 3; the next outcome takes index 3 and clears the failure's bit.
+        record(&breaker, &[false, true, false]);
+        let success = {
+            let breaker = breaker.clone();
+            thread::spawn(move || record(&breaker, &[false]))
+        };
+        breaker.reset();
+        success.join().unwrap();
+        let (position, failures) = breaker.loom_ring();
+        assert!(
+            position <= 1,
+            "position {position} after a clear: underflow?"
+        );
+        assert_eq!(failures, 0);
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        // The fresh window works: two failures open it.
+        record(&breaker, &[true, true]);
+        assert_eq!(breaker.state(), BreakerState::Open);
     });
 }

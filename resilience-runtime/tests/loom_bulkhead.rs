@@ -6,17 +6,19 @@
 //! RUSTFLAGS="--cfg loom" cargo test -p resilience-runtime --release --test loom_bulkhead
 //! ```
 //!
-//! loom runs every interleaving of the atomics and the queue lock; the three-thread models bound
-//! preemptions at 3 to stay within seconds (bound 4 also passes, in about a minute).
+//! loom runs every interleaving of the atomics and the queue lock; the two three-thread models
+//! that wait on every thread bound preemptions at 3 to stay within seconds (bound 4 also
+//! passes, in about half a minute); the others are explored without a bound.
 //! Each model asserts that no more than `max` callers ever hold a slot, and that when every
 //! thread has finished all slots are free again and nobody is queued: no slot was lost or
 //! duplicated, and no waiter was left asleep (loom reports a deadlock if a `block_on` is never
-//! woken).
+//! woken). The last three race callers against a release between its `fetch_add` and its
+//! hand-over: a caller queueing then, a waiter cancelled then, and two releases for one waiter.
 
 #![cfg(loom)]
 
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::task::{Context, Poll, Wake, Waker};
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
@@ -176,5 +178,112 @@ fn granted_waiter_cancelled_passes_the_slot_to_the_next() {
         canceller.join().unwrap();
         waiter.join().unwrap();
         assert_all_free(&bh, 1);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The release's `fetch_add` and its hand-over are two steps: while a releaser is between them
+// its slot is counted in `free` although somebody waits. These models race callers against
+// that moment. The bulkhead is leaked so that permits (which borrow it) can move to threads.
+
+fn leaked(max: u32) -> &'static Bulkhead {
+    Box::leak(Box::new(Bulkhead::new(BulkheadConfig::new(
+        InstanceName::given("loom"),
+        max,
+    ))))
+}
+
+/// A caller's `acquire()`, polled once on this thread: queued (the bulkhead must be full).
+fn queued(bulkhead: &'static Bulkhead) -> Pin<Box<impl Future<Output = AcquireResult>>> {
+    let waker = Waker::from(std::sync::Arc::new(NoopWaker));
+    let mut wait = Box::pin(bulkhead.acquire());
+    assert!(
+        wait.as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending(),
+        "the bulkhead is full: the caller queues"
+    );
+    wait
+}
+
+type AcquireResult = Result<BulkheadPermit<'static>, resilience_runtime::Rejected>;
+
+/// One slot, one queued waiter; the holder releases while a second caller arrives. The
+/// newcomer may see the released slot in `free` with `waiting > 0`: it must queue behind,
+/// and the slot must go to the first waiter. Both are served, in arrival order.
+#[test]
+fn release_racing_a_caller_that_queues_behind_a_waiter() {
+    loom::model(|| {
+        let bh = leaked(1);
+        let holders = Holders::new(1);
+        let turn = Arc::new(AtomicUsize::new(0));
+        let held = bh.try_acquire().unwrap();
+        let first = queued(bh);
+        let second = {
+            let (holders, turn) = (Arc::clone(&holders), Arc::clone(&turn));
+            thread::spawn(move || {
+                let permit = loom::future::block_on(bh.acquire()).unwrap();
+                let my_turn = turn.fetch_add(1, Ordering::SeqCst);
+                holders.hold(permit);
+                my_turn
+            })
+        };
+        drop(held);
+        let permit = loom::future::block_on(first).unwrap();
+        assert_eq!(
+            turn.fetch_add(1, Ordering::SeqCst),
+            0,
+            "the first waiter is served first"
+        );
+        holders.hold(permit);
+        assert_eq!(second.join().unwrap(), 1);
+        assert_all_free(bh, 1);
+    });
+}
+
+/// One slot, one queued waiter that gives up while the holder releases on another thread,
+/// with a second caller arriving: the release may find the waiter gone before its
+/// `fetch_add`, between it and the hand-over, or after handing it the slot (which it then
+/// passes on). In every case the second caller gets the slot and it ends up free.
+#[test]
+fn release_racing_the_cancel_of_the_only_waiter() {
+    loom::model(|| {
+        let bh = leaked(1);
+        let holders = Holders::new(1);
+        let held = bh.try_acquire().unwrap();
+        let first = queued(bh);
+        let releaser = thread::spawn(move || drop(held));
+        let second = {
+            let holders = Arc::clone(&holders);
+            thread::spawn(move || wait_and_hold(bh, &holders))
+        };
+        drop(first);
+        releaser.join().unwrap();
+        second.join().unwrap();
+        assert_all_free(bh, 1);
+    });
+}
+
+/// Two slots, both held, one queued waiter; both holders release at once. Both releases see
+/// the waiter and both become pending, but only one slot may be handed over: the other
+/// release finds `waiting == 0` under the lock and leaves its slot in `free`.
+#[test]
+fn two_releases_racing_for_one_waiter() {
+    loom::model(|| {
+        let bh = leaked(2);
+        let holders = Holders::new(2);
+        let (a, b) = (bh.try_acquire().unwrap(), bh.try_acquire().unwrap());
+        let waiter = queued(bh);
+        let releasers = [
+            thread::spawn(move || drop(a)),
+            thread::spawn(move || drop(b)),
+        ];
+        let permit = loom::future::block_on(waiter).unwrap();
+        assert!(bh.available() <= 1, "the waiter holds a slot");
+        holders.hold(permit);
+        for releaser in releasers {
+            releaser.join().unwrap();
+        }
+        assert_all_free(bh, 2);
     });
 }
