@@ -12,8 +12,8 @@ use core::time::Duration;
 use pin_project_lite::pin_project;
 
 pub use resilience_runtime::{
-    Backoff, BreakerConfig, Bulkhead, BulkheadConfig, CircuitBreaker, Failure, InstanceName,
-    Jitter, Rejected, RetryConfig, RetryPolicy, Site, Timeout, TripPolicy,
+    BreakerConfig, Bulkhead, BulkheadConfig, CircuitBreaker, Failure, InstanceName, Jitter,
+    Rejected, RetryConfig, RetryPolicy, Site, Timeout, TripPolicy,
 };
 
 /// The return type of an annotated function: a `Result` under any spelling.
@@ -109,27 +109,6 @@ pub fn every_error<E>(_: &E) -> bool {
 #[inline]
 pub fn applies<E>(predicate: impl FnOnce(&E) -> bool, error: &E) -> bool {
     predicate(error)
-}
-
-/// The delay before the next attempt, or `None` when the outcome is final: a success, an open
-/// circuit, an error `retry_if` declines, or no retries left. Inner rejections other than an
-/// open circuit (a full bulkhead, a timeout) are transient and retried.
-#[inline]
-pub fn retry_delay<T, E>(
-    backoff: &mut Backoff,
-    outcome: &Result<T, Failure<E>>,
-    retry_if: impl FnOnce(&E) -> bool,
-) -> Option<Duration> {
-    let retry = match outcome {
-        Ok(_) | Err(Failure::Rejected(Rejected::CircuitOpen { .. })) => false,
-        Err(Failure::Error(error)) => retry_if(error),
-        Err(Failure::Rejected(_)) => true,
-    };
-    if retry {
-        backoff.next_delay()
-    } else {
-        None
-    }
 }
 
 /// Sleeps through `tokio::time`, so a paused test clock drives it; a zero delay does not yield.

@@ -65,10 +65,140 @@
 //!   would let a burst of load open the breaker. `resilience4j` and `MicroProfile` count both;
 //!   we count only what the dependency did.
 //!
-//! # Time
+//! # Error handling
+//!
+//! With `thiserror`, give your error one variant for rejections:
+//!
+//! ```
+//! use resilience::{circuit_breaker, Rejected};
+//!
+//! #[derive(Debug, thiserror::Error)]
+//! enum InventoryError {
+//!     #[error("item {0} not found")]
+//!     NotFound(u64),
+//!     #[error(transparent)]
+//!     Rejected(#[from] Rejected),
+//! }
+//!
+//! #[circuit_breaker]
+//! async fn stock(item: u64) -> Result<u32, InventoryError> {
+//!     if item == 0 { Err(InventoryError::NotFound(item)) } else { Ok(3) }
+//! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! match stock(7).await {
+//!     Ok(count) => println!("{count} in stock"),
+//!     Err(InventoryError::Rejected(Rejected::CircuitOpen { retry_after, .. })) => {
+//!         println!("inventory is down; try again in {retry_after:?}")
+//!     }
+//!     Err(other) => println!("{other}"),
+//! }
+//! # }
+//! ```
+//!
+//! With `anyhow`, nothing is needed; `downcast_ref::<Rejected>()` tells a rejection apart:
+//!
+//! ```
+//! use resilience::{bulkhead, Rejected};
+//!
+//! #[bulkhead(max = 4)]
+//! async fn report() -> anyhow::Result<String> {
+//!     Ok("ok".into())
+//! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! if let Err(error) = report().await {
+//!     if let Some(Rejected::BulkheadFull { .. }) = error.downcast_ref::<Rejected>() {
+//!         println!("busy, shed the request");
+//!     }
+//! }
+//! # }
+//! ```
+//!
+//! # Testing with a paused clock
 //!
 //! Every clock read and every wait goes through `tokio::time`, so tests run the whole
-//! machinery on a paused clock: `#[tokio::test(start_paused = true)]`.
+//! machinery on a paused clock: `#[tokio::test(start_paused = true)]` (tokio's `test-util`
+//! feature). Open periods, backoff delays, bulkhead waits and timeouts then take no real
+//! time, and `tokio::time::advance` moves past them exactly:
+//!
+//! ```
+//! use resilience::{circuit_breaker, Rejected};
+//! use std::time::Duration;
+//!
+//! #[circuit_breaker(threshold = 1, timeout = "1h")]
+//! async fn flaky(fail: bool) -> Result<(), Rejected> {
+//!     if fail { Err(Rejected::timed_out("flaky", Duration::ZERO)) } else { Ok(()) }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! // In a test: #[tokio::test(start_paused = true)] async fn breaker_recovers() { ... }
+//! flaky(true).await.unwrap_err();
+//! assert!(matches!(flaky(false).await, Err(Rejected::CircuitOpen { .. })));
+//! tokio::time::advance(Duration::from_secs(3600)).await; // an hour, instantly
+//! assert!(flaky(false).await.is_ok());
+//! # }
+//! ```
+//!
+//! Each annotated function keeps its state in a `static`, shared by every test in the same
+//! test binary: give each test its own functions (or its own `name`), as this crate's tests do.
+//!
+//! # Equivalent code without the macros
+//!
+//! The attributes generate calls into the runtime types, which you can use directly — for a
+//! breaker whose parameters come from elsewhere, or to see what the macro does. This is, in
+//! substance, what `#[retry(max = 2)] #[circuit_breaker(threshold = 3)]` makes of a function:
+//!
+//! ```
+//! use resilience::runtime::{
+//!     BreakerConfig, CircuitBreaker, Failure, InstanceName, Rejected, RetryConfig,
+//!     RetryPolicy, TripPolicy,
+//! };
+//!
+//! #[derive(Debug)]
+//! enum Error { Down, Rejected(Rejected) }
+//! impl From<Rejected> for Error {
+//!     fn from(r: Rejected) -> Self { Error::Rejected(r) }
+//! }
+//!
+//! static RETRY: RetryPolicy = RetryPolicy::new(RetryConfig {
+//!     max: 2,
+//!     ..RetryConfig::new(InstanceName::given("fetch"))
+//! });
+//! static BREAKER: CircuitBreaker = CircuitBreaker::new(BreakerConfig {
+//!     policy: TripPolicy::Consecutive { threshold: 3 },
+//!     ..BreakerConfig::new(InstanceName::given("fetch"))
+//! });
+//!
+//! async fn fetch(key: &str) -> Result<String, Error> {
+//!     let mut backoff = RETRY.backoff();
+//!     let outcome = loop {
+//!         let attempt = BREAKER.run(
+//!             async { fetch_once(key).await.map_err(Failure::Error) },
+//!             |_error| true, // failure_if: every error counts
+//!         );
+//!         let outcome = attempt.await;
+//!         match RETRY.delay_after(&mut backoff, &outcome, |_error| true) {
+//!             Some(delay) => tokio::time::sleep(delay).await,
+//!             None => break outcome,
+//!         }
+//!     };
+//!     outcome.map_err(Failure::into_error)
+//! }
+//!
+//! async fn fetch_once(key: &str) -> Result<String, Error> {
+//!     if key.is_empty() { Err(Error::Down) } else { Ok(key.to_uppercase()) }
+//! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! assert_eq!(fetch("a").await.unwrap(), "A");
+//! # }
+//! ```
+//!
+//! The macro adds what is tedious by hand: fresh clones of owned arguments per attempt,
+//! `&mut self` reborrowed per attempt, the declared return type kept for `?`, and `static`s
+//! declared inside the function so each function has its own instances.
 //!
 //! # Instances
 //!
@@ -81,6 +211,12 @@
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
 
 pub use resilience_runtime::{Failure, Rejected};
+
+/// The state machines behind the attributes, for use without the macros (see "Equivalent
+/// code without the macros" above) and for monitoring (see [`monitor`]).
+pub mod runtime {
+    pub use resilience_runtime::*;
+}
 
 /// Opens after repeated failures, rejecting calls unrun until the dependency had time to recover.
 ///
@@ -267,6 +403,8 @@ pub use resilience_macros::timeout;
 /// # }
 /// ```
 pub use resilience_macros::fallback;
+
+pub mod monitor;
 
 #[doc(hidden)]
 pub mod __private;

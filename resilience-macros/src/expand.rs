@@ -17,7 +17,7 @@
 //!                     body::<Result<Receipt, PaymentError>, _>(async { /* the user's block */ }),
 //!                     every_error,
 //!                 ).await;
-//!                 match retry_delay(&mut backoff, &outcome, every_error) {
+//!                 match __RESILIENCE_0.get().delay_after(&mut backoff, &outcome, every_error) {
 //!                     Some(delay) => sleep(delay).await,
 //!                     None => break outcome,
 //!                 }
@@ -267,7 +267,7 @@ impl Gen<'_> {
                         loop {
                             #clones
                             let #outcome = #inner.await;
-                            match #p::retry_delay(&mut #backoff, &#outcome, #predicate) {
+                            match #id.get().delay_after(&mut #backoff, &#outcome, #predicate) {
                                 ::core::option::Option::Some(#delay) => #p::sleep(#delay).await,
                                 ::core::option::Option::None => break #outcome,
                             }

@@ -77,6 +77,21 @@ impl Rejected {
         }
     }
 
+    /// A short, stable name for the kind of rejection, as events and metrics label it:
+    /// `"circuit_open"`, `"bulkhead_full"` or `"timed_out"`.
+    ///
+    /// ```
+    /// # use resilience_runtime::Rejected;
+    /// assert_eq!(Rejected::bulkhead_full("db", 4).reason(), "bulkhead_full");
+    /// ```
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::CircuitOpen { .. } => "circuit_open",
+            Self::BulkheadFull { .. } => "bulkhead_full",
+            Self::TimedOut { .. } => "timed_out",
+        }
+    }
+
     /// A [`Rejected::CircuitOpen`]; for code outside this crate, which cannot name the
     /// `#[non_exhaustive]` variant's fields.
     pub fn circuit_open(name: &'static str, retry_after: Option<Duration>) -> Self {

@@ -18,8 +18,10 @@
 mod breaker;
 mod bulkhead;
 mod error;
+mod events;
 mod name;
 mod outcome;
+mod overrides;
 mod registry;
 mod retry;
 mod sync;
@@ -32,6 +34,9 @@ pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, BulkheadRun};
 pub use error::Rejected;
 pub use name::InstanceName;
 pub use outcome::Failure;
-pub use registry::{registered, Instance, Registered, Site};
+pub use overrides::{configure, env_key, override_errors, ConfigError};
+pub use registry::{
+    breaker, bulkhead, registered, snapshot, Instance, InstanceSnapshot, Registered, Site,
+};
 pub use retry::{Backoff, Jitter, RetryConfig, RetryPolicy};
 pub use timeout::{Timeout, TimeoutRun};

@@ -6,13 +6,16 @@
 //! name and kind, so every function declaring `name = "payment"` shares one breaker. Every
 //! instance is recorded in the registry then, so snapshots see it. Nothing runs before `main`
 //! and nothing is allocated per call: after the first call, [`Site::get`] is one acquire load.
+//! The first call is also when an instance reads its configuration overrides
+//! ([`configure`](crate::configure), environment variables).
 //!
 //! The first function to run decides a shared instance's configuration; the others' copies go
 //! unused. Give functions that share a name the same parameters.
 
 use std::sync::{Mutex, OnceLock};
 
-use crate::{Bulkhead, CircuitBreaker, InstanceName, RetryPolicy, Timeout};
+use crate::overrides::{self, TimeoutConfig};
+use crate::{BreakerState, Bulkhead, CircuitBreaker, InstanceName, RetryPolicy, Timeout};
 
 /// A reference to a registered instance.
 #[derive(Clone, Copy, Debug)]
@@ -32,6 +35,9 @@ pub enum Instance {
 pub trait Registered: Sync + Sized + 'static {
     /// The instance's name.
     fn instance_name(&self) -> InstanceName;
+    /// A new instance with the configuration overrides for this one applied, if there are any
+    /// (see [`configure`](crate::configure)).
+    fn overridden(&self) -> Option<Self>;
     /// Wraps a reference for the registry.
     fn wrap(this: &'static Self) -> Instance;
     /// Unwraps a registry entry of this kind.
@@ -39,11 +45,15 @@ pub trait Registered: Sync + Sized + 'static {
 }
 
 macro_rules! registered {
-    ($ty:ident, $variant:ident, |$this:ident| $name:expr) => {
+    ($ty:ident, $variant:ident, |$this:ident| $name:expr, $overridden:expr) => {
         impl Registered for $ty {
             fn instance_name(&self) -> InstanceName {
                 let $this = self;
                 $name
+            }
+            fn overridden(&self) -> Option<Self> {
+                let $this = self;
+                $overridden
             }
             fn wrap(this: &'static Self) -> Instance {
                 Instance::$variant(this)
@@ -58,10 +68,31 @@ macro_rules! registered {
     };
 }
 
-registered!(CircuitBreaker, CircuitBreaker, |this| this.config().name);
-registered!(Bulkhead, Bulkhead, |this| this.config().name);
-registered!(RetryPolicy, Retry, |this| this.config().name);
-registered!(Timeout, Timeout, |this| this.instance_name());
+registered!(
+    CircuitBreaker,
+    CircuitBreaker,
+    |this| this.config().name,
+    overrides::apply(this.name(), this.config()).map(CircuitBreaker::new)
+);
+registered!(
+    Bulkhead,
+    Bulkhead,
+    |this| this.config().name,
+    overrides::apply(this.name(), this.config()).map(Bulkhead::new)
+);
+registered!(
+    RetryPolicy,
+    Retry,
+    |this| this.config().name,
+    overrides::apply(this.name(), this.config()).map(RetryPolicy::new)
+);
+registered!(
+    Timeout,
+    Timeout,
+    |this| this.instance_name(),
+    overrides::apply(this.name(), &TimeoutConfig(this.limit()))
+        .map(|TimeoutConfig(limit)| Timeout::new(this.instance_name(), limit))
+);
 
 static REGISTRY: Mutex<Vec<Instance>> = Mutex::new(Vec::new());
 
@@ -112,8 +143,14 @@ fn resolve<T: Registered>(own: &'static T) -> &'static T {
             return existing;
         }
     }
-    registry.push(T::wrap(own));
-    own
+    // Overrides are read once, here; an overridden instance is allocated once and lives for
+    // the rest of the process, like the static it replaces.
+    let instance: &'static T = match own.overridden() {
+        Some(overridden) => Box::leak(Box::new(overridden)),
+        None => own,
+    };
+    registry.push(T::wrap(instance));
+    instance
 }
 
 /// Every instance that has served a call so far, in the order of their first calls.
@@ -132,4 +169,99 @@ pub fn registered() -> Vec<Instance> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone()
+}
+
+/// The circuit breaker registered under `name` (an explicit `name = "..."`, or the path of
+/// the function it guards), once it has served a call.
+///
+/// ```
+/// use resilience_runtime::{breaker, BreakerConfig, CircuitBreaker, InstanceName, Site};
+///
+/// static PAYMENT: Site<CircuitBreaker> =
+///     Site::new(CircuitBreaker::new(BreakerConfig::new(InstanceName::given("payment"))));
+/// assert!(breaker("payment").is_none(), "not used yet");
+/// PAYMENT.get();
+/// breaker("payment").unwrap().force_open();
+/// assert!(PAYMENT.get().try_acquire().is_err());
+/// ```
+pub fn breaker(name: &str) -> Option<&'static CircuitBreaker> {
+    find(name)
+}
+
+/// The bulkhead registered under `name`, once it has served a call.
+pub fn bulkhead(name: &str) -> Option<&'static Bulkhead> {
+    find(name)
+}
+
+fn find<T: Registered>(name: &str) -> Option<&'static T> {
+    REGISTRY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .find_map(|entry| T::unwrap(*entry).filter(|this| this.instance_name().get() == name))
+}
+
+/// What one instance looks like now: for dashboards, health endpoints and tests.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct InstanceSnapshot {
+    /// The instance name.
+    pub name: &'static str,
+    /// The attribute: `"circuit_breaker"`, `"bulkhead"`, `"retry"` or `"timeout"`.
+    pub kind: &'static str,
+    /// A breaker's state.
+    pub state: Option<BreakerState>,
+    /// A bulkhead's free slots.
+    pub available: Option<u32>,
+    /// A bulkhead's waiting callers.
+    pub waiting: Option<u32>,
+    /// The configuration in force, overrides applied.
+    pub config: String,
+}
+
+/// A snapshot of every instance that has served a call, in the order of their first calls.
+///
+/// ```
+/// for instance in resilience_runtime::snapshot() {
+///     println!("{} {} {:?}", instance.kind, instance.name, instance.state);
+/// }
+/// ```
+pub fn snapshot() -> Vec<InstanceSnapshot> {
+    registered()
+        .into_iter()
+        .map(|instance| match instance {
+            Instance::CircuitBreaker(b) => InstanceSnapshot {
+                name: b.name(),
+                kind: "circuit_breaker",
+                state: Some(b.state()),
+                available: None,
+                waiting: None,
+                config: format!("{:?}", b.config()),
+            },
+            Instance::Bulkhead(b) => InstanceSnapshot {
+                name: b.name(),
+                kind: "bulkhead",
+                state: None,
+                available: Some(b.available()),
+                waiting: Some(b.waiting()),
+                config: format!("{:?}", b.config()),
+            },
+            Instance::Retry(r) => InstanceSnapshot {
+                name: r.name(),
+                kind: "retry",
+                state: None,
+                available: None,
+                waiting: None,
+                config: format!("{:?}", r.config()),
+            },
+            Instance::Timeout(t) => InstanceSnapshot {
+                name: t.name(),
+                kind: "timeout",
+                state: None,
+                available: None,
+                waiting: None,
+                config: format!("limit: {:?}", t.limit()),
+            },
+        })
+        .collect()
 }

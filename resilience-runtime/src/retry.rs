@@ -53,7 +53,7 @@ use std::time::Duration;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::InstanceName;
+use crate::{events, Failure, InstanceName, Rejected};
 
 /// How a retry delay is randomised, so that callers which failed together do not all retry
 /// together (the thundering herd).
@@ -170,6 +170,45 @@ impl RetryPolicy {
     /// The instance name.
     pub fn name(&self) -> &'static str {
         self.config.name.get()
+    }
+
+    /// The delay before the next attempt after `outcome`, or `None` when the outcome is final:
+    /// a success, an open circuit (an inner breaker refused the call: retrying it would only
+    /// be refused again), an error `retry_if` declines, or no retries left. Other inner
+    /// rejections — a full bulkhead, a timeout — are transient and retried.
+    ///
+    /// ```
+    /// use resilience_runtime::{Failure, InstanceName, Jitter, RetryConfig, RetryPolicy};
+    /// use std::time::Duration;
+    ///
+    /// static POLICY: RetryPolicy = RetryPolicy::new(RetryConfig {
+    ///     jitter: Jitter::None,
+    ///     ..RetryConfig::new(InstanceName::given("lookup"))
+    /// });
+    /// let mut backoff = POLICY.backoff();
+    /// let failed: Result<(), Failure<&str>> = Err(Failure::Error("flaky"));
+    /// assert_eq!(POLICY.delay_after(&mut backoff, &failed, |_| true), Some(Duration::from_millis(100)));
+    /// assert_eq!(POLICY.delay_after(&mut backoff, &failed, |e| *e != "flaky"), None);
+    /// ```
+    #[inline]
+    pub fn delay_after<T, E>(
+        &self,
+        backoff: &mut Backoff,
+        outcome: &Result<T, Failure<E>>,
+        retry_if: impl FnOnce(&E) -> bool,
+    ) -> Option<Duration> {
+        let cause = match outcome {
+            Err(Failure::Error(error)) if retry_if(error) => "error",
+            Err(Failure::Rejected(rejected))
+                if !matches!(rejected, Rejected::CircuitOpen { .. }) =>
+            {
+                rejected.reason()
+            }
+            Ok(_) | Err(_) => return None,
+        };
+        let delay = backoff.next_delay();
+        events::retry(self.name(), backoff.retries(), delay, cause);
+        delay
     }
 
     /// The delays for one call, starting before its first retry.

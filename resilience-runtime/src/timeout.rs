@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 
-use crate::{Failure, InstanceName, Rejected};
+use crate::{events, Failure, InstanceName, Rejected};
 
 /// A time limit for calls of one function.
 ///
@@ -103,10 +103,11 @@ where
         let this = self.project();
         Poll::Ready(match std::task::ready!(this.inner.poll(cx)) {
             Ok(outcome) => outcome,
-            Err(_elapsed) => Err(Failure::Rejected(Rejected::timed_out(
-                this.timeout.name.get(),
-                this.timeout.limit,
-            ))),
+            Err(_elapsed) => {
+                let rejected = Rejected::timed_out(this.timeout.name.get(), this.timeout.limit);
+                events::rejected(&rejected);
+                Err(Failure::Rejected(rejected))
+            }
         })
     }
 }

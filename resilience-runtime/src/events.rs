@@ -1,0 +1,126 @@
+//! Events and metrics: what the state machines report, when the features ask for it.
+//!
+//! Every function here is a no-op unless the `tracing` or `metrics` feature is on, so the
+//! calls compile away in a default build. Only moments that are already off the hot path
+//! report: state transitions, rejections, retries. A breaker's successful call reports
+//! nothing.
+//!
+//! # `tracing` events (target `resilience`)
+//!
+//! | message | level | fields |
+//! |---|---|---|
+//! | `circuit breaker state changed` | `warn` when it opens, `info` otherwise | `name`, `from`, `to` |
+//! | `call rejected` | `debug` | `name`, `reason` (`circuit_open`, `bulkhead_full`, `timed_out`) |
+//! | `retrying` | `debug` | `name`, `attempt` (the retry about to happen, from 1), `delay_ms`, `cause` (`error` or a rejection reason) |
+//! | `retries exhausted` | `info` | `name`, `attempts`, `cause` |
+//! | `resilience override ignored; the compiled-in value stays` | `warn` | `key`, `value`, `reason` |
+//!
+//! # `metrics` names
+//!
+//! | name | type | labels |
+//! |---|---|---|
+//! | `resilience_breaker_transitions_total` | counter | `name`, `from`, `to` |
+//! | `resilience_breaker_state` | gauge: 0 closed, 1 open, 2 half-open, 3 forced open, 4 forced closed | `name` |
+//! | `resilience_rejections_total` | counter | `name`, `reason` |
+//! | `resilience_retries_total` | counter | `name`, `cause` |
+//! | `resilience_retries_exhausted_total` | counter | `name` |
+
+#![cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+
+use std::time::Duration;
+
+use crate::{BreakerState, Rejected};
+
+/// The state names used in events and labels.
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+pub(crate) fn state_name(state: BreakerState) -> &'static str {
+    match state {
+        BreakerState::Closed => "closed",
+        BreakerState::Open => "open",
+        BreakerState::HalfOpen => "half_open",
+        BreakerState::ForcedOpen => "forced_open",
+        BreakerState::ForcedClosed => "forced_closed",
+    }
+}
+
+/// A breaker moved from one state to another.
+#[inline]
+pub(crate) fn transition(name: &'static str, from: BreakerState, to: BreakerState) {
+    #[cfg(feature = "tracing")]
+    {
+        let (from, to) = (state_name(from), state_name(to));
+        if to == "open" {
+            tracing::warn!(target: "resilience", name, from, to, "circuit breaker state changed");
+        } else {
+            tracing::info!(target: "resilience", name, from, to, "circuit breaker state changed");
+        }
+    }
+    #[cfg(feature = "metrics")]
+    {
+        metrics::counter!(
+            "resilience_breaker_transitions_total",
+            "name" => name,
+            "from" => state_name(from),
+            "to" => state_name(to)
+        )
+        .increment(1);
+        metrics::gauge!("resilience_breaker_state", "name" => name).set(f64::from(to as u8));
+    }
+}
+
+/// A layer refused or cut off a call.
+#[inline]
+pub(crate) fn rejected(rejected: &Rejected) {
+    #[cfg(feature = "tracing")]
+    tracing::debug!(
+        target: "resilience",
+        name = rejected.name(),
+        reason = rejected.reason(),
+        "call rejected"
+    );
+    #[cfg(feature = "metrics")]
+    metrics::counter!(
+        "resilience_rejections_total",
+        "name" => rejected.name(),
+        "reason" => rejected.reason()
+    )
+    .increment(1);
+}
+
+/// A retry is about to wait `delay` (`Some`), or the retries ran out (`None`).
+#[inline]
+pub(crate) fn retry(
+    name: &'static str,
+    retries: u32,
+    delay: Option<Duration>,
+    cause: &'static str,
+) {
+    #[cfg(feature = "tracing")]
+    match delay {
+        Some(delay) => tracing::debug!(
+            target: "resilience",
+            name,
+            attempt = retries,
+            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            cause,
+            "retrying"
+        ),
+        None => tracing::info!(
+            target: "resilience",
+            name,
+            attempts = retries + 1,
+            cause,
+            "retries exhausted"
+        ),
+    }
+    #[cfg(feature = "metrics")]
+    match delay {
+        Some(_) => {
+            metrics::counter!("resilience_retries_total", "name" => name, "cause" => cause)
+                .increment(1);
+        }
+        None => {
+            metrics::counter!("resilience_retries_exhausted_total", "name" => name).increment(1);
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Monitoring and control: every instance's state, manual overrides, configuration without
+//! recompiling, events and metrics.
+//!
+//! # Seeing instances
+//!
+//! Every breaker, bulkhead, retry and timeout registers itself when it serves its first call
+//! (nothing runs before `main`). [`snapshot`] lists them; [`breaker`] and [`bulkhead`] look
+//! one up by name — its `name = "..."`, or the path of the function it guards, like
+//! `my_app::client::PaymentClient::charge`.
+//!
+//! ```
+//! use resilience::{circuit_breaker, monitor, Rejected};
+//!
+//! #[circuit_breaker(name = "payment")]
+//! async fn charge() -> Result<(), Rejected> { Ok(()) }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! charge().await.unwrap();
+//! let payment = monitor::breaker("payment").expect("registered at its first call");
+//! payment.force_open(); // maintenance: reject every call until reset
+//! assert!(matches!(charge().await, Err(Rejected::CircuitOpen { .. })));
+//! payment.reset();
+//! assert!(charge().await.is_ok());
+//! for instance in monitor::snapshot() {
+//!     println!("{} {} {:?}", instance.kind, instance.name, instance.state);
+//! }
+//! # }
+//! ```
+//!
+//! # Manual control
+//!
+//! A [`CircuitBreaker`] handle can be forced open (every call rejected), forced closed (every
+//! call admitted and nothing recorded: the breaker is disabled), and reset (closed, counts
+//! cleared). Each lasts until the next.
+//!
+//! # Configuration without recompiling
+//!
+//! Each instance reads overrides once, at its first call: from [`configure`] (keys
+//! `<name>/<attribute>/<parameter>`), else from environment variables named by [`env_key`]
+//! (`RESILIENCE_PAYMENT_CIRCUIT_BREAKER_THRESHOLD=5`). A bad override never applies:
+//! [`configure`] returns it as a [`ConfigError`], an environment variable's lands in
+//! [`override_errors`], and the compiled-in value stays.
+//!
+//! | attribute | parameters |
+//! |---|---|
+//! | `circuit_breaker` | `threshold`, `timeout`, `half_open`, `failure_rate`, `window`, `min_calls` |
+//! | `bulkhead` | `max`, `max_wait` (`none` waits forever), `queue` (`none` is unbounded) |
+//! | `retry` | `max`, `base`, `max_delay`, `jitter` |
+//! | `timeout` | `limit` |
+//!
+//! # Events and metrics
+//!
+//! Off by default and compiled away when off. The `tracing` feature emits events (target
+//! `resilience`); the `metrics` feature records through the `metrics` facade, so any exporter
+//! (`Prometheus`, `StatsD`, ...) graphs them:
+//!
+//! | `tracing` message | level | fields |
+//! |---|---|---|
+//! | `circuit breaker state changed` | `warn` when it opens, `info` otherwise | `name`, `from`, `to` |
+//! | `call rejected` | `debug` | `name`, `reason` (`circuit_open`, `bulkhead_full`, `timed_out`) |
+//! | `retrying` | `debug` | `name`, `attempt`, `delay_ms`, `cause` (`error`, or a rejection reason) |
+//! | `retries exhausted` | `info` | `name`, `attempts`, `cause` |
+//! | `resilience override ignored; the compiled-in value stays` | `warn` | `key`, `value`, `reason` |
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `resilience_breaker_transitions_total` | counter | `name`, `from`, `to` |
+//! | `resilience_breaker_state` | gauge: 0 closed, 1 open, 2 half-open, 3 forced open, 4 forced closed | `name` |
+//! | `resilience_rejections_total` | counter | `name`, `reason` |
+//! | `resilience_retries_total` | counter | `name`, `cause` |
+//! | `resilience_retries_exhausted_total` | counter | `name` |
+//!
+//! State names in events and labels: `closed`, `open`, `half_open`, `forced_open`,
+//! `forced_closed`.
+
+pub use resilience_runtime::{
+    breaker, bulkhead, configure, env_key, override_errors, snapshot, BreakerState, Bulkhead,
+    CircuitBreaker, ConfigError, InstanceSnapshot,
+};

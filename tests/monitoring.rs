@@ -1,0 +1,348 @@
+//! Monitoring and control: snapshots, manual overrides, configuration tables, events and
+//! metrics. The tests build the runtime with the `tracing` and `metrics` features.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Runs, ServiceError};
+use resilience::monitor::{self, BreakerState};
+use resilience::{bulkhead, circuit_breaker, retry};
+
+#[tokio::test(start_paused = true)]
+async fn snapshot_reflects_state_after_a_scripted_sequence() {
+    #[circuit_breaker(threshold = 2, timeout = "10s", name = "snapshot-payment")]
+    async fn charge(fail: bool) -> Result<(), ServiceError> {
+        if fail {
+            Err(ServiceError::Unavailable)
+        } else {
+            Ok(())
+        }
+    }
+    #[bulkhead(max = 3, name = "snapshot-db")]
+    async fn query() -> Result<(), ServiceError> {
+        Ok(())
+    }
+
+    let find = |name: &str| {
+        monitor::snapshot()
+            .into_iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("{name} not registered"))
+    };
+    charge(false).await.unwrap();
+    query().await.unwrap();
+    let payment = find("snapshot-payment");
+    assert_eq!(payment.kind, "circuit_breaker");
+    assert_eq!(payment.state, Some(BreakerState::Closed));
+    assert!(
+        payment.config.contains("threshold: 2"),
+        "{}",
+        payment.config
+    );
+    let db = find("snapshot-db");
+    assert_eq!(
+        (db.kind, db.available, db.waiting),
+        ("bulkhead", Some(3), Some(0))
+    );
+
+    charge(true).await.unwrap_err();
+    charge(true).await.unwrap_err();
+    assert_eq!(find("snapshot-payment").state, Some(BreakerState::Open));
+    tokio::time::advance(Duration::from_secs(10)).await;
+    assert_eq!(find("snapshot-payment").state, Some(BreakerState::HalfOpen));
+    charge(false).await.unwrap();
+    assert_eq!(find("snapshot-payment").state, Some(BreakerState::Closed));
+}
+
+#[tokio::test(start_paused = true)]
+async fn force_open_rejects_and_force_closed_admits() {
+    static RUNS: Runs = Runs::new();
+    #[circuit_breaker(threshold = 1, name = "forced")]
+    async fn call(fail: bool) -> Result<(), ServiceError> {
+        RUNS.hit();
+        if fail {
+            Err(ServiceError::Unavailable)
+        } else {
+            Ok(())
+        }
+    }
+
+    assert!(
+        monitor::breaker("forced").is_none(),
+        "registered only at its first call"
+    );
+    call(false).await.unwrap();
+    let handle = monitor::breaker("forced").unwrap();
+
+    handle.force_open();
+    assert!(call(false).await.unwrap_err().is_circuit_open());
+    assert_eq!(RUNS.get(), 1, "forced open: the body does not run");
+
+    handle.force_closed();
+    for _ in 0..5 {
+        assert_eq!(call(true).await, Err(ServiceError::Unavailable));
+    }
+    assert_eq!(
+        RUNS.get(),
+        6,
+        "forced closed: every call runs and it never trips"
+    );
+    assert_eq!(handle.state(), BreakerState::ForcedClosed);
+
+    handle.reset();
+    call(true).await.unwrap_err();
+    assert!(
+        call(false).await.unwrap_err().is_circuit_open(),
+        "counting again after reset"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_configuration_table_overrides_a_threshold_at_first_use() {
+    static RUNS: Runs = Runs::new();
+    #[circuit_breaker(threshold = 1, name = "configured")]
+    async fn call() -> Result<(), ServiceError> {
+        RUNS.hit();
+        Err(ServiceError::Unavailable)
+    }
+
+    monitor::configure([("configured/circuit_breaker/threshold", "3")]).unwrap();
+    for _ in 0..3 {
+        assert_eq!(call().await, Err(ServiceError::Unavailable));
+    }
+    assert!(call().await.unwrap_err().is_circuit_open());
+    assert_eq!(
+        RUNS.get(),
+        3,
+        "the table's threshold of 3, not the compiled 1"
+    );
+}
+
+#[test]
+fn a_bad_configuration_entry_is_refused_with_the_reason() {
+    let errors = monitor::configure([
+        ("table-bad/circuit_breaker/threshold", "0"),
+        ("table-bad/circuit_breaker/treshold", "3"),
+        ("table-bad/bulkhead/max_wait", "soon"),
+        ("no-slashes", "1"),
+    ])
+    .unwrap_err();
+    let reasons: Vec<_> = errors
+        .iter()
+        .map(|e| (e.key.as_str(), e.reason.as_str()))
+        .collect();
+    assert_eq!(errors.len(), 4, "{reasons:?}");
+    assert!(reasons[0].1.contains("at least 1"), "{reasons:?}");
+    assert!(
+        reasons[1].1.contains("unknown parameter `treshold`"),
+        "{reasons:?}"
+    );
+    assert!(reasons[2].1.contains("duration"), "{reasons:?}");
+    assert!(
+        reasons[3].1.contains("<name>/<attribute>/<parameter>"),
+        "{reasons:?}"
+    );
+}
+
+/// A `tracing` subscriber that keeps every event's message and fields.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<String>>>);
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Fields(String);
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                use std::fmt::Write;
+                let _ = write!(self.0, " {}={value:?}", field.name());
+            }
+        }
+        let mut fields = Fields(String::new());
+        event.record(&mut fields);
+        self.0.lock().unwrap().push(fields.0);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[test]
+fn transitions_rejections_and_retries_are_tracing_events() {
+    #[retry(max = 1, base = "10ms", jitter = "none")]
+    #[circuit_breaker(threshold = 2, timeout = "1s", name = "traced")]
+    async fn call() -> Result<(), ServiceError> {
+        Err(ServiceError::Unavailable)
+    }
+
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        call().await.unwrap_err(); // fails, retries once, fails: the breaker opens
+        call().await.unwrap_err(); // rejected: the retry stops at once
+    });
+    let events = capture.0.lock().unwrap().clone();
+    let has = |needle: &str| events.iter().any(|e| e.contains(needle));
+    assert!(
+        has("message=retrying name=") && has("delay_ms=10 cause=\"error\""),
+        "{events:#?}"
+    );
+    assert!(
+        has(r#"message=circuit breaker state changed name="traced" from="closed" to="open""#),
+        "{events:#?}"
+    );
+    assert!(
+        has(r#"message=call rejected name="traced" reason="circuit_open""#),
+        "{events:#?}"
+    );
+}
+
+/// A `metrics` recorder that keeps counter totals and gauge values by key.
+#[derive(Clone, Default)]
+struct Recorded(Arc<Mutex<Vec<(String, f64)>>>);
+
+struct Handle(String, Recorded);
+
+impl metrics::CounterFn for Handle {
+    fn increment(&self, value: u64) {
+        #[allow(clippy::cast_precision_loss)]
+        self.1.add(&self.0, value as f64);
+    }
+    fn absolute(&self, _: u64) {}
+}
+
+impl metrics::GaugeFn for Handle {
+    fn increment(&self, _: f64) {}
+    fn decrement(&self, _: f64) {}
+    fn set(&self, value: f64) {
+        self.1.set(&self.0, value);
+    }
+}
+
+impl Recorded {
+    fn add(&self, key: &str, value: f64) {
+        let mut all = self.0.lock().unwrap();
+        match all.iter_mut().find(|(k, _)| k == key) {
+            Some((_, total)) => *total += value,
+            None => all.push((key.to_owned(), value)),
+        }
+    }
+    fn set(&self, key: &str, value: f64) {
+        let mut all = self.0.lock().unwrap();
+        all.retain(|(k, _)| k != key);
+        all.push((key.to_owned(), value));
+    }
+    fn get(&self, key: &str) -> Option<f64> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| *v)
+    }
+}
+
+impl metrics::Recorder for Recorded {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        metrics::Counter::from_arc(Arc::new(Handle(render(key), self.clone())))
+    }
+    fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::from_arc(Arc::new(Handle(render(key), self.clone())))
+    }
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
+}
+
+/// `name{label=value,...}`, labels in the order given.
+fn render(key: &metrics::Key) -> String {
+    let labels: Vec<String> = key
+        .labels()
+        .map(|l| format!("{}={}", l.key(), l.value()))
+        .collect();
+    format!("{}{{{}}}", key.name(), labels.join(","))
+}
+
+#[test]
+fn transitions_rejections_and_retries_are_metrics() {
+    #[retry(max = 1, base = "10ms", jitter = "none")]
+    #[circuit_breaker(threshold = 2, timeout = "1s", name = "metered")]
+    async fn call() -> Result<(), ServiceError> {
+        Err(ServiceError::Unavailable)
+    }
+
+    let recorded = Recorded::default();
+    metrics::with_local_recorder(&recorded, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            call().await.unwrap_err();
+            call().await.unwrap_err();
+            call().await.unwrap_err();
+        });
+    });
+    assert_eq!(
+        recorded.get("resilience_breaker_transitions_total{name=metered,from=closed,to=open}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        recorded.get("resilience_breaker_state{name=metered}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        recorded.get("resilience_rejections_total{name=metered,reason=circuit_open}"),
+        Some(2.0)
+    );
+    assert!(
+        recorded
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(k, v)| k.starts_with("resilience_retries_total{")
+                && (*v - 1.0).abs() < f64::EPSILON),
+        "{:?}",
+        recorded.0.lock().unwrap()
+    );
+}
