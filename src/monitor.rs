@@ -28,6 +28,10 @@
 //! # }
 //! ```
 //!
+//! With the `stats` feature, each snapshot also carries counters ([`Stats`]: calls,
+//! successes, failures, rejections, retries). They cost an atomic add per call, so they are
+//! opt-in; without the feature they read zero.
+//!
 //! # Manual control
 //!
 //! A [`CircuitBreaker`] handle can be forced open (every call rejected), forced closed (every
@@ -76,5 +80,5 @@
 
 pub use resilience_runtime::{
     breaker, bulkhead, configure, env_key, override_errors, snapshot, BreakerState, Bulkhead,
-    CircuitBreaker, ConfigError, InstanceSnapshot,
+    CircuitBreaker, ConfigError, InstanceSnapshot, Stats,
 };

@@ -57,6 +57,56 @@ async fn snapshot_reflects_state_after_a_scripted_sequence() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn snapshot_counts_calls_outcomes_rejections_and_retries() {
+    #[retry(max = 1, base = "10ms", jitter = "none")]
+    #[circuit_breaker(threshold = 3, timeout = "1h", name = "counted")]
+    #[bulkhead(max = 2, name = "counted-pool")]
+    async fn call(fail: bool) -> Result<(), ServiceError> {
+        if fail {
+            Err(ServiceError::Unavailable)
+        } else {
+            Ok(())
+        }
+    }
+
+    call(false).await.unwrap(); // one attempt, succeeds
+    call(true).await.unwrap_err(); // two attempts, both fail
+    call(true).await.unwrap_err(); // fails (third in a row: opens), retry is rejected
+                                   // The retry is unnamed: it is known by its function's path.
+    let stats = |kind: &str, name: &str| {
+        monitor::snapshot()
+            .into_iter()
+            .find(|s| s.kind == kind && s.name.contains(name))
+            .unwrap_or_else(|| panic!("no {kind} {name}"))
+            .stats
+    };
+    let retry = stats(
+        "retry",
+        "snapshot_counts_calls_outcomes_rejections_and_retries",
+    );
+    assert_eq!(
+        (retry.calls, retry.successes, retry.failures, retry.retries),
+        (3, 1, 2, 2)
+    );
+    let breaker = stats("circuit_breaker", "counted");
+    assert_eq!(
+        (
+            breaker.calls,
+            breaker.successes,
+            breaker.failures,
+            breaker.rejections
+        ),
+        (5, 1, 3, 1)
+    );
+    let pool = stats("bulkhead", "counted-pool");
+    assert_eq!(
+        (pool.calls, pool.rejections),
+        (4, 0),
+        "the rejected attempt never got here"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn force_open_rejects_and_force_closed_admits() {
     static RUNS: Runs = Runs::new();
     #[circuit_breaker(threshold = 1, name = "forced")]

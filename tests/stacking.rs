@@ -348,3 +348,20 @@ async fn a_slow_attempt_inside_retry_and_breaker_times_out_then_succeeds() {
     assert_eq!(call().await, Ok(2));
     assert_eq!(begin.elapsed(), Duration::from_millis(110));
 }
+
+/// Other attributes pass through, on either side of the stack: `#[tracing::instrument]`
+/// above it instruments the whole pipeline, `#[inline]` and `#[allow]` below it stay on the
+/// function.
+#[tracing::instrument(level = "debug")]
+#[retry(max = 1, base = "1ms")]
+#[circuit_breaker(threshold = 5)]
+#[inline]
+#[allow(clippy::unnecessary_wraps)]
+async fn instrumented(x: u32) -> Result<u32, ServiceError> {
+    Ok(x * 2)
+}
+
+#[tokio::test(start_paused = true)]
+async fn other_attributes_pass_through() {
+    assert_eq!(instrumented(21).await, Ok(42));
+}

@@ -204,6 +204,7 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 use std::time::Duration;
 
+use crate::stats::{Count, Counters, Stats};
 use crate::sync::{const_fn, AtomicU64, Ordering};
 use crate::{events, Failure, InstanceName, Rejected};
 
@@ -348,6 +349,7 @@ pub struct CircuitBreaker {
     config: BreakerConfig,
     core: Core,
     clock: Clock,
+    counters: Counters,
 }
 
 impl CircuitBreaker {
@@ -358,6 +360,7 @@ impl CircuitBreaker {
                 config,
                 core: Core::new(),
                 clock: Clock::new(),
+                counters: Counters::new(),
             }
         }
     }
@@ -365,6 +368,11 @@ impl CircuitBreaker {
     /// The configuration.
     pub fn config(&self) -> &BreakerConfig {
         &self.config
+    }
+
+    /// What this breaker counted (all zeros without the `stats` feature).
+    pub fn stats(&self) -> Stats {
+        self.counters.read()
     }
 
     /// The instance name.
@@ -688,6 +696,7 @@ where
                 Ok(permit) => *this.permit = Some(permit),
                 Err(rejected) => {
                     *this.is_failure = None;
+                    this.breaker.counters.add(&[Count::Call, Count::Rejection]);
                     return Poll::Ready(Err(Failure::Rejected(rejected)));
                 }
             }
@@ -705,17 +714,29 @@ where
         let (Some(permit), Some(is_failure)) = (this.permit.take(), this.is_failure.take()) else {
             unreachable!("admitted above and not yet settled");
         };
+        let counters = &this.breaker.counters;
         match &output {
-            Ok(_) => permit.success(),
+            Ok(_) => {
+                permit.success();
+                counters.add(&[Count::Call, Count::Success]);
+            }
             Err(Failure::Error(error)) => {
                 if is_failure(error) {
                     permit.failure();
+                    counters.add(&[Count::Call, Count::Failure]);
                 } else {
                     permit.success();
+                    counters.add(&[Count::Call, Count::Success]);
                 }
             }
-            Err(Failure::Rejected(Rejected::TimedOut { .. })) => permit.failure(),
-            Err(Failure::Rejected(_)) => permit.ignore(),
+            Err(Failure::Rejected(Rejected::TimedOut { .. })) => {
+                permit.failure();
+                counters.add(&[Count::Call, Count::Failure]);
+            }
+            Err(Failure::Rejected(_)) => {
+                permit.ignore();
+                counters.add(&[Count::Call]);
+            }
         }
         Poll::Ready(output)
     }

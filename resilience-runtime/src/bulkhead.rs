@@ -127,6 +127,7 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 
+use crate::stats::{Count, Counters, Stats};
 use crate::sync::{const_fn, AtomicU64, Mutex, Ordering};
 use crate::{events, Failure, InstanceName, Rejected};
 
@@ -210,6 +211,7 @@ pub struct Bulkhead {
     /// `waiting << 32 | free`; see the module docs.
     state: AtomicU64,
     queue: Mutex<Queue>,
+    counters: Counters,
 }
 
 /// The callers waiting for a slot, oldest first.
@@ -276,6 +278,7 @@ impl Bulkhead {
                     next_ticket: 0,
                     waiters: VecDeque::new(),
                 }),
+                counters: Counters::new(),
             }
         }
     }
@@ -283,6 +286,12 @@ impl Bulkhead {
     /// The configuration.
     pub fn config(&self) -> &BulkheadConfig {
         &self.config
+    }
+
+    /// What this bulkhead counted (all zeros without the `stats` feature): `calls` that got a
+    /// slot or were turned away, and `rejections`.
+    pub fn stats(&self) -> Stats {
+        self.counters.read()
     }
 
     /// The instance name.
@@ -393,12 +402,14 @@ impl Bulkhead {
 
     #[inline]
     fn permit(&self) -> BulkheadPermit<'_> {
+        self.counters.add(&[Count::Call]);
         BulkheadPermit { bulkhead: self }
     }
 
     fn rejected(&self) -> Rejected {
         let rejected = Rejected::bulkhead_full(self.name(), self.config.max);
         events::rejected(&rejected);
+        self.counters.add(&[Count::Call, Count::Rejection]);
         rejected
     }
 

@@ -24,6 +24,7 @@ mod outcome;
 mod overrides;
 mod registry;
 mod retry;
+mod stats;
 mod sync;
 mod timeout;
 
@@ -39,4 +40,5 @@ pub use registry::{
     breaker, bulkhead, registered, snapshot, Instance, InstanceSnapshot, Registered, Site,
 };
 pub use retry::{Backoff, Jitter, RetryConfig, RetryPolicy};
+pub use stats::Stats;
 pub use timeout::{Timeout, TimeoutRun};

@@ -15,7 +15,7 @@
 use std::sync::{Mutex, OnceLock};
 
 use crate::overrides::{self, TimeoutConfig};
-use crate::{BreakerState, Bulkhead, CircuitBreaker, InstanceName, RetryPolicy, Timeout};
+use crate::{BreakerState, Bulkhead, CircuitBreaker, InstanceName, RetryPolicy, Stats, Timeout};
 
 /// A reference to a registered instance.
 #[derive(Clone, Copy, Debug)]
@@ -217,6 +217,8 @@ pub struct InstanceSnapshot {
     pub waiting: Option<u32>,
     /// The configuration in force, overrides applied.
     pub config: String,
+    /// What the instance counted (all zeros without the `stats` feature).
+    pub stats: Stats,
 }
 
 /// A snapshot of every instance that has served a call, in the order of their first calls.
@@ -237,6 +239,7 @@ pub fn snapshot() -> Vec<InstanceSnapshot> {
                 available: None,
                 waiting: None,
                 config: format!("{:?}", b.config()),
+                stats: b.stats(),
             },
             Instance::Bulkhead(b) => InstanceSnapshot {
                 name: b.name(),
@@ -245,6 +248,7 @@ pub fn snapshot() -> Vec<InstanceSnapshot> {
                 available: Some(b.available()),
                 waiting: Some(b.waiting()),
                 config: format!("{:?}", b.config()),
+                stats: b.stats(),
             },
             Instance::Retry(r) => InstanceSnapshot {
                 name: r.name(),
@@ -253,6 +257,7 @@ pub fn snapshot() -> Vec<InstanceSnapshot> {
                 available: None,
                 waiting: None,
                 config: format!("{:?}", r.config()),
+                stats: r.stats(),
             },
             Instance::Timeout(t) => InstanceSnapshot {
                 name: t.name(),
@@ -261,6 +266,7 @@ pub fn snapshot() -> Vec<InstanceSnapshot> {
                 available: None,
                 waiting: None,
                 config: format!("limit: {:?}", t.limit()),
+                stats: t.stats(),
             },
         })
         .collect()

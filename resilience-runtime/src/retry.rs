@@ -53,6 +53,7 @@ use std::time::Duration;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use crate::stats::{Count, Counters, Stats};
 use crate::{events, Failure, InstanceName, Rejected};
 
 /// How a retry delay is randomised, so that callers which failed together do not all retry
@@ -154,12 +155,22 @@ impl RetryConfig {
 #[derive(Debug)]
 pub struct RetryPolicy {
     config: RetryConfig,
+    counters: Counters,
 }
 
 impl RetryPolicy {
     /// A policy with this configuration.
     pub const fn new(config: RetryConfig) -> Self {
-        Self { config }
+        Self {
+            config,
+            counters: Counters::new(),
+        }
+    }
+
+    /// What this policy counted (all zeros without the `stats` feature): `calls`, final
+    /// `successes` and `failures`, and `retries` made.
+    pub fn stats(&self) -> Stats {
+        self.counters.read()
     }
 
     /// The configuration.
@@ -198,16 +209,28 @@ impl RetryPolicy {
         retry_if: impl FnOnce(&E) -> bool,
     ) -> Option<Duration> {
         let cause = match outcome {
+            Ok(_) => {
+                self.counters.add(&[Count::Success]);
+                return None;
+            }
             Err(Failure::Error(error)) if retry_if(error) => "error",
             Err(Failure::Rejected(rejected))
                 if !matches!(rejected, Rejected::CircuitOpen { .. }) =>
             {
                 rejected.reason()
             }
-            Ok(_) | Err(_) => return None,
+            Err(_) => {
+                self.counters.add(&[Count::Failure]);
+                return None;
+            }
         };
         let delay = backoff.next_delay();
         events::retry(self.name(), backoff.retries(), delay, cause);
+        self.counters.add(&[if delay.is_some() {
+            Count::Retry
+        } else {
+            Count::Failure
+        }]);
         delay
     }
 
@@ -215,6 +238,7 @@ impl RetryPolicy {
     ///
     /// Cheap: a copy of a few fields, with no allocation, clock read or random number.
     pub fn backoff(&self) -> Backoff {
+        self.counters.add(&[Count::Call]);
         Backoff {
             max: self.config.max,
             base: self.config.base,

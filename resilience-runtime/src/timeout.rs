@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 
+use crate::stats::{Count, Counters, Stats};
 use crate::{events, Failure, InstanceName, Rejected};
 
 /// A time limit for calls of one function.
@@ -41,12 +42,17 @@ use crate::{events, Failure, InstanceName, Rejected};
 pub struct Timeout {
     name: InstanceName,
     limit: Duration,
+    counters: Counters,
 }
 
 impl Timeout {
     /// A time limit of `limit` per call.
     pub const fn new(name: InstanceName, limit: Duration) -> Self {
-        Self { name, limit }
+        Self {
+            name,
+            limit,
+            counters: Counters::new(),
+        }
     }
 
     /// The limit.
@@ -57,6 +63,12 @@ impl Timeout {
     /// The instance name.
     pub fn name(&self) -> &'static str {
         self.name.get()
+    }
+
+    /// What this time limit counted (all zeros without the `stats` feature): `calls` that
+    /// finished or timed out, and `rejections` (timeouts).
+    pub fn stats(&self) -> Stats {
+        self.counters.read()
     }
 
     /// The instance name, as configured.
@@ -102,10 +114,14 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         Poll::Ready(match std::task::ready!(this.inner.poll(cx)) {
-            Ok(outcome) => outcome,
+            Ok(outcome) => {
+                this.timeout.counters.add(&[Count::Call]);
+                outcome
+            }
             Err(_elapsed) => {
                 let rejected = Rejected::timed_out(this.timeout.name.get(), this.timeout.limit);
                 events::rejected(&rejected);
+                this.timeout.counters.add(&[Count::Call, Count::Rejection]);
                 Err(Failure::Rejected(rejected))
             }
         })

@@ -1,0 +1,92 @@
+//! Per-instance counters for snapshots, kept when the `stats` feature is on.
+//!
+//! Counting every call costs an atomic add on the hot path, so it is opt-in: without the
+//! feature [`Counters`] is an empty struct, every `add` compiles to nothing and [`Stats`]
+//! reads all zeros. The counters are `Relaxed` adds: each is exact on its own, and a snapshot
+//! taken while calls run may see one counter a little ahead of another.
+
+#[cfg(feature = "stats")]
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What an instance has counted since the process started (all zeros without the `stats`
+/// feature).
+///
+/// | instance | `calls` | `successes` / `failures` | `rejections` | `retries` |
+/// |---|---|---|---|---|
+/// | breaker | calls that finished or were rejected | recorded outcomes | calls refused while open or half-open | — |
+/// | bulkhead | calls that got a slot or were turned away | — | turned away (`BulkheadFull`) | — |
+/// | retry | calls | final outcomes: `Ok` / `Err` | — | retries made |
+/// | timeout | calls that finished or timed out | — | timed out | — |
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Calls seen.
+    pub calls: u64,
+    /// Calls that succeeded (as the instance judges success).
+    pub successes: u64,
+    /// Calls that failed (as the instance judges failure).
+    pub failures: u64,
+    /// Calls the instance refused or cut off.
+    pub rejections: u64,
+    /// Retries made.
+    pub retries: u64,
+}
+
+/// Which counter to add to.
+#[derive(Clone, Copy)]
+pub(crate) enum Count {
+    Call,
+    Success,
+    Failure,
+    Rejection,
+    Retry,
+}
+
+/// The counters of one instance; empty without the `stats` feature.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    #[cfg(feature = "stats")]
+    counts: [AtomicU64; 5],
+}
+
+impl Counters {
+    pub(crate) const fn new() -> Self {
+        Self {
+            #[cfg(feature = "stats")]
+            counts: [
+                AtomicU64::new(0),
+                AtomicU64::new(0),
+                AtomicU64::new(0),
+                AtomicU64::new(0),
+                AtomicU64::new(0),
+            ],
+        }
+    }
+
+    /// Adds one to each counter named.
+    #[inline]
+    pub(crate) fn add(&self, counts: &[Count]) {
+        #[cfg(feature = "stats")]
+        for count in counts {
+            self.counts[*count as usize].fetch_add(1, Ordering::Relaxed);
+        }
+        #[cfg(not(feature = "stats"))]
+        let _ = counts;
+    }
+
+    pub(crate) fn read(&self) -> Stats {
+        #[cfg(feature = "stats")]
+        {
+            let get = |count: Count| self.counts[count as usize].load(Ordering::Relaxed);
+            Stats {
+                calls: get(Count::Call),
+                successes: get(Count::Success),
+                failures: get(Count::Failure),
+                rejections: get(Count::Rejection),
+                retries: get(Count::Retry),
+            }
+        }
+        #[cfg(not(feature = "stats"))]
+        Stats::default()
+    }
+}
