@@ -65,6 +65,7 @@ impl Counters {
 
     /// Adds one to each counter named.
     #[inline]
+    #[cfg_attr(not(feature = "stats"), allow(clippy::unused_self))]
     pub(crate) fn add(&self, counts: &[Count]) {
         #[cfg(feature = "stats")]
         for count in counts {
@@ -74,6 +75,7 @@ impl Counters {
         let _ = counts;
     }
 
+    #[cfg_attr(not(feature = "stats"), allow(clippy::unused_self))]
     pub(crate) fn read(&self) -> Stats {
         #[cfg(feature = "stats")]
         {
