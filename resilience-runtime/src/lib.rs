@@ -7,7 +7,12 @@
 //! - [`Bulkhead`]: bounded concurrency with a FIFO queue of waiters;
 //! - [`Timeout`]: a time limit per call;
 //! - [`Rejected`]: the typed error every layer produces, and [`Failure`], which carries it
-//!   between stacked layers.
+//!   between stacked layers;
+//! - [`Site`] and the registry: instances resolved by name at their first call, listed by
+//!   [`snapshot`], found by [`breaker`] and [`bulkhead`];
+//! - [`configure`] and environment overrides, read once per instance at its first call;
+//! - events and metrics behind the `tracing` and `metrics` features, and per-instance
+//!   counters ([`Stats`]) behind `stats`; all compiled away when off.
 //!
 //! Every type is non-generic and has a `const fn new`, so an instance lives in a `static`.
 //! Every clock read and every wait goes through `tokio::time`, so tests drive time with
