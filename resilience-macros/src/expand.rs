@@ -72,7 +72,11 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
         .push(Layer::parse(kind, Span::call_site(), args))
         .into_iter()
         .collect();
-    layers.extend(function.take_stack(&mut errors));
+    let krate = layers
+        .first()
+        .and_then(|layer| layer.krate.as_ref())
+        .map(|krate| krate.value.clone());
+    layers.extend(function.take_stack(krate.as_ref(), &mut errors));
     validate::function(&function, kind, &layers, &mut errors);
     for layer in &layers {
         validate::layer(layer, &mut errors);

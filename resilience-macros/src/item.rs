@@ -7,7 +7,7 @@
 use proc_macro2::{Span, TokenStream};
 use syn::spanned::Spanned as _;
 use syn::visit::Visit;
-use syn::{Attribute, FnArg, Ident, ItemFn, Pat, PatIdent, Type};
+use syn::{Attribute, FnArg, Ident, ItemFn, Pat, PatIdent, Path, Type};
 
 use crate::args::{Errors, Kind, Layer};
 
@@ -75,11 +75,14 @@ impl Function {
 
     /// Removes the resilience attributes written below the one being expanded and parses them
     /// into layers, in the order written. Errors in any of them are collected.
-    pub(crate) fn take_stack(&mut self, errors: &mut Errors) -> Vec<Layer> {
+    ///
+    /// `krate` is the outer attribute's `crate = "..."`, if any: attributes written through
+    /// that path (`#[res::retry]` with `crate = "res"`) belong to the stack too.
+    pub(crate) fn take_stack(&mut self, krate: Option<&Path>, errors: &mut Errors) -> Vec<Layer> {
         let mut layers = Vec::new();
         let mut kept = Vec::with_capacity(self.item.attrs.len());
         for attr in std::mem::take(&mut self.item.attrs) {
-            match resilience_kind(&attr) {
+            match resilience_kind(&attr, krate) {
                 Some(kind) => {
                     let tokens = match &attr.meta {
                         syn::Meta::Path(_) => Ok(TokenStream::new()),
@@ -115,16 +118,30 @@ fn stacked_marker(attr: &Attribute) -> Attribute {
     syn::parse_quote_spanned!(attr.span()=> #[#path(#marker)])
 }
 
-/// Which resilience attribute this is, if any: `#[retry]`, or `#[resilience::retry]`.
+/// Which resilience attribute this is, if any: `#[retry]`, `#[resilience::retry]`, or the
+/// attribute through the `crate = "..."` path.
 ///
-/// A path of several segments counts only when it starts at `resilience`, so another crate's
-/// `#[other::timeout]` is left alone.
-fn resilience_kind(attr: &Attribute) -> Option<Kind> {
+/// A path of several segments counts only when what precedes the attribute's name is
+/// `resilience` or the end of the `crate` path, so another crate's `#[other::timeout]` is left
+/// alone.
+fn resilience_kind(attr: &Attribute, krate: Option<&Path>) -> Option<Kind> {
     let segments = &attr.path().segments;
     let last = segments.last()?;
     let kind = Kind::ALL.into_iter().find(|k| last.ident == k.name())?;
-    let first = segments.first()?;
-    (segments.len() == 1 || first.ident == "resilience").then_some(kind)
+    if segments.len() == 1 {
+        return Some(kind);
+    }
+    let prefix: Vec<String> = segments
+        .iter()
+        .take(segments.len() - 1)
+        .map(|s| s.ident.to_string())
+        .collect();
+    let ours = prefix == ["resilience"]
+        || krate.is_some_and(|krate| {
+            let krate: Vec<String> = krate.segments.iter().map(|s| s.ident.to_string()).collect();
+            krate.ends_with(&prefix)
+        });
+    ours.then_some(kind)
 }
 
 fn strip_groups(ty: &Type) -> &Type {
