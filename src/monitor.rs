@@ -28,6 +28,7 @@
 //! # }
 //! ```
 //!
+//! A breaker's snapshot also says how long it has been in its state (`in_state`).
 //! With the `stats` feature, each snapshot also carries counters ([`Stats`]: calls,
 //! successes, failures, rejections, retries). They cost an atomic add per call, so they are
 //! opt-in; without the feature they read zero.

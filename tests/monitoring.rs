@@ -48,13 +48,27 @@ async fn snapshot_reflects_state_after_a_scripted_sequence() {
         ("bulkhead", Some(3), Some(0))
     );
 
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(
+        find("snapshot-payment").in_state,
+        Some(Duration::from_secs(5))
+    );
     charge(true).await.unwrap_err();
     charge(true).await.unwrap_err();
     assert_eq!(find("snapshot-payment").state, Some(BreakerState::Open));
-    tokio::time::advance(Duration::from_secs(10)).await;
+    assert_eq!(find("snapshot-payment").in_state, Some(Duration::ZERO));
+    tokio::time::advance(Duration::from_secs(4)).await;
+    assert_eq!(
+        find("snapshot-payment").in_state,
+        Some(Duration::from_secs(4))
+    );
+    tokio::time::advance(Duration::from_secs(6)).await;
     assert_eq!(find("snapshot-payment").state, Some(BreakerState::HalfOpen));
     charge(false).await.unwrap();
-    assert_eq!(find("snapshot-payment").state, Some(BreakerState::Closed));
+    let closed = find("snapshot-payment");
+    assert_eq!(closed.state, Some(BreakerState::Closed));
+    assert_eq!(closed.in_state, Some(Duration::ZERO));
+    assert_eq!(db.in_state, None, "bulkheads have no state");
 }
 
 #[tokio::test(start_paused = true)]

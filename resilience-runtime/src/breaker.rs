@@ -187,8 +187,9 @@
 //!
 //! # Size
 //!
-//! A `CircuitBreaker` is its configuration, the state word, the lazily allocated ring and the
-//! epoch: 120 bytes on 64-bit targets, 64 of them the configuration. It is not padded to a
+//! A `CircuitBreaker` is its configuration, the state word, the lazily allocated ring, the time
+//! of the last transition and the epoch: 128 bytes on 64-bit targets, 64 of them the
+//! configuration (the `stats` feature adds 40 bytes of counters). It is not padded to a
 //! cache line: the word is written only on a change of state and, under `Consecutive`, on a
 //! failure or a success that saw a non-zero count, so the readers sharing its line rarely lose
 //! it. Under `FailureRate` the writes go to the separately allocated ring, and only when a
@@ -370,6 +371,13 @@ impl CircuitBreaker {
         &self.config
     }
 
+    /// How long the breaker has been in its current state: since its last transition, or since
+    /// its first call if it never had one. For snapshots; an open breaker whose open period is
+    /// over reports the time since it opened until a trial moves it to half-open.
+    pub fn time_in_state(&self) -> Duration {
+        self.core.in_state(self.clock.elapsed())
+    }
+
     /// What this breaker counted (all zeros without the `stats` feature).
     pub fn stats(&self) -> Stats {
         self.counters.read()
@@ -508,7 +516,8 @@ impl CircuitBreaker {
     /// assert!(B.try_acquire().is_err());
     /// ```
     pub fn force_open(&self) {
-        self.core.force(&self.config, Tag::ForcedOpen);
+        self.core
+            .force(&self.config, Tag::ForcedOpen, || self.clock.elapsed());
     }
 
     /// Closes the breaker until [`reset`](Self::reset) or [`force_open`](Self::force_open):
@@ -524,13 +533,15 @@ impl CircuitBreaker {
     /// assert_eq!(B.state(), BreakerState::ForcedClosed);
     /// ```
     pub fn force_closed(&self) {
-        self.core.force(&self.config, Tag::ForcedClosed);
+        self.core
+            .force(&self.config, Tag::ForcedClosed, || self.clock.elapsed());
     }
 
     /// Returns the breaker to [`BreakerState::Closed`] with its counts (and failure-rate window)
     /// cleared, ending a forced state. Outcomes of calls already running are not recorded.
     pub fn reset(&self) {
-        self.core.force(&self.config, Tag::Closed);
+        self.core
+            .force(&self.config, Tag::Closed, || self.clock.elapsed());
     }
 
     /// Records the outcome of the permit admitted under `word`.
@@ -924,6 +935,9 @@ struct Core {
     word: AtomicU64,
     /// `FailureRate` only: `[position, bits...]`, allocated on first use.
     ring: OnceLock<Box<[AtomicU64]>>,
+    /// When the tag last changed, in milliseconds since the breaker's epoch; for snapshots
+    /// only (written on transitions, never read by the state machine).
+    changed_ms: AtomicU64,
 }
 
 impl Core {
@@ -932,6 +946,7 @@ impl Core {
             Self {
                 word: AtomicU64::new(Word::CLOSED.0),
                 ring: OnceLock::new(),
+                changed_ms: AtomicU64::new(0),
             }
         }
     }
@@ -941,12 +956,19 @@ impl Core {
         Word(self.word.load(order))
     }
 
-    /// Reports a transition of the state word to events and metrics (no-ops by default).
-    #[inline]
-    fn announce(config: &BreakerConfig, from: Word, to: Word) {
-        if from.tag() != to.tag() {
-            events::transition(config.name.get(), from.tag().state(), to.tag().state());
-        }
+    /// Notes a change of tag: its time for snapshots, and an event (a no-op by default).
+    /// Relaxed: a snapshot may pair a new state with the previous change's time for a moment.
+    fn announce(&self, config: &BreakerConfig, (from, to): (Word, Word), now: Duration) {
+        let now_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
+        self.changed_ms.store(now_ms, Ordering::Relaxed);
+        events::transition(config.name.get(), from.tag().state(), to.tag().state());
+    }
+
+    /// How long since the tag last changed (or since the epoch, if it never did).
+    fn in_state(&self, now: Duration) -> Duration {
+        now.saturating_sub(Duration::from_millis(
+            self.changed_ms.load(Ordering::Relaxed),
+        ))
     }
 
     fn state(&self, now: impl Fn() -> Duration) -> BreakerState {
@@ -995,7 +1017,9 @@ impl Core {
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
-                    Self::announce(config, current, next);
+                    if current.tag() != next.tag() {
+                        self.announce(config, (current, next), now.get());
+                    }
                     return Ok(next);
                 }
                 Err(actual) => current = Word(actual),
@@ -1012,6 +1036,7 @@ impl Core {
         now: impl Fn() -> Duration,
     ) {
         let mut now = Now::new(now);
+        let mut transition = None;
         match (permit.tag(), config.policy) {
             (Tag::Closed, _) if verdict == Verdict::Release => {}
             (Tag::Closed, TripPolicy::Consecutive { threshold }) => {
@@ -1020,12 +1045,12 @@ impl Core {
                     if permit.payload() == 0 {
                         return;
                     }
-                    self.update(config, permit, |current| {
+                    transition = self.update(permit, |current| {
                         (current.payload() != 0).then(|| current.with_payload(0))
                     });
                 } else {
                     let threshold = u64::from(threshold.max(1));
-                    self.update(config, permit, |current| {
+                    transition = self.update(permit, |current| {
                         let failures = current.payload() + 1;
                         Some(if failures >= threshold {
                             current.next(Tag::Open, deadline_ms(now.get(), config.open_for))
@@ -1058,13 +1083,13 @@ impl Core {
                 }
                 let index = ring.push(window, failed);
                 if failed && ring.trips(index, window, failure_rate, min_calls) {
-                    self.update(config, permit, |current| {
+                    transition = self.update(permit, |current| {
                         Some(current.next(Tag::Open, deadline_ms(now.get(), config.open_for)))
                     });
                 }
             }
             (Tag::HalfOpen, _) => {
-                self.update(config, permit, |current| match verdict {
+                transition = self.update(permit, |current| match verdict {
                     Verdict::Success => {
                         let succeeded = current.succeeded() + 1;
                         if succeeded >= config.trials() {
@@ -1087,24 +1112,26 @@ impl Core {
             // Forced closed records nothing; no other state issues permits.
             (Tag::ForcedClosed | Tag::Open | Tag::ForcedOpen, _) => {}
         }
+        if let Some(change) = transition {
+            self.announce(config, change, now.get());
+        }
     }
 
     /// A CAS loop applying `f` while the word is still in `permit`'s phase; `f` returning
     /// `None` means there is nothing to write.
+    /// Applies `f` while the word is still in the permit's phase; returns the change of tag
+    /// it made, if any, for the caller to announce.
     fn update(
         &self,
-        config: &BreakerConfig,
         permit: Word,
         mut f: impl FnMut(Word) -> Option<Word>,
-    ) {
+    ) -> Option<(Word, Word)> {
         let mut current = self.load(Ordering::Relaxed);
         loop {
             if current.phase() != permit.phase() {
-                return; // stale: a transition happened since the permit was admitted
+                return None; // stale: a transition happened since the permit was admitted
             }
-            let Some(next) = f(current) else {
-                return;
-            };
+            let next = f(current)?;
             // Release when entering a new closed generation: publishes the ring's clear.
             let order = if next.tag() == Tag::Closed && next.phase() != current.phase() {
                 Ordering::Release
@@ -1115,14 +1142,14 @@ impl Core {
                 .word
                 .compare_exchange_weak(current.0, next.0, order, Ordering::Relaxed)
             {
-                Ok(_) => return Self::announce(config, current, next),
+                Ok(_) => return (current.tag() != next.tag()).then_some((current, next)),
                 Err(actual) => current = Word(actual),
             }
         }
     }
 
     /// Moves to `tag` in a new generation, whatever the current state.
-    fn force(&self, config: &BreakerConfig, tag: Tag) {
+    fn force(&self, config: &BreakerConfig, tag: Tag, now: impl Fn() -> Duration) {
         if tag == Tag::Closed && matches!(config.policy, TripPolicy::FailureRate { .. }) {
             self.clear_ring();
         }
@@ -1135,7 +1162,12 @@ impl Core {
                 Ordering::SeqCst,
                 Ordering::SeqCst,
             ) {
-                Ok(_) => return Self::announce(config, current, next),
+                Ok(_) => {
+                    if current.tag() != next.tag() {
+                        self.announce(config, (current, next), now());
+                    }
+                    return;
+                }
                 Err(actual) => current = Word(actual),
             }
         }
@@ -1358,7 +1390,11 @@ mod tests {
             "size_of::<BreakerPermit>() = {}",
             std::mem::size_of::<BreakerPermit<'_>>()
         );
-        assert!(size <= 160, "CircuitBreaker grew to {size} bytes");
+        let counters = if cfg!(feature = "stats") { 40 } else { 0 };
+        assert!(
+            size <= 128 + counters,
+            "CircuitBreaker grew to {size} bytes"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! unused. Give functions that share a name the same parameters.
 
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use crate::overrides::{self, TimeoutConfig};
 use crate::{BreakerState, Bulkhead, CircuitBreaker, InstanceName, RetryPolicy, Stats, Timeout};
@@ -149,7 +150,12 @@ fn resolve<T: Registered>(own: &'static T) -> &'static T {
         Some(overridden) => Box::leak(Box::new(overridden)),
         None => own,
     };
-    registry.push(T::wrap(instance));
+    let entry = T::wrap(instance);
+    if let Instance::CircuitBreaker(breaker) = entry {
+        // Starts the breaker's clock, so its time in state counts from its first call.
+        let _ = breaker.time_in_state();
+    }
+    registry.push(entry);
     instance
 }
 
@@ -211,6 +217,8 @@ pub struct InstanceSnapshot {
     pub kind: &'static str,
     /// A breaker's state.
     pub state: Option<BreakerState>,
+    /// How long a breaker has been in that state (since its first call if it never changed).
+    pub in_state: Option<Duration>,
     /// A bulkhead's free slots.
     pub available: Option<u32>,
     /// A bulkhead's waiting callers.
@@ -236,6 +244,7 @@ pub fn snapshot() -> Vec<InstanceSnapshot> {
                 name: b.name(),
                 kind: "circuit_breaker",
                 state: Some(b.state()),
+                in_state: Some(b.time_in_state()),
                 available: None,
                 waiting: None,
                 config: format!("{:?}", b.config()),
@@ -245,6 +254,7 @@ pub fn snapshot() -> Vec<InstanceSnapshot> {
                 name: b.name(),
                 kind: "bulkhead",
                 state: None,
+                in_state: None,
                 available: Some(b.available()),
                 waiting: Some(b.waiting()),
                 config: format!("{:?}", b.config()),
@@ -254,6 +264,7 @@ pub fn snapshot() -> Vec<InstanceSnapshot> {
                 name: r.name(),
                 kind: "retry",
                 state: None,
+                in_state: None,
                 available: None,
                 waiting: None,
                 config: format!("{:?}", r.config()),
@@ -263,6 +274,7 @@ pub fn snapshot() -> Vec<InstanceSnapshot> {
                 name: t.name(),
                 kind: "timeout",
                 state: None,
+                in_state: None,
                 available: None,
                 waiting: None,
                 config: format!("limit: {:?}", t.limit()),
