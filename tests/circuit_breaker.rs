@@ -160,53 +160,54 @@ where
     (ok, open)
 }
 
-#[tokio::test(start_paused = true)]
-async fn half_open_one_admits_exactly_one_trial() {
-    static RUNS: Runs = Runs::new();
-    #[circuit_breaker(threshold = 1, timeout = "1s", half_open = 1)]
-    async fn call(gate: Option<Arc<tokio::sync::Semaphore>>) -> Result<(), ServiceError> {
-        RUNS.hit();
-        match gate {
-            Some(gate) => {
-                let _ = gate.acquire().await.unwrap();
-                Ok(())
+/// A half-open test: opens a breaker with `half_open = $trials`, then starts `$callers`
+/// concurrent calls that block until released; exactly `$trials` of them run as trials.
+macro_rules! half_open_admits_exactly {
+    ($name:ident, trials = $trials:literal, callers = $callers:literal) => {
+        #[tokio::test(start_paused = true)]
+        async fn $name() {
+            static RUNS: Runs = Runs::new();
+            #[circuit_breaker(threshold = 1, timeout = "1s", half_open = $trials)]
+            async fn call(gate: Option<Arc<tokio::sync::Semaphore>>) -> Result<(), ServiceError> {
+                RUNS.hit();
+                match gate {
+                    Some(gate) => {
+                        let _ = gate.acquire().await.unwrap();
+                        Ok(())
+                    }
+                    None => Err(ServiceError::Unavailable),
+                }
             }
-            None => Err(ServiceError::Unavailable),
-        }
-    }
 
-    call(None).await.unwrap_err();
-    advance(Duration::from_secs(1)).await;
-    let (ok, open) = concurrent_trials(5, |gate| call(Some(gate))).await;
-    assert_eq!((ok, open), (1, 4));
-    assert_eq!(RUNS.get(), 2, "one failure, then exactly one trial body");
-    let (ok, open) = concurrent_trials(5, |gate| call(Some(gate))).await;
-    assert_eq!((ok, open), (5, 0), "closed after the trial succeeded");
+            call(None).await.unwrap_err();
+            advance(Duration::from_secs(1)).await;
+            let (ok, open) = concurrent_trials($callers, |gate| call(Some(gate))).await;
+            assert_eq!((ok, open), ($trials, $callers - $trials));
+            assert_eq!(
+                RUNS.get(),
+                1 + $trials,
+                "one failure, then exactly the trials' bodies"
+            );
+            let (ok, open) = concurrent_trials($callers, |gate| call(Some(gate))).await;
+            assert_eq!(
+                (ok, open),
+                ($callers, 0),
+                "closed after the trials succeeded"
+            );
+        }
+    };
 }
 
-#[tokio::test(start_paused = true)]
-async fn half_open_three_admits_exactly_three_trials() {
-    static RUNS: Runs = Runs::new();
-    #[circuit_breaker(threshold = 1, timeout = "1s", half_open = 3)]
-    async fn call(gate: Option<Arc<tokio::sync::Semaphore>>) -> Result<(), ServiceError> {
-        RUNS.hit();
-        match gate {
-            Some(gate) => {
-                let _ = gate.acquire().await.unwrap();
-                Ok(())
-            }
-            None => Err(ServiceError::Unavailable),
-        }
-    }
-
-    call(None).await.unwrap_err();
-    advance(Duration::from_secs(1)).await;
-    let (ok, open) = concurrent_trials(8, |gate| call(Some(gate))).await;
-    assert_eq!((ok, open), (3, 5));
-    assert_eq!(RUNS.get(), 4);
-    let (ok, open) = concurrent_trials(8, |gate| call(Some(gate))).await;
-    assert_eq!((ok, open), (8, 0), "three successful trials closed it");
-}
+half_open_admits_exactly!(
+    half_open_one_admits_exactly_one_trial,
+    trials = 1,
+    callers = 5
+);
+half_open_admits_exactly!(
+    half_open_three_admits_exactly_three_trials,
+    trials = 3,
+    callers = 8
+);
 
 #[tokio::test(start_paused = true)]
 async fn cancelled_trial_does_not_wedge_the_breaker() {

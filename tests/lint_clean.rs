@@ -1,94 +1,11 @@
 //! The expansion is warning-free in a crate that denies every warning and clippy's pedantic
-//! group: `cargo clippy --all-targets -- -D warnings` (CI) checks this file.
+//! group: `cargo clippy --all-targets -- -D warnings` (CI) checks this file, and
+//! `tests/ui/pass/lint_clean.rs` compiles the same items under trybuild.
 
 #![deny(warnings)]
 #![deny(clippy::all, clippy::pedantic)]
 
-use resilience::{bulkhead, circuit_breaker, fallback, retry, timeout, Rejected};
-
-/// The service's errors.
-#[derive(Debug)]
-pub enum Error {
-    /// The service is down.
-    Down,
-    /// A resilience layer refused the call.
-    Rejected(Rejected),
-}
-
-impl From<Rejected> for Error {
-    fn from(r: Rejected) -> Self {
-        Error::Rejected(r)
-    }
-}
-
-/// A client.
-pub struct Client {
-    /// A base amount.
-    pub base: u64,
-}
-
-fn is_down(error: &Error) -> bool {
-    matches!(error, Error::Down)
-}
-
-impl Client {
-    #[allow(clippy::unused_async)] // a fallback is an async fn by contract
-    async fn cached(&self, _amount: u64, _note: String, _error: Error) -> Result<u64, Error> {
-        Ok(self.base)
-    }
-
-    /// Charges an amount.
-    ///
-    /// # Errors
-    ///
-    /// When the payment service is down.
-    #[fallback(Self::cached)]
-    #[retry(max = 2, base = "10ms", retry_if = is_down)]
-    #[circuit_breaker(threshold = 3, timeout = "1s", failure_if = is_down)]
-    #[bulkhead(max = 2, max_wait = "10ms", queue = 4)]
-    #[timeout("1s")]
-    pub async fn charge(&self, amount: u64, mut note: String) -> Result<u64, Error> {
-        note.push('!');
-        if note.is_empty() {
-            return Err(Error::Down);
-        }
-        Ok(self.base + amount)
-    }
-
-    /// Counts.
-    ///
-    /// # Errors
-    ///
-    /// Never.
-    #[retry]
-    #[circuit_breaker(failure_rate = 0.5, window = 10, min_calls = 5)]
-    pub async fn bump(&mut self) -> Result<u64, Error> {
-        self.base += 1;
-        Ok(self.base)
-    }
-
-    /// An `impl Trait` argument and an unused one.
-    ///
-    /// # Errors
-    ///
-    /// Never.
-    #[retry(jitter = "decorrelated")]
-    pub async fn show(
-        &self,
-        value: impl std::fmt::Display + Clone,
-        _unused: u8,
-    ) -> Result<String, Error> {
-        Ok(format!("{value}{}", self.base))
-    }
-}
-
-/// # Errors
-///
-/// Never.
-#[circuit_breaker(name = "free")]
-pub async fn free(x: u32) -> anyhow::Result<u32> {
-    Ok(x)
-}
+include!("common/lint_items.rs");
 
 #[tokio::test(start_paused = true)]
 async fn every_attribute_in_a_lint_strict_crate() {
