@@ -131,17 +131,17 @@ fn expand(function: Function, layers: &[Layer]) -> TokenStream {
     let mut pipeline = quote_spanned!(ret_span=> #p_ret::body::<#ret, _>(#body));
 
     let site = quote!(__ResilienceSite);
+    let gen = Gen {
+        p: &p,
+        site: &site,
+        ret: &ret,
+        ret_span,
+        args: &args,
+        has_receiver,
+    };
     let mut statics = Vec::new();
     for (index, layer) in layers.iter().enumerate().rev() {
         let id = format_ident!("__RESILIENCE_{}", index, span = Span::mixed_site());
-        let gen = Gen {
-            p: &p,
-            site: &site,
-            ret: &ret,
-            ret_span,
-            args: &args,
-            has_receiver,
-        };
         let (item, wrapped) = gen.layer(layer, &id, &pipeline);
         statics.extend(item);
         pipeline = wrapped;
