@@ -36,8 +36,10 @@
 //! # Manual control
 //!
 //! A [`CircuitBreaker`] handle can be forced open (every call rejected), forced closed (every
-//! call admitted and nothing recorded: the breaker is disabled), and reset (closed, counts
-//! cleared). Each lasts until the next.
+//! call admitted and nothing recorded by the state machine: the breaker is disabled), and
+//! reset (closed, counts cleared). Each lasts until the next. Forced closed is also
+//! resilience4j's "metrics only" mode: the `stats` counters and the `metrics` keep counting
+//! calls and outcomes while the breaker never trips.
 //!
 //! # Configuration without recompiling
 //!
