@@ -38,8 +38,8 @@
 //! A [`CircuitBreaker`] handle can be forced open (every call rejected), forced closed (every
 //! call admitted and nothing recorded by the state machine: the breaker is disabled), and
 //! reset (closed, counts cleared). Each lasts until the next. Forced closed is also
-//! resilience4j's "metrics only" mode: the `stats` counters and the `metrics` keep counting
-//! calls and outcomes while the breaker never trips.
+//! resilience4j's "metrics only" mode: the `stats` counters keep counting calls, successes
+//! and failures while the breaker never trips.
 //!
 //! # Configuration without recompiling
 //!
