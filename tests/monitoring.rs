@@ -146,6 +146,7 @@ async fn force_open_rejects_and_force_closed_admits() {
     assert_eq!(RUNS.get(), 1, "forced open: the body does not run");
 
     handle.force_closed();
+    let failures_before = handle.stats().failures;
     for _ in 0..5 {
         assert_eq!(call(true).await, Err(ServiceError::Unavailable));
     }
@@ -153,6 +154,11 @@ async fn force_open_rejects_and_force_closed_admits() {
         RUNS.get(),
         6,
         "forced closed: every call runs and it never trips"
+    );
+    assert_eq!(
+        handle.stats().failures - failures_before,
+        5,
+        "metrics only: the counters keep counting"
     );
     assert_eq!(handle.state(), BreakerState::ForcedClosed);
 
