@@ -1,5 +1,5 @@
-//! Shared by every bench binary: the error type, the plain call every entry wraps, and the
-//! check that keeps a rejection from being measured as a success.
+//! Shared by every bench binary: the error type, the plain call every entry wraps, the tokio
+//! semaphore peer, and the check that keeps a rejection from being measured as a success.
 
 use std::fmt;
 use std::hint::black_box;
@@ -45,4 +45,16 @@ pub(crate) fn check<T, E: fmt::Debug>(outcome: Result<T, E>) {
 /// A runtime from `builder`, with tokio's timer on (the attributes read tokio's clock).
 pub(crate) fn runtime(mut builder: tokio::runtime::Builder) -> tokio::runtime::Runtime {
     builder.enable_time().build().expect("a tokio runtime")
+}
+
+/// The plain call holding a tokio semaphore permit: acquire, call, release.
+pub(crate) async fn with_permit(
+    semaphore: &tokio::sync::Semaphore,
+    x: u64,
+) -> Result<u64, BenchError> {
+    let _permit = semaphore
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
+    plain(x).await
 }

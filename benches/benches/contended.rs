@@ -30,7 +30,7 @@ use tokio::sync::Semaphore;
 use tower::limit::ConcurrencyLimit;
 use tower::{service_fn, Service as _, ServiceExt as _};
 
-use common::{check, plain, runtime, BenchError};
+use common::{check, plain, runtime, with_permit, BenchError};
 
 /// Worker threads of the runtime (the machine the README's numbers come from has 2 cores).
 const WORKERS: usize = 2;
@@ -84,15 +84,6 @@ async fn shared_breaker(x: u64) -> Result<u64, BenchError> {
 #[bulkhead(max = 16)]
 async fn shared_bulkhead(x: u64) -> Result<u64, BenchError> {
     Ok(black_box(x))
-}
-
-/// The plain call holding a tokio semaphore permit: acquire, call, release.
-async fn with_permit(semaphore: &Semaphore, x: u64) -> Result<u64, BenchError> {
-    let _permit = semaphore
-        .acquire()
-        .await
-        .expect("the semaphore is never closed");
-    plain(x).await
 }
 
 fn contended(c: &mut Criterion) {

@@ -14,6 +14,7 @@
 //! ```
 
 mod common;
+mod ours;
 mod settings;
 
 use std::hint::black_box;
@@ -23,14 +24,14 @@ use backon::{ExponentialBuilder, Retryable};
 use criterion::{criterion_group, criterion_main, Criterion};
 use failsafe::futures::CircuitBreaker as _;
 use recloser::{AsyncRecloser, Recloser};
-use resilience::{bulkhead, circuit_breaker, retry, timeout};
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Semaphore;
 use tower::limit::ConcurrencyLimit;
 use tower::{service_fn, Service as _, ServiceExt as _};
 use tower_resilience_circuitbreaker::CircuitBreakerLayer;
 
-use common::{check, plain, runtime, BenchError};
+use common::{check, plain, runtime, with_permit};
+use ours::{breaker_consecutive, breaker_window, bulkheaded, retried, stacked, timed};
 
 /// Times `iters` sequential calls inside one `block_on` on `$runtime`. `$call` is an
 /// expression that makes and awaits one call, with `$i` (the loop index, through
@@ -56,38 +57,6 @@ const OPEN_FOR: Duration = Duration::from_secs(10);
 // ---------------------------------------------------------------------------------------------
 // Our functions: each has its own `static` state, as every annotated function does.
 
-#[circuit_breaker]
-async fn breaker_consecutive(x: u64) -> Result<u64, BenchError> {
-    Ok(black_box(x))
-}
-
-#[circuit_breaker(failure_rate = 0.5, window = 100)]
-async fn breaker_window(x: u64) -> Result<u64, BenchError> {
-    Ok(black_box(x))
-}
-
-#[retry]
-async fn retried(x: u64) -> Result<u64, BenchError> {
-    Ok(black_box(x))
-}
-
-#[bulkhead(max = 16)]
-async fn bulkheaded(x: u64) -> Result<u64, BenchError> {
-    Ok(black_box(x))
-}
-
-#[retry]
-#[circuit_breaker]
-#[bulkhead(max = 16)]
-async fn stacked(x: u64) -> Result<u64, BenchError> {
-    Ok(black_box(x))
-}
-
-#[timeout("1s")]
-async fn timed(x: u64) -> Result<u64, BenchError> {
-    Ok(black_box(x))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Peers.
 
@@ -108,15 +77,6 @@ fn recloser_window() -> AsyncRecloser {
             .open_wait(OPEN_FOR)
             .build(),
     )
-}
-
-/// The plain call holding a tokio semaphore permit: acquire, call, release.
-async fn with_permit(semaphore: &Semaphore, x: u64) -> Result<u64, BenchError> {
-    let _permit = semaphore
-        .acquire()
-        .await
-        .expect("the semaphore is never closed");
-    plain(x).await
 }
 
 fn current_thread() -> Runtime {

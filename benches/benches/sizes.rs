@@ -7,9 +7,9 @@
 //! ```
 
 mod common;
+mod ours;
 
 use std::future::Future;
-use std::hint::black_box;
 use std::mem::{align_of, size_of, size_of_val};
 use std::time::Duration;
 
@@ -17,7 +17,6 @@ use backon::{ExponentialBuilder, Retryable};
 use failsafe::futures::CircuitBreaker as _;
 use recloser::{AsyncRecloser, Recloser};
 
-use resilience::{bulkhead, circuit_breaker, fallback, retry, timeout};
 use resilience_runtime::{
     Backoff, BreakerConfig, Bulkhead, BulkheadConfig, CircuitBreaker, RetryConfig, RetryPolicy,
     Timeout,
@@ -25,69 +24,13 @@ use resilience_runtime::{
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Semaphore;
 
-use common::{check, plain, runtime, BenchError};
+use common::{check, plain, runtime, with_permit};
+use ours::{
+    breaker_consecutive, breaker_window, bulkheaded, retried, stacked, stacked_all, timed,
+    with_fallback,
+};
 
 const CACHE_LINE: usize = 64;
-
-#[circuit_breaker]
-async fn breaker_consecutive(x: u64) -> Result<u64, BenchError> {
-    Ok(black_box(x))
-}
-
-#[circuit_breaker(failure_rate = 0.5, window = 100)]
-async fn breaker_window(x: u64) -> Result<u64, BenchError> {
-    Ok(black_box(x))
-}
-
-#[retry]
-async fn retried(x: u64) -> Result<u64, BenchError> {
-    Ok(black_box(x))
-}
-
-#[bulkhead(max = 16)]
-async fn bulkheaded(x: u64) -> Result<u64, BenchError> {
-    Ok(black_box(x))
-}
-
-#[timeout("1s")]
-async fn timed(x: u64) -> Result<u64, BenchError> {
-    Ok(black_box(x))
-}
-
-/// The fallback: answers with the plain call.
-async fn recover(x: u64, _error: BenchError) -> Result<u64, BenchError> {
-    plain(x).await
-}
-
-#[fallback(recover)]
-async fn with_fallback(x: u64) -> Result<u64, BenchError> {
-    Ok(black_box(x))
-}
-
-#[retry]
-#[circuit_breaker]
-#[bulkhead(max = 16)]
-async fn stacked(x: u64) -> Result<u64, BenchError> {
-    Ok(black_box(x))
-}
-
-#[fallback(recover)]
-#[retry]
-#[circuit_breaker]
-#[bulkhead(max = 16)]
-#[timeout("1s")]
-async fn stacked_all(x: u64) -> Result<u64, BenchError> {
-    Ok(black_box(x))
-}
-
-/// The plain call holding a tokio semaphore permit: acquire, call, release.
-async fn with_permit(semaphore: &Semaphore, x: u64) -> Result<u64, BenchError> {
-    let _permit = semaphore
-        .acquire()
-        .await
-        .expect("the semaphore is never closed");
-    plain(x).await
-}
 
 /// One row of the state-type table; `label` is markdown.
 fn state_row<T>(label: &str) {
