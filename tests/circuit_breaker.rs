@@ -5,7 +5,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Runs, ServiceError};
+use common::{answer, Runs, ServiceError};
 use resilience::{circuit_breaker, Rejected};
 use tokio::time::{advance, Instant};
 
@@ -62,11 +62,7 @@ async fn success_resets_the_consecutive_failure_count() {
     #[circuit_breaker(threshold = 3)]
     async fn call(fail: bool) -> Result<(), ServiceError> {
         RUNS.hit();
-        if fail {
-            Err(ServiceError::Unavailable)
-        } else {
-            Ok(())
-        }
+        answer(fail)
     }
 
     for _ in 0..4 {
@@ -88,11 +84,7 @@ async fn half_opens_after_timeout_and_closes_on_success() {
     #[circuit_breaker(threshold = 2, timeout = "10s")]
     async fn call(fail: bool) -> Result<(), ServiceError> {
         RUNS.hit();
-        if fail {
-            Err(ServiceError::Unavailable)
-        } else {
-            Ok(())
-        }
+        answer(fail)
     }
 
     call(true).await.unwrap_err();
@@ -116,11 +108,7 @@ async fn failed_trial_reopens_for_a_full_timeout() {
     #[circuit_breaker(threshold = 1, timeout = "10s")]
     async fn call(fail: bool) -> Result<(), ServiceError> {
         RUNS.hit();
-        if fail {
-            Err(ServiceError::Unavailable)
-        } else {
-            Ok(())
-        }
+        answer(fail)
     }
 
     call(true).await.unwrap_err();
@@ -218,11 +206,7 @@ async fn cancelled_trial_does_not_wedge_the_breaker() {
         if hang {
             std::future::pending::<()>().await;
         }
-        if fail {
-            Err(ServiceError::Unavailable)
-        } else {
-            Ok(())
-        }
+        answer(fail)
     }
 
     call(false, true).await.unwrap_err();
@@ -342,11 +326,7 @@ async fn sliding_window_waits_for_min_calls_then_opens_at_the_rate() {
     #[circuit_breaker(failure_rate = 0.5, window = 10, min_calls = 4)]
     async fn call(fail: bool) -> Result<(), ServiceError> {
         RUNS.hit();
-        if fail {
-            Err(ServiceError::Unavailable)
-        } else {
-            Ok(())
-        }
+        answer(fail)
     }
 
     // Three failures: 100% failure rate, but fewer than min_calls recorded.
@@ -367,11 +347,7 @@ async fn sliding_window_stays_closed_below_the_rate() {
     #[circuit_breaker(failure_rate = 0.5, window = 10)]
     async fn call(fail: bool) -> Result<(), ServiceError> {
         RUNS.hit();
-        if fail {
-            Err(ServiceError::Unavailable)
-        } else {
-            Ok(())
-        }
+        answer(fail)
     }
 
     // 40% failures over many windows: never opens.

@@ -7,7 +7,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Runs, ServiceError};
+use common::{answer, Runs, ServiceError};
 use resilience::monitor::{self, BreakerState};
 use resilience::{bulkhead, circuit_breaker, retry};
 
@@ -15,11 +15,7 @@ use resilience::{bulkhead, circuit_breaker, retry};
 async fn snapshot_reflects_state_after_a_scripted_sequence() {
     #[circuit_breaker(threshold = 2, timeout = "10s", name = "snapshot-payment")]
     async fn charge(fail: bool) -> Result<(), ServiceError> {
-        if fail {
-            Err(ServiceError::Unavailable)
-        } else {
-            Ok(())
-        }
+        answer(fail)
     }
     #[bulkhead(max = 3, name = "snapshot-db")]
     async fn query() -> Result<(), ServiceError> {
@@ -77,11 +73,7 @@ async fn snapshot_counts_calls_outcomes_rejections_and_retries() {
     #[circuit_breaker(threshold = 3, timeout = "1h", name = "counted")]
     #[bulkhead(max = 2, name = "counted-pool")]
     async fn call(fail: bool) -> Result<(), ServiceError> {
-        if fail {
-            Err(ServiceError::Unavailable)
-        } else {
-            Ok(())
-        }
+        answer(fail)
     }
 
     call(false).await.unwrap(); // one attempt, succeeds
@@ -127,11 +119,7 @@ async fn force_open_rejects_and_force_closed_admits() {
     #[circuit_breaker(threshold = 1, name = "forced")]
     async fn call(fail: bool) -> Result<(), ServiceError> {
         RUNS.hit();
-        if fail {
-            Err(ServiceError::Unavailable)
-        } else {
-            Ok(())
-        }
+        answer(fail)
     }
 
     assert!(

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Runs, ServiceError};
+use common::{answer, Runs, ServiceError};
 use resilience::{bulkhead, circuit_breaker, fallback, retry, timeout};
 use tokio::time::{sleep, Instant};
 
@@ -166,11 +166,7 @@ async fn bulkhead_outside_breaker_takes_a_slot_even_for_a_rejected_call() {
     #[circuit_breaker(threshold = 1, timeout = "1h")]
     async fn call(fail: bool) -> Result<(), ServiceError> {
         RUNS.hit();
-        if fail {
-            Err(ServiceError::Unavailable)
-        } else {
-            Ok(())
-        }
+        answer(fail)
     }
     call(true).await.unwrap_err();
     // The breaker is open; the bulkhead admits, the breaker rejects, the slot comes back.

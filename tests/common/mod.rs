@@ -45,6 +45,15 @@ impl ServiceError {
     }
 }
 
+/// The service's answer in most tests: unavailable when told to fail, fine otherwise.
+pub(crate) fn answer(fail: bool) -> Result<(), ServiceError> {
+    if fail {
+        Err(ServiceError::Unavailable)
+    } else {
+        Ok(())
+    }
+}
+
 /// Counts how many times a body ran.
 pub(crate) struct Runs(AtomicUsize);
 
