@@ -1,0 +1,93 @@
+//! `#[circuit_breaker]`: defaults and limits.
+//!
+//! | parameter | default | limits |
+//! |---|---|---|
+//! | `threshold` | [`DEFAULT_THRESHOLD`] (3) | 1 to 2^20 |
+//! | `timeout` | [`DEFAULT_TIMEOUT_NANOS`] (10 s) | longer than zero |
+//! | `half_open` | [`DEFAULT_HALF_OPEN`] (1) | 1 to 2^12 |
+//! | `failure_rate` | none: it selects the failure-rate mode | greater than 0, at most 1 |
+//! | `window` | [`DEFAULT_WINDOW`] (100) | 1 to 2^24 (a bit per call, allocated at first use) |
+//! | `min_calls` | the window ([`default_min_calls`]) | 1 to `window` |
+//!
+//! `threshold` (consecutive failures) and `failure_rate` (with `window` and `min_calls`) are
+//! two trip policies: naming both is [`Error::ThresholdWithFailureRate`], and `window` or
+//! `min_calls` without the failure-rate mode is [`Error::NeedsFailureRate`].
+
+use crate::{Count, Error, Rate, Time, SECOND};
+
+/// Consecutive failures that open the breaker.
+pub const THRESHOLD: Count = Count {
+    name: "threshold",
+    min: 1,
+    max: 1 << 20,
+};
+/// The default `threshold`.
+pub const DEFAULT_THRESHOLD: u32 = 3;
+
+/// Time spent open before trial calls are admitted.
+pub const TIMEOUT: Time = Time {
+    name: "timeout",
+    zero: Some("`timeout` must be longer than zero: the breaker would never stay open"),
+};
+/// The default `timeout`: 10 s.
+pub const DEFAULT_TIMEOUT_NANOS: u64 = 10 * SECOND;
+
+/// Trial calls admitted at once while half-open.
+pub const HALF_OPEN: Count = Count {
+    name: "half_open",
+    min: 1,
+    max: 1 << 12,
+};
+/// The default `half_open`.
+pub const DEFAULT_HALF_OPEN: u32 = 1;
+
+/// The failed fraction of the window that opens the breaker.
+pub const FAILURE_RATE: Rate = Rate {
+    name: "failure_rate",
+};
+
+/// How many of the last calls the failure rate is computed over. The ring holds a bit per
+/// call, so the limit bounds it at 2 MiB.
+pub const WINDOW: Count = Count {
+    name: "window",
+    min: 1,
+    max: 1 << 24,
+};
+/// The default `window`.
+pub const DEFAULT_WINDOW: u32 = 100;
+
+/// Calls recorded before the rate is trusted; at most the window ([`check_min_calls`]).
+pub const MIN_CALLS: Count = Count {
+    name: "min_calls",
+    min: 1,
+    max: WINDOW.max,
+};
+
+/// The default `min_calls` of a window: the whole window.
+///
+/// ```
+/// assert_eq!(resilience_config::breaker::default_min_calls(20), 20);
+/// ```
+pub const fn default_min_calls(window: u32) -> u32 {
+    window
+}
+
+/// The rule between `min_calls` and `window`.
+///
+/// ```
+/// use resilience_config::breaker::check_min_calls;
+///
+/// assert!(check_min_calls(20, 100).is_ok());
+/// assert!(check_min_calls(200, 100).is_err());
+/// ```
+///
+/// # Errors
+///
+/// [`Error::MinCallsAboveWindow`].
+pub fn check_min_calls(min_calls: u32, window: u32) -> Result<(), Error> {
+    if min_calls > window {
+        Err(Error::MinCallsAboveWindow { window })
+    } else {
+        Ok(())
+    }
+}
