@@ -186,43 +186,60 @@ impl RetryPolicy {
     /// The delay before the next attempt after `outcome`, or `None` when the outcome is final:
     /// a success, an open circuit (an inner breaker refused the call: retrying it would only
     /// be refused again), an error `retry_if` declines, or no retries left. Other inner
-    /// rejections — a full bulkhead, a timeout — are transient and retried.
+    /// rejections — a full bulkhead, a timeout — are transient: `retry_if` judges them as the
+    /// error `E::from(rejected)` the caller would get, so a call that is not idempotent can
+    /// refuse to retry a timeout.
     ///
     /// ```
-    /// use resilience_runtime::{Failure, InstanceName, Jitter, RetryConfig, RetryPolicy};
+    /// use resilience_runtime::{Failure, InstanceName, Jitter, Rejected, RetryConfig, RetryPolicy};
     /// use std::time::Duration;
     ///
     /// static POLICY: RetryPolicy = RetryPolicy::new(RetryConfig {
     ///     jitter: Jitter::None,
     ///     ..RetryConfig::new(InstanceName::given("lookup"))
     /// });
+    /// #[derive(Debug)]
+    /// enum Error { Flaky, Rejected(Rejected) }
+    /// impl From<Rejected> for Error {
+    ///     fn from(r: Rejected) -> Self { Error::Rejected(r) }
+    /// }
+    ///
     /// let mut backoff = POLICY.backoff();
-    /// let failed: Result<(), Failure<&str>> = Err(Failure::Error("flaky"));
+    /// let failed: Result<(), Failure<Error>> = Err(Failure::Error(Error::Flaky));
     /// assert_eq!(POLICY.delay_after(&mut backoff, &failed, |_| true), Some(Duration::from_millis(100)));
-    /// assert_eq!(POLICY.delay_after(&mut backoff, &failed, |e| *e != "flaky"), None);
+    /// assert_eq!(POLICY.delay_after(&mut backoff, &failed, |e| !matches!(e, Error::Flaky)), None);
+    ///
+    /// // An inner timeout is judged as the error the caller would get: here, not retried.
+    /// let not_idempotent = |e: &Error| !matches!(e, Error::Rejected(Rejected::TimedOut { .. }));
+    /// let timed_out: Result<(), Failure<Error>> =
+    ///     Err(Failure::Rejected(Rejected::timed_out("lookup", Duration::from_secs(1))));
+    /// assert_eq!(POLICY.delay_after(&mut backoff, &timed_out, not_idempotent), None);
     /// ```
     #[inline]
-    pub fn delay_after<T, E>(
+    pub fn delay_after<T, E: From<Rejected>>(
         &self,
         backoff: &mut Backoff,
         outcome: &Result<T, Failure<E>>,
         retry_if: impl FnOnce(&E) -> bool,
     ) -> Option<Duration> {
         let cause = match outcome {
-            Ok(_) => {
-                self.counters.add(&[Count::Success]);
-                return None;
+            // A success is final, and an open circuit would only refuse the retry again.
+            Ok(_) | Err(Failure::Rejected(Rejected::CircuitOpen { .. })) => None,
+            Err(Failure::Error(error)) => retry_if(error).then_some("error"),
+            // Judged as the error the caller would get, so `retry_if` can refuse to retry a
+            // timeout of a call that is not idempotent. Cloning a rejection is a few words,
+            // and this is the failure path only.
+            Err(Failure::Rejected(rejected)) => {
+                retry_if(&E::from(rejected.clone())).then(|| rejected.reason())
             }
-            Err(Failure::Error(error)) if retry_if(error) => "error",
-            Err(Failure::Rejected(rejected))
-                if !matches!(rejected, Rejected::CircuitOpen { .. }) =>
-            {
-                rejected.reason()
-            }
-            Err(_) => {
-                self.counters.add(&[Count::Failure]);
-                return None;
-            }
+        };
+        let Some(cause) = cause else {
+            self.counters.add(&[if outcome.is_ok() {
+                Count::Success
+            } else {
+                Count::Failure
+            }]);
+            return None;
         };
         let delay = backoff.next_delay();
         events::retry(self.name(), backoff.retries(), delay, cause);
