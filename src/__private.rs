@@ -57,6 +57,24 @@ pub fn clone_arg<T: CloneArg>(value: &T) -> T {
     value.clone()
 }
 
+/// An owned receiver (`self`, `self: Arc<Self>`) that `#[retry]` or `#[fallback]` copies for
+/// each use.
+#[diagnostic::on_unimplemented(
+    message = "`self` must be `Clone` here: #[retry] and #[fallback] give every attempt its own copy of `{Self}`",
+    label = "owned receiver of type `{Self}` is not `Clone`",
+    note = "take `&self`, or `self: Arc<Self>`, or derive or implement `Clone`"
+)]
+pub trait CloneReceiver: Clone {}
+
+impl<T: Clone> CloneReceiver for T {}
+
+/// A fresh copy of an owned receiver.
+#[inline]
+#[must_use]
+pub fn clone_receiver<T: CloneReceiver>(value: &T) -> T {
+    value.clone()
+}
+
 /// The user's body, its output pinned to the declared return type `R`, with its error lifted
 /// into [`Failure`].
 #[inline]

@@ -45,7 +45,7 @@ use syn::{ReturnType, Type};
 
 use crate::args::{Errors, JitterKind, Kind, Layer, LayerArgs, Policy, Spanned};
 use crate::item::{Arg, Function};
-use crate::{args, paths, validate};
+use crate::{args, body, paths, validate};
 
 /// Entry point shared by every attribute: parse, validate, expand; on any error, the
 /// function without its resilience attributes plus every error as a `compile_error!`.
@@ -68,6 +68,21 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
         }
     };
     let mut errors = Errors::default();
+    if function.is_expanded() {
+        errors.add(syn::Error::new(
+            Span::call_site(),
+            format!(
+                "#[{}] is written below a resilience attribute that has already rewritten this function, \
+                 so it would run outside that attribute: the stack would be silently reordered. \
+                 This happens when the attributes are written through another name for the crate \
+                 (`use resilience as res;`): add `crate = \"res\"` to the outermost attribute, \
+                 like #[res::retry(crate = \"res\")], so it takes the whole stack in the written order",
+                kind.name()
+            ),
+        ));
+        let error = errors.finish().err().map(syn::Error::into_compile_error);
+        return quote!(#item #error);
+    }
     let mut layers: Vec<Layer> = errors
         .push(Layer::parse(kind, Span::call_site(), args))
         .into_iter()
@@ -78,6 +93,20 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
         .map(|krate| krate.value.clone());
     layers.extend(function.take_stack(krate.as_ref(), &mut errors));
     validate::function(&function, kind, &layers, &mut errors);
+    if let Some(span) = function.lent_from_mut() {
+        for layer in layers.iter().filter(|l| matches!(l.kind, Kind::Retry | Kind::Fallback)) {
+            errors.add(syn::Error::new(
+                span,
+                format!(
+                    "#[{}] cannot return a borrow of a `&mut` argument or `&mut self`: every attempt \
+                     reborrows it, and a borrow returned by one attempt would have to outlive the \
+                     next attempt's; return an owned value (clone what you return), or put the \
+                     attribute on a function that does not lend from `&mut`",
+                    layer.kind.name()
+                ),
+            ));
+        }
+    }
     for layer in &layers {
         validate::layer(layer, &mut errors);
     }
@@ -105,7 +134,8 @@ fn expand(function: Function, layers: &[Layer]) -> TokenStream {
     let Function {
         item,
         args,
-        has_receiver,
+        receiver,
+        receiver_span,
     } = function;
     let syn::ItemFn {
         attrs,
@@ -113,31 +143,43 @@ fn expand(function: Function, layers: &[Layer]) -> TokenStream {
         sig,
         block,
     } = item;
+    let (inner_attrs, attrs): (Vec<_>, Vec<_>) = attrs
+        .into_iter()
+        .partition(|attr| matches!(attr.style, syn::AttrStyle::Inner(_)));
     // Validation guarantees a return type; `()` keeps this total all the same.
     let (ret, ret_span) = match &sig.output {
         ReturnType::Type(_, declared) => (output_type(declared), declared.span()),
         ReturnType::Default => (syn::parse_quote!(()), sig.ident.span()),
     };
 
-    let borrows = layers
-        .iter()
-        .any(|l| matches!(l.kind, Kind::Retry | Kind::Fallback));
-    let body = if borrows {
-        quote!(async #block)
-    } else {
-        quote!(async move #block)
-    };
     let p_ret = respan(&p, ret_span);
-    let mut pipeline = quote_spanned!(ret_span=> #p_ret::body::<#ret, _>(#body));
+    let attempt = body::Attempt {
+        p_ret: &p_ret,
+        p: &p,
+        ret: &ret,
+        ret_span,
+        args: &args,
+        receiver,
+        receiver_span,
+        reused: layers
+            .iter()
+            .any(|l| matches!(l.kind, Kind::Retry | Kind::Fallback)),
+        receiver_reused: layers.iter().any(|l| match &l.args {
+            LayerArgs::Retry(_) => true,
+            LayerArgs::Fallback(a) => passes_self(&a.function.value),
+            _ => false,
+        }),
+    };
+    let mut pipeline = attempt.future(*block);
 
-    let site = quote!(__ResilienceSite);
+    let site = format_ident!("{}", crate::item::SITE).into_token_stream();
     let gen = Gen {
         p: &p,
         site: &site,
         ret: &ret,
         ret_span,
         args: &args,
-        has_receiver,
+        has_receiver: receiver.is_some(),
     };
     let mut statics = Vec::new();
     for (index, layer) in layers.iter().enumerate().rev() {
@@ -149,12 +191,12 @@ fn expand(function: Function, layers: &[Layer]) -> TokenStream {
 
     // Spanned on the return type, path included: a missing `E: From<Rejected>` is reported
     // there rather than on the attribute.
-    let p_ret = respan(&p, ret_span);
     let outcome = quote_spanned!(ret_span=> __resilience_outcome);
     let finish = quote_spanned!(ret_span=> #p_ret::finish(#outcome));
     quote! {
         #(#attrs)*
         #vis #sig {
+            #(#inner_attrs)*
             #[allow(dead_code)]
             struct #site;
             #(#statics)*
@@ -244,44 +286,55 @@ impl Gen<'_> {
                 };
                 (Some(item), quote!(#id.get().run(#inner)))
             }
-            LayerArgs::Retry(a) => {
-                let name = self.name(None);
-                let max = a.max.as_ref().map_or(args::DEFAULT_MAX, |m| m.value);
-                let base = nanos(a.base.as_ref(), args::DEFAULT_BASE_NANOS);
-                let max_delay = nanos(a.max_delay.as_ref(), args::DEFAULT_MAX_DELAY_NANOS);
-                let jitter = match a.jitter.as_ref().map_or(JitterKind::Full, |j| j.value) {
-                    JitterKind::None => quote!(#p::Jitter::None),
-                    JitterKind::Full => quote!(#p::Jitter::Full),
-                    JitterKind::Equal => quote!(#p::Jitter::Equal),
-                    JitterKind::Decorrelated => quote!(#p::Jitter::Decorrelated),
-                };
-                let predicate = self.predicate(a.retry_if.as_ref());
-                let clones = self.fresh_clones();
-                let backoff = quote_spanned!(Span::mixed_site()=> __backoff);
-                let outcome = quote_spanned!(Span::mixed_site()=> __outcome);
-                let delay = quote_spanned!(Span::mixed_site()=> __delay);
-                let item = quote! {
-                    static #id: #p::Site<#p::RetryPolicy> = #p::Site::new(#p::RetryPolicy::new(
-                        #p::RetryConfig { name: #name, max: #max, base: #base, max_delay: #max_delay, jitter: #jitter },
-                    ));
-                };
-                let wrapped = quote! {
-                    async {
-                        let mut #backoff = #id.get().backoff();
-                        loop {
-                            #clones
-                            let #outcome = #inner.await;
-                            match #id.get().delay_after(&mut #backoff, &#outcome, #predicate) {
-                                ::core::option::Option::Some(#delay) => #p::sleep(#delay).await,
-                                ::core::option::Option::None => break #outcome,
-                            }
-                        }
-                    }
-                };
-                (Some(item), wrapped)
-            }
+            LayerArgs::Retry(a) => self.retry(a, id, inner),
             LayerArgs::Fallback(a) => (None, self.fallback(a, inner)),
         }
+    }
+
+    /// The retry loop, inline: fresh clones of the owned arguments for every attempt.
+    fn retry(
+        &self,
+        a: &args::RetryArgs,
+        id: &syn::Ident,
+        inner: &TokenStream,
+    ) -> (Option<TokenStream>, TokenStream) {
+        let p = self.p;
+        let name = self.name(None);
+        let max = a.max.as_ref().map_or(args::DEFAULT_MAX, |m| m.value);
+        let base = nanos(a.base.as_ref(), args::DEFAULT_BASE_NANOS);
+        let max_delay = nanos(a.max_delay.as_ref(), args::DEFAULT_MAX_DELAY_NANOS);
+        let jitter = match a.jitter.as_ref().map_or(JitterKind::Full, |j| j.value) {
+            JitterKind::None => quote!(#p::Jitter::None),
+            JitterKind::Full => quote!(#p::Jitter::Full),
+            JitterKind::Equal => quote!(#p::Jitter::Equal),
+            JitterKind::Decorrelated => quote!(#p::Jitter::Decorrelated),
+        };
+        let predicate = self.predicate(a.retry_if.as_ref());
+        let clones = self.fresh_clones();
+        let moves = self.moves();
+        let backoff = quote_spanned!(Span::mixed_site()=> __backoff);
+        let outcome = quote_spanned!(Span::mixed_site()=> __outcome);
+        let delay = quote_spanned!(Span::mixed_site()=> __delay);
+        let item = quote! {
+            static #id: #p::Site<#p::RetryPolicy> = #p::Site::new(#p::RetryPolicy::new(
+                #p::RetryConfig { name: #name, max: #max, base: #base, max_delay: #max_delay, jitter: #jitter },
+            ));
+        };
+        let wrapped = quote! {
+            async {
+                #moves
+                let mut #backoff = #id.get().backoff();
+                loop {
+                    #clones
+                    let #outcome = #inner.await;
+                    match #id.get().delay_after(&mut #backoff, &#outcome, #predicate) {
+                        ::core::option::Option::Some(#delay) => #p::sleep(#delay).await,
+                        ::core::option::Option::None => break #outcome,
+                    }
+                }
+            }
+        };
+        (Some(item), wrapped)
     }
 
     /// `InstanceName::given("payment")`, or the function's own path.
@@ -310,10 +363,7 @@ impl Gen<'_> {
     /// gets its own copy. Spanned on the argument, so a missing `Clone` points at it.
     fn fresh_clones(&self) -> TokenStream {
         let p = self.p;
-        self.args
-            .iter()
-            .filter(|arg| !arg.is_ref)
-            .flat_map(|arg| &arg.bindings)
+        self.owned_bindings()
             .map(|binding| {
                 let ident = &at_call_site(&binding.ident);
                 let span = ident.span();
@@ -327,6 +377,30 @@ impl Gen<'_> {
             .collect()
     }
 
+    /// `let name = name;` for every name bound by an owned argument, at the top of the retry
+    /// block: the block owns the originals it clones for each attempt, instead of holding
+    /// `&T` across its awaits (which would make it `Send` only for `T: Sync`).
+    fn moves(&self) -> TokenStream {
+        self.owned_bindings()
+            .map(|binding| {
+                let ident = &at_call_site(&binding.ident);
+                if binding.mutable {
+                    // Borrowing the original mutably keeps the user's `mut` from reading as unused.
+                    quote!(let _ = &mut #ident; let mut #ident = #ident;)
+                } else {
+                    quote!(#[allow(clippy::redundant_locals)] let #ident = #ident;)
+                }
+            })
+            .collect()
+    }
+
+    fn owned_bindings(&self) -> impl Iterator<Item = &crate::item::Binding> {
+        self.args
+            .iter()
+            .filter(|arg| !arg.is_ref)
+            .flat_map(|arg| &arg.bindings)
+    }
+
     fn fallback(&self, a: &args::FallbackArgs, inner: &TokenStream) -> TokenStream {
         let p = self.p;
         let ret = self.ret;
@@ -334,7 +408,7 @@ impl Gen<'_> {
         let span = a.function.span;
         let mut saved = TokenStream::new();
         let mut call_args = Vec::new();
-        if self.has_receiver && function.segments.first().is_some_and(|s| s.ident == "Self") {
+        if self.has_receiver && passes_self(function) {
             call_args.push(quote!(self));
         }
         for (index, arg) in self.args.iter().enumerate() {
@@ -377,11 +451,16 @@ impl Gen<'_> {
     }
 }
 
+/// Whether a fallback path names a method of `Self`, which is passed the receiver.
+fn passes_self(function: &syn::Path) -> bool {
+    function.segments.first().is_some_and(|s| s.ident == "Self")
+}
+
 /// The user's identifier, resolved as the user wrote it but marked as macro output: the copies
 /// generated code makes of an argument are not the user's code, so lints about using a
 /// binding (`clippy::used_underscore_binding`) stay quiet, while errors (a missing `Clone`)
 /// still point at the argument.
-fn at_call_site(ident: &syn::Ident) -> syn::Ident {
+pub(crate) fn at_call_site(ident: &syn::Ident) -> syn::Ident {
     let mut ident = ident.clone();
     ident.set_span(Span::call_site().located_at(ident.span()));
     ident
@@ -389,7 +468,7 @@ fn at_call_site(ident: &syn::Ident) -> syn::Ident {
 
 /// The same tokens, every one spanned at `span`, so a diagnostic about the whole expression
 /// points at the user's token instead of the attribute.
-fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+pub(crate) fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
     tokens
         .clone()
         .into_iter()

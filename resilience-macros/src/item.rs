@@ -7,7 +7,7 @@
 use proc_macro2::{Span, TokenStream};
 use syn::spanned::Spanned as _;
 use syn::visit::Visit;
-use syn::{Attribute, FnArg, Ident, ItemFn, Pat, PatIdent, Path, Type};
+use syn::{Attribute, FnArg, Ident, ItemFn, Pat, PatIdent, Path, ReturnType, Type};
 
 use crate::args::{Errors, Kind, Layer};
 
@@ -16,8 +16,21 @@ pub(crate) struct Function {
     pub(crate) item: ItemFn,
     /// The arguments after the receiver, in order.
     pub(crate) args: Vec<Arg>,
-    /// Whether the function is a method (`self`, `&self`, `&mut self`, `self: Arc<Self>`, ...).
-    pub(crate) has_receiver: bool,
+    /// How a method takes `self`; `None` for a free function.
+    pub(crate) receiver: Option<ReceiverKind>,
+    /// The receiver as written, for errors about it.
+    pub(crate) receiver_span: Span,
+}
+
+/// How a method takes `self`, which decides how each attempt gets its own.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReceiverKind {
+    /// `&self`, `self: &Self`: copied.
+    Shared,
+    /// `&mut self`, `self: &mut Self`: reborrowed.
+    Mut,
+    /// `self`, `self: Arc<Self>`, `self: Box<Self>`, ...: cloned.
+    Owned,
 }
 
 /// One argument after the receiver.
@@ -28,6 +41,8 @@ pub(crate) struct Arg {
     pub(crate) name: Option<Ident>,
     /// Whether the argument's type is a reference: references pass as they are, never cloned.
     pub(crate) is_ref: bool,
+    /// Whether it is a `&mut` reference: each attempt reborrows it.
+    pub(crate) is_mut_ref: bool,
     /// The whole `pattern: Type`, for errors about the argument.
     pub(crate) span: Span,
 }
@@ -42,10 +57,18 @@ impl Function {
     pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Function> {
         let item: ItemFn = syn::parse2(tokens)?;
         let mut args = Vec::new();
-        let mut has_receiver = false;
+        let mut receiver = None;
+        let mut receiver_span = Span::call_site();
         for input in &item.sig.inputs {
             match input {
-                FnArg::Receiver(_) => has_receiver = true,
+                FnArg::Receiver(r) => {
+                    receiver_span = r.span();
+                    receiver = Some(match strip_groups(&r.ty) {
+                        Type::Reference(r) if r.mutability.is_some() => ReceiverKind::Mut,
+                        Type::Reference(_) => ReceiverKind::Shared,
+                        _ => ReceiverKind::Owned,
+                    });
+                }
                 FnArg::Typed(typed) => {
                     let mut collect = CollectBindings(Vec::new());
                     collect.visit_pat(&typed.pat);
@@ -61,6 +84,10 @@ impl Function {
                             _ => None,
                         },
                         is_ref: matches!(strip_groups(&typed.ty), Type::Reference(_)),
+                        is_mut_ref: matches!(
+                            strip_groups(&typed.ty),
+                            Type::Reference(r) if r.mutability.is_some()
+                        ),
                         span: typed.span(),
                     });
                 }
@@ -69,7 +96,61 @@ impl Function {
         Ok(Function {
             item,
             args,
-            has_receiver,
+            receiver,
+            receiver_span,
+        })
+    }
+
+    /// Whether an outer resilience attribute has already rewritten this function (its body
+    /// declares the site marker `expand` generates).
+    pub(crate) fn is_expanded(&self) -> bool {
+        self.item.block.stmts.iter().any(|stmt| {
+            matches!(stmt, syn::Stmt::Item(syn::Item::Struct(s)) if s.ident == SITE)
+        })
+    }
+
+    /// Whether the function is a method.
+    pub(crate) fn has_receiver(&self) -> bool {
+        self.receiver.is_some()
+    }
+
+    /// The borrow in the return type that is lent out of a `&mut` input, if any: elided
+    /// (`&T`, `'_`) with `&mut self`, or a named lifetime that a `&mut` input carries.
+    ///
+    /// Such a function cannot run twice in one call: the borrow one run returns would have to
+    /// outlive the next run's reborrow of the same `&mut`.
+    pub(crate) fn lent_from_mut(&self) -> Option<Span> {
+        let ReturnType::Type(_, output) = &self.item.sig.output else {
+            return None;
+        };
+        let mut mut_lifetimes = Vec::new();
+        let mut elided_from_mut = false;
+        let mut references = 0;
+        for input in &self.item.sig.inputs {
+            let ty = match input {
+                FnArg::Receiver(r) => &r.ty,
+                FnArg::Typed(t) => &t.ty,
+            };
+            let mut refs = CollectRefs::default();
+            refs.visit_type(ty);
+            references += refs.refs.len();
+            for (lifetime, mutable) in refs.refs {
+                match (lifetime, mutable) {
+                    (Some(l), true) => mut_lifetimes.push(l),
+                    (None, true) if matches!(input, FnArg::Receiver(_)) => elided_from_mut = true,
+                    _ => {}
+                }
+            }
+        }
+        // With one reference input and no receiver, elision ties the output to that input.
+        if references == 1 && !self.has_receiver() {
+            elided_from_mut = self.args.iter().any(|arg| arg.is_mut_ref);
+        }
+        let mut out = CollectLifetimes::default();
+        out.visit_type(output);
+        out.found.into_iter().find_map(|(lifetime, span)| match lifetime {
+            None => elided_from_mut.then_some(span),
+            Some(name) => mut_lifetimes.contains(&name).then_some(span),
         })
     }
 
@@ -106,6 +187,9 @@ impl Function {
         layers
     }
 }
+
+/// The unit struct every rewritten body declares to name its instances.
+pub(crate) const SITE: &str = "__ResilienceSite";
 
 /// The argument that marks an attribute already taken into an outer attribute's pipeline.
 pub(crate) const STACKED: &str = "__resilience_stacked";
@@ -149,6 +233,48 @@ fn strip_groups(ty: &Type) -> &Type {
         Type::Group(g) => strip_groups(&g.elem),
         Type::Paren(p) => strip_groups(&p.elem),
         other => other,
+    }
+}
+
+/// The references in an input type: `(lifetime, mutable)`, `None` where elided.
+#[derive(Default)]
+struct CollectRefs {
+    refs: Vec<(Option<String>, bool)>,
+}
+
+impl<'ast> Visit<'ast> for CollectRefs {
+    fn visit_type_reference(&mut self, r: &'ast syn::TypeReference) {
+        let lifetime = r
+            .lifetime
+            .as_ref()
+            .filter(|l| l.ident != "_")
+            .map(|l| l.ident.to_string());
+        self.refs.push((lifetime, r.mutability.is_some()));
+        syn::visit::visit_type_reference(self, r);
+    }
+}
+
+/// The borrows in the output type that are not `'static`: `(lifetime, span)`, `None` where
+/// elided (`&T`, `'_`).
+#[derive(Default)]
+struct CollectLifetimes {
+    found: Vec<(Option<String>, Span)>,
+}
+
+impl<'ast> Visit<'ast> for CollectLifetimes {
+    fn visit_type_reference(&mut self, r: &'ast syn::TypeReference) {
+        if r.lifetime.is_none() {
+            self.found.push((None, r.span()));
+        }
+        syn::visit::visit_type_reference(self, r);
+    }
+
+    fn visit_lifetime(&mut self, l: &'ast syn::Lifetime) {
+        match l.ident.to_string().as_str() {
+            "static" => {}
+            "_" => self.found.push((None, l.span())),
+            name => self.found.push((Some(name.to_owned()), l.span())),
+        }
     }
 }
 

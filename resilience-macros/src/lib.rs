@@ -17,6 +17,7 @@
 //! working.
 
 mod args;
+mod body;
 mod expand;
 mod item;
 mod paths;
