@@ -58,12 +58,28 @@
 //! rejection stays typed, so:
 //!
 //! - a `#[retry]` outside a breaker stops at once on [`Rejected::CircuitOpen`], and retries
-//!   the other rejections (a full bulkhead, a timeout), which are transient;
+//!   the other rejections (a full bulkhead, a timeout), which are transient, when `retry_if`
+//!   accepts them: it judges them as the error `E::from(rejected)` the caller would get, so a
+//!   call that is not idempotent can refuse to retry a timeout;
 //! - a breaker outside a `#[timeout]` counts [`Rejected::TimedOut`] as a failure (the
 //!   dependency was too slow), but ignores [`Rejected::BulkheadFull`] from a bulkhead inside
 //!   it: a full local compartment says nothing about the dependency's health, and counting it
 //!   would let a burst of load open the breaker. `resilience4j` and `MicroProfile` count both;
 //!   we count only what the dependency did.
+//!
+//! The stack is never silently reordered. When the crate is imported under another name
+//! (`use resilience as res;`), give the outermost attribute that path, `#[res::retry(crate =
+//! "res")]`, so it recognises the others as its own; without it, an attribute that finds the
+//! function already rewritten refuses to compile and says so.
+//!
+//! The expansion adds no bound the plain function does not have: the body owns what it uses,
+//! as the plain `async fn` does, so an owned `Send + !Sync` argument (a `Cell`) or a
+//! `&mut self` of such a type still gives a `Send` future under `#[retry]` and `#[fallback]`;
+//! an owned receiver (`self: Arc<Self>`) is cloned for each attempt like any owned argument;
+//! `return Ok(Arc::new(x))` coerces to `Result<Arc<dyn Trait>, E>`; inner attributes
+//! (`#![allow(..)]`) apply. One shape cannot work: under `#[retry]` or `#[fallback]`, a
+//! function that returns a borrow of `&mut self` (or of a `&mut` argument) is a compile error,
+//! since each attempt reborrows it and one attempt's borrow would outlive the next's.
 //!
 //! # Error handling
 //!
@@ -197,7 +213,8 @@
 //! ```
 //!
 //! The macro adds what is tedious by hand: fresh clones of owned arguments per attempt,
-//! `&mut self` reborrowed per attempt, the declared return type kept for `?`, and `static`s
+//! `&mut self` reborrowed per attempt, the declared return type kept for `?` and coercions,
+//! and `static`s
 //! declared inside the function so each function has its own instances.
 //!
 //! # Instances

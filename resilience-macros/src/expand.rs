@@ -14,7 +14,7 @@
 //!             loop {
 //!                 /* fresh clones of owned arguments */
 //!                 let outcome = __RESILIENCE_1.get().run(  // breaker: one runtime call
-//!                     body::<Result<Receipt, PaymentError>, _>(async { /* the user's block */ }),
+//!                     body::<Result<Receipt, PaymentError>, _>(async move { /* the block */ }),
 //!                     every_error,
 //!                 ).await;
 //!                 match __RESILIENCE_0.get().delay_after(&mut backoff, &outcome, every_error) {
@@ -28,14 +28,18 @@
 //! ```
 //!
 //! Between layers the outcome is `Result<T, Failure<E>>`, so an outer layer tells the user's
-//! errors from inner rejections by type. The user's block is awaited as an `async` block whose
-//! output is pinned to the declared return type (`impl Trait` replaced by `_`), so `?` and
-//! `return` keep their meaning and type errors land on the user's code.
+//! errors from inner rejections by type. How the user's block becomes one attempt's future
+//! (its output type fixed to the declared return type, `async move`, a receiver and `&mut`
+//! arguments of its own under retry and fallback) is [`body`]'s part.
 //!
-//! Retry and fallback re-use the arguments, so under them the block borrows instead of moving
-//! (`async { }`): each attempt borrows a fresh clone, and `&mut self` is reborrowed per attempt,
-//! which a closure per attempt could not do. Without them the block moves its arguments
-//! (`async move { }`), exactly like the plain function.
+//! Retry re-uses the arguments, so its block owns the originals (`let x = x;`, rather than
+//! borrowing them across its awaits) and clones them at the top of every attempt; `&mut self`
+//! is reborrowed per attempt, which a closure per attempt could not do.
+//!
+//! An attribute that finds the function already rewritten by another (only possible when
+//! the outer one did not recognise it, as with `#[res::retry] #[res::circuit_breaker]` through
+//! `use resilience as res;` without `crate = "res"`) refuses to compile: wrapping the rewritten
+//! function would silently run the stack in the opposite order.
 
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
@@ -93,10 +97,10 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
         .map(|krate| krate.value.clone());
     layers.extend(function.take_stack(krate.as_ref(), &mut errors));
     validate::function(&function, kind, &layers, &mut errors);
-    if let Some(span) = function.lent_from_mut() {
+    if let Some(lent) = function.lent_from_mut() {
         for layer in layers.iter().filter(|l| matches!(l.kind, Kind::Retry | Kind::Fallback)) {
-            errors.add(syn::Error::new(
-                span,
+            errors.add(syn::Error::new_spanned(
+                &lent,
                 format!(
                     "#[{}] cannot return a borrow of a `&mut` argument or `&mut self`: every attempt \
                      reborrows it, and a borrow returned by one attempt would have to outlive the \

@@ -5,6 +5,7 @@
 //! no difference and diagnostics keep pointing at the user's code. Only the body is wrapped.
 
 use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
 use syn::spanned::Spanned as _;
 use syn::visit::Visit;
 use syn::{Attribute, FnArg, Ident, ItemFn, Pat, PatIdent, Path, ReturnType, Type};
@@ -119,7 +120,7 @@ impl Function {
     ///
     /// Such a function cannot run twice in one call: the borrow one run returns would have to
     /// outlive the next run's reborrow of the same `&mut`.
-    pub(crate) fn lent_from_mut(&self) -> Option<Span> {
+    pub(crate) fn lent_from_mut(&self) -> Option<TokenStream> {
         let ReturnType::Type(_, output) = &self.item.sig.output else {
             return None;
         };
@@ -148,9 +149,9 @@ impl Function {
         }
         let mut out = CollectLifetimes::default();
         out.visit_type(output);
-        out.found.into_iter().find_map(|(lifetime, span)| match lifetime {
-            None => elided_from_mut.then_some(span),
-            Some(name) => mut_lifetimes.contains(&name).then_some(span),
+        out.found.into_iter().find_map(|(lifetime, tokens)| match lifetime {
+            None => elided_from_mut.then_some(tokens),
+            Some(name) => mut_lifetimes.contains(&name).then_some(tokens),
         })
     }
 
@@ -254,17 +255,17 @@ impl<'ast> Visit<'ast> for CollectRefs {
     }
 }
 
-/// The borrows in the output type that are not `'static`: `(lifetime, span)`, `None` where
+/// The borrows in the output type that are not `'static`: `(lifetime, tokens)`, `None` where
 /// elided (`&T`, `'_`).
 #[derive(Default)]
 struct CollectLifetimes {
-    found: Vec<(Option<String>, Span)>,
+    found: Vec<(Option<String>, TokenStream)>,
 }
 
 impl<'ast> Visit<'ast> for CollectLifetimes {
     fn visit_type_reference(&mut self, r: &'ast syn::TypeReference) {
         if r.lifetime.is_none() {
-            self.found.push((None, r.span()));
+            self.found.push((None, r.to_token_stream()));
         }
         syn::visit::visit_type_reference(self, r);
     }
@@ -272,8 +273,8 @@ impl<'ast> Visit<'ast> for CollectLifetimes {
     fn visit_lifetime(&mut self, l: &'ast syn::Lifetime) {
         match l.ident.to_string().as_str() {
             "static" => {}
-            "_" => self.found.push((None, l.span())),
-            name => self.found.push((Some(name.to_owned()), l.span())),
+            "_" => self.found.push((None, l.to_token_stream())),
+            name => self.found.push((Some(name.to_owned()), l.to_token_stream())),
         }
     }
 }
