@@ -1,8 +1,14 @@
 //! Checks that need more than one token: ranges, conflicts between parameters, and what the
 //! annotated function must look like. Every check reports a spanned error and goes on, so one
 //! compile shows every mistake.
+//!
+//! Every limit and every rule between parameters comes from `resilience_config`, which the
+//! runtime's overrides check against too: a value refused here is refused as an override,
+//! with the same message. Only wording that shows attribute syntax (a failure-rate parameter
+//! without `failure_rate`, a `base` above the default `max_delay`) is the macro's own.
 
-use syn::{ReturnType, Type};
+use resilience_config::{breaker, bulkhead, retry, timeout, Count, Time};
+use syn::{LitStr, ReturnType, Type};
 
 use crate::args::{Errors, Kind, Layer, LayerArgs, Spanned};
 use crate::item::Function;
@@ -79,22 +85,16 @@ fn clearly_not_result(ty: &Type) -> Option<String> {
 pub(crate) fn layer(layer: &Layer, errors: &mut Errors) {
     match &layer.args {
         LayerArgs::CircuitBreaker(args) => {
-            at_least(1, args.threshold.as_ref(), "threshold", errors);
-            at_most(MAX_THRESHOLD, args.threshold.as_ref(), "threshold", errors);
-            not_zero(args.timeout.as_ref(), "timeout", "the breaker would never stay open", errors);
-            at_least(1, args.half_open.as_ref(), "half_open", errors);
-            at_most(MAX_HALF_OPEN, args.half_open.as_ref(), "half_open", errors);
+            name(args.name.as_ref(), errors);
+            count(breaker::THRESHOLD, args.threshold.as_ref(), errors);
+            time(breaker::TIMEOUT, args.timeout.as_ref(), errors);
+            count(breaker::HALF_OPEN, args.half_open.as_ref(), errors);
             if let Some(rate) = &args.failure_rate {
-                if !(rate.value > 0.0 && rate.value <= 1.0) {
-                    errors.add(syn::Error::new(
-                        rate.span,
-                        "`failure_rate` must be greater than 0 and at most 1, like `0.5`",
-                    ));
-                }
+                spanned(breaker::FAILURE_RATE.check(rate.value), rate.span, errors);
                 if let Some(threshold) = &args.threshold {
                     errors.add(syn::Error::new(
                         threshold.span,
-                        "`threshold` and `failure_rate` are two ways to decide when to open; use one of them",
+                        resilience_config::Error::ThresholdWithFailureRate,
                     ));
                 }
             } else {
@@ -107,85 +107,104 @@ pub(crate) fn layer(layer: &Layer, errors: &mut Errors) {
                     }
                 }
             }
-            at_least(1, args.window.as_ref(), "window", errors);
-            at_most(MAX_WINDOW, args.window.as_ref(), "window", errors);
-            at_least(1, args.min_calls.as_ref(), "min_calls", errors);
-            if let (Some(min_calls), window) = (&args.min_calls, &args.window) {
-                let window = window
+            count(breaker::WINDOW, args.window.as_ref(), errors);
+            count(breaker::MIN_CALLS, args.min_calls.as_ref(), errors);
+            if let Some(min_calls) = &args.min_calls {
+                let window = args
+                    .window
                     .as_ref()
                     .map_or(crate::args::DEFAULT_WINDOW, |w| w.value);
-                if min_calls.value > window {
-                    errors.add(syn::Error::new(
-                        min_calls.span,
-                        format!("`min_calls` cannot exceed `window` ({window}): the window never holds more calls"),
-                    ));
-                }
+                spanned(
+                    breaker::check_min_calls(min_calls.value, window),
+                    min_calls.span,
+                    errors,
+                );
             }
         }
         LayerArgs::Retry(args) => {
-            at_least(1, args.max.as_ref(), "max", errors);
-            if let (Some(base), Some(max_delay)) = (&args.base, &args.max_delay) {
-                if base.value > max_delay.value {
-                    errors.add(syn::Error::new(
+            count(retry::MAX, args.max.as_ref(), errors);
+            time(retry::BASE, args.base.as_ref(), errors);
+            time(retry::MAX_DELAY, args.max_delay.as_ref(), errors);
+            match (&args.base, &args.max_delay) {
+                (Some(base), Some(max_delay)) => {
+                    spanned(
+                        retry::check_base(base.value, max_delay.value),
                         base.span,
-                        "`base` is longer than `max_delay`: every delay would be capped to `max_delay`",
-                    ));
+                        errors,
+                    );
                 }
-            } else if let Some(base) = &args.base {
-                if base.value > crate::args::DEFAULT_MAX_DELAY_NANOS {
-                    errors.add(syn::Error::new(
-                        base.span,
-                        "`base` is longer than the default `max_delay` of 10s; raise `max_delay` too",
-                    ));
+                (Some(base), None) => {
+                    if retry::check_base(base.value, retry::DEFAULT_MAX_DELAY_NANOS).is_err() {
+                        errors.add(syn::Error::new(
+                            base.span,
+                            format!(
+                                "`base` is longer than the default `max_delay` of {}; raise `max_delay` too",
+                                resilience_config::format_duration(retry::DEFAULT_MAX_DELAY_NANOS)
+                            ),
+                        ));
+                    }
                 }
+                (None, Some(max_delay)) => {
+                    if retry::check_base(retry::DEFAULT_BASE_NANOS, max_delay.value).is_err() {
+                        errors.add(syn::Error::new(
+                            max_delay.span,
+                            format!(
+                                "`max_delay` is shorter than the default `base` of {}: every delay would be capped to `max_delay`; lower `base` too",
+                                resilience_config::format_duration(retry::DEFAULT_BASE_NANOS)
+                            ),
+                        ));
+                    }
+                }
+                (None, None) => {}
             }
         }
-        LayerArgs::Bulkhead(args) => match &args.max {
-            None => errors.add(syn::Error::new(
-                args.span,
-                "#[bulkhead] needs `max`, the number of calls that may run at once, like #[bulkhead(max = 10)]",
-            )),
-            Some(max) => {
-                at_least(1, Some(max), "max", errors);
-                at_most(MAX_BULKHEAD, Some(max), "max", errors);
+        LayerArgs::Bulkhead(args) => {
+            name(args.name.as_ref(), errors);
+            match &args.max {
+                None => errors.add(syn::Error::new(
+                    args.span,
+                    "#[bulkhead] needs `max`, the number of calls that may run at once, like #[bulkhead(max = 10)]",
+                )),
+                Some(max) => count(bulkhead::MAX, Some(max), errors),
             }
-        },
-        LayerArgs::Timeout(args) => {
-            not_zero(Some(&args.limit), "the time limit", "every call would time out", errors);
+            time(bulkhead::MAX_WAIT, args.max_wait.as_ref(), errors);
+            count(bulkhead::QUEUE, args.queue.as_ref(), errors);
         }
+        LayerArgs::Timeout(args) => time(timeout::LIMIT, Some(&args.limit), errors),
         LayerArgs::Fallback(_) => {}
     }
 }
 
-/// Counts the breaker keeps in its state word; see the runtime's breaker module.
-const MAX_THRESHOLD: u32 = 1 << 20;
-const MAX_HALF_OPEN: u32 = 1 << 12;
-const MAX_WINDOW: u32 = 1 << 24;
-const MAX_BULKHEAD: u32 = i32::MAX as u32;
-
-fn at_least(min: u32, value: Option<&Spanned<u32>>, key: &str, errors: &mut Errors) {
-    if let Some(value) = value.filter(|v| v.value < min) {
-        errors.add(syn::Error::new(
-            value.span,
-            format!("`{key}` must be at least {min}"),
-        ));
+/// Reports a refused value on the token it came from.
+fn spanned<T>(
+    checked: Result<T, resilience_config::Error>,
+    span: proc_macro2::Span,
+    errors: &mut Errors,
+) {
+    if let Err(error) = checked {
+        errors.add(syn::Error::new(span, error));
     }
 }
 
-fn at_most(max: u32, value: Option<&Spanned<u32>>, key: &str, errors: &mut Errors) {
-    if let Some(value) = value.filter(|v| v.value > max) {
-        errors.add(syn::Error::new(
-            value.span,
-            format!("`{key}` must be at most {max}"),
-        ));
+fn count(limits: Count, value: Option<&Spanned<u32>>, errors: &mut Errors) {
+    if let Some(value) = value {
+        spanned(limits.check(value.value), value.span, errors);
     }
 }
 
-fn not_zero(value: Option<&Spanned<u64>>, what: &str, why: &str, errors: &mut Errors) {
-    if let Some(value) = value.filter(|v| v.value == 0) {
-        errors.add(syn::Error::new(
+fn time(limits: Time, value: Option<&Spanned<u64>>, errors: &mut Errors) {
+    if let Some(value) = value {
+        spanned(limits.check(value.value), value.span, errors);
+    }
+}
+
+/// An explicit `name` names the instance in errors, monitoring and override keys.
+fn name(value: Option<&Spanned<LitStr>>, errors: &mut Errors) {
+    if let Some(value) = value {
+        spanned(
+            resilience_config::check_name(&value.value.value()),
             value.span,
-            format!("{what} must be longer than zero: {why}"),
-        ));
+            errors,
+        );
     }
 }

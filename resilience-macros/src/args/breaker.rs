@@ -1,5 +1,7 @@
 //! `#[circuit_breaker(threshold = 3, timeout = "10s", half_open = 1, failure_rate = 0.5,
 //! window = 100, min_calls = 100, failure_if = path, name = "...", crate = "...")]`
+//!
+//! The defaults are `resilience_config::breaker`'s, the ones the runtime's overrides use.
 
 use syn::{LitStr, Path};
 
@@ -44,10 +46,9 @@ pub(crate) enum Policy {
     },
 }
 
-pub(crate) const DEFAULT_THRESHOLD: u32 = 3;
-pub(crate) const DEFAULT_TIMEOUT_NANOS: u64 = 10_000_000_000;
-pub(crate) const DEFAULT_HALF_OPEN: u32 = 1;
-pub(crate) const DEFAULT_WINDOW: u32 = 100;
+pub(crate) use resilience_config::breaker::{
+    default_min_calls, DEFAULT_HALF_OPEN, DEFAULT_THRESHOLD, DEFAULT_TIMEOUT_NANOS, DEFAULT_WINDOW,
+};
 
 impl BreakerArgs {
     pub(crate) fn from_raw(raw: Vec<RawArg>) -> syn::Result<Self> {
@@ -66,7 +67,11 @@ impl BreakerArgs {
                 "window" => set_once(&mut args.window, &key, int(&value)),
                 "min_calls" => set_once(&mut args.min_calls, &key, int(&value)),
                 "failure_if" => set_once(&mut args.failure_if, &key, path(&value)),
-                "name" => set_once(&mut args.name, &key, string(&value, "the breaker's name")),
+                "name" => set_once(
+                    &mut args.name,
+                    &key,
+                    string(&value, "the breaker's name", "payment"),
+                ),
                 _ => Err(unknown_key(Kind::CircuitBreaker, &key, KEYS)),
             };
             errors.push(result);
@@ -82,7 +87,10 @@ impl BreakerArgs {
                 Policy::FailureRate {
                     failure_rate: rate.value,
                     window,
-                    min_calls: self.min_calls.as_ref().map_or(window, |m| m.value),
+                    min_calls: self
+                        .min_calls
+                        .as_ref()
+                        .map_or(default_min_calls(window), |m| m.value),
                 }
             }
             None => Policy::Consecutive {

@@ -36,7 +36,11 @@ impl BulkheadArgs {
                 "max" => set_once(&mut args.max, &key, int(&value)),
                 "max_wait" => set_once(&mut args.max_wait, &key, duration(&value)),
                 "queue" => set_once(&mut args.queue, &key, int(&value)),
-                "name" => set_once(&mut args.name, &key, string(&value, "the bulkhead's name")),
+                "name" => set_once(
+                    &mut args.name,
+                    &key,
+                    string(&value, "the bulkhead's name", "db"),
+                ),
                 _ => Err(unknown_key(Kind::Bulkhead, &key, KEYS)),
             };
             errors.push(result);

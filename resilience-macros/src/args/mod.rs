@@ -5,7 +5,9 @@
 //! model then takes the pairs through a setter per key that rejects duplicates and names the
 //! valid keys on an unknown one. Values are checked for their *form* here (a duration string
 //! that parses, an integer that fits); ranges and conflicts are [`crate::validate`]'s job.
-//! Durations are turned into nanoseconds now, so nothing is parsed at run time.
+//! Durations are turned into nanoseconds now, so nothing is parsed at run time, by the grammar
+//! the runtime's overrides read too (`resilience_config::parse_duration`), and the defaults
+//! are `resilience_config`'s.
 
 mod breaker;
 mod bulkhead;
@@ -255,8 +257,8 @@ pub(crate) fn float(value: &Expr) -> syn::Result<Spanned<f64>> {
     }
 }
 
-/// A string literal.
-pub(crate) fn string(value: &Expr, what: &str) -> syn::Result<Spanned<LitStr>> {
+/// A string literal; `example` is a value of that parameter, for the error.
+pub(crate) fn string(value: &Expr, what: &str, example: &str) -> syn::Result<Spanned<LitStr>> {
     match lit(value) {
         Some(Lit::Str(s)) => Ok(Spanned {
             value: s.clone(),
@@ -264,7 +266,7 @@ pub(crate) fn string(value: &Expr, what: &str) -> syn::Result<Spanned<LitStr>> {
         }),
         _ => Err(syn::Error::new(
             value.span(),
-            format!("expected {what} as a string, like `\"payment\"`"),
+            format!("expected {what} as a string, like `\"{example}\"`"),
         )),
     }
 }
@@ -286,7 +288,7 @@ pub(crate) fn path(value: &Expr) -> syn::Result<Spanned<Path>> {
 
 /// A path written as a string: `crate = "::my_resilience"`.
 fn path_str(value: &Expr) -> syn::Result<Spanned<Path>> {
-    let s = string(value, "a path")?;
+    let s = string(value, "a path", "::resilience")?;
     let parsed = s.value.parse::<Path>().map_err(|_| {
         syn::Error::new(
             s.span,
@@ -312,84 +314,45 @@ pub(crate) fn duration(value: &Expr) -> syn::Result<Spanned<u64>> {
         }
         _ => return Err(syn::Error::new(value.span(), HINT)),
     };
-    match parse_duration(&s.value()) {
-        Some(nanos) => Ok(Spanned {
+    match resilience_config::parse_duration(&s.value()) {
+        Ok(nanos) => Ok(Spanned {
             value: nanos,
             span: s.span(),
         }),
-        None => Err(syn::Error::new(
+        Err(resilience_config::Error::BadDuration { text }) => Err(syn::Error::new(
             s.span(),
-            format!("cannot parse `{}` as a duration; {HINT}", s.value()),
+            format!("cannot parse `{text}` as a duration; {HINT}"),
         )),
+        Err(error) => Err(syn::Error::new(s.span(), error)),
     }
-}
-
-/// `"1.5s"` → `1_500_000_000`. `None` for anything malformed, negative, or past `u64` nanoseconds.
-pub(crate) fn parse_duration(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-    let (number, unit) = text.split_at(split);
-    let unit_nanos: u64 = match unit.trim() {
-        "ns" => 1,
-        "us" | "µs" => 1_000,
-        "ms" => 1_000_000,
-        "s" => 1_000_000_000,
-        "m" => 60_000_000_000,
-        "h" => 3_600_000_000_000,
-        _ => return None,
-    };
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    if whole.is_empty() && fraction.is_empty() || fraction.contains('.') {
-        return None;
-    }
-    let whole: u64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().ok()?
-    };
-    let mut nanos = whole.checked_mul(unit_nanos)?;
-    // Each fractional digit is worth a tenth of the one before; digits finer than 1 ns drop.
-    let mut scale = unit_nanos;
-    for digit in fraction.chars() {
-        let digit = u64::from(digit.to_digit(10)?);
-        scale /= 10;
-        nanos = nanos.checked_add(digit * scale)?;
-    }
-    Some(nanos)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_duration;
+    use super::{duration, string};
 
     #[test]
-    fn durations_in_every_unit() {
-        assert_eq!(parse_duration("250ms"), Some(250_000_000));
-        assert_eq!(parse_duration("10s"), Some(10_000_000_000));
-        assert_eq!(parse_duration("1.5s"), Some(1_500_000_000));
-        assert_eq!(parse_duration("2m"), Some(120_000_000_000));
-        assert_eq!(parse_duration("1h"), Some(3_600_000_000_000));
-        assert_eq!(parse_duration("0s"), Some(0));
-        assert_eq!(parse_duration("750us"), Some(750_000));
-        assert_eq!(parse_duration("5ns"), Some(5));
-        assert_eq!(parse_duration(".5s"), Some(500_000_000));
+    fn durations_read_the_shared_grammar() {
+        let nanos = |text: &str| duration(&syn::parse_str(text).unwrap()).map(|d| d.value);
+        assert_eq!(nanos(r#""1.5s""#).unwrap(), 1_500_000_000);
+        let error = nanos(r#""0.5ns""#).unwrap_err().to_string();
+        assert!(error.contains("finer than a nanosecond"), "{error}");
+        let error = nanos(r#""soon""#).unwrap_err().to_string();
+        assert!(
+            error.starts_with("cannot parse `soon` as a duration; write durations as strings"),
+            "{error}"
+        );
     }
 
     #[test]
-    fn malformed_durations_are_rejected() {
-        for bad in [
-            "",
-            "10",
-            "s",
-            "ten s",
-            "1.2.3s",
-            "-1s",
-            "1d",
-            "1 sec",
-            ".s",
-            "99999999999h",
-        ] {
-            assert_eq!(parse_duration(bad), None, "{bad:?} should not parse");
-        }
+    fn an_unquoted_string_is_answered_with_an_example_of_its_own() {
+        let error = string(&syn::parse_str("full").unwrap(), "the jitter kind", "full")
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            error,
+            "expected the jitter kind as a string, like `\"full\"`"
+        );
     }
 }

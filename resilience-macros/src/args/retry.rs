@@ -1,16 +1,18 @@
 //! `#[retry(max = 3, base = "100ms", max_delay = "10s", jitter = "full", retry_if = path,
 //! crate = "...")]`
+//!
+//! The defaults and the jitter names are `resilience_config::retry`'s, the ones the runtime's
+//! overrides use.
 
 use syn::Path;
 
 use super::{duration, int, path, set_once, string, unknown_key, Errors, Kind, RawArg, Spanned};
 
 const KEYS: &[&str] = &["max", "base", "max_delay", "jitter", "retry_if", "crate"];
-const JITTERS: &[&str] = &["none", "full", "equal", "decorrelated"];
 
-pub(crate) const DEFAULT_MAX: u32 = 3;
-pub(crate) const DEFAULT_BASE_NANOS: u64 = 100_000_000;
-pub(crate) const DEFAULT_MAX_DELAY_NANOS: u64 = 10_000_000_000;
+pub(crate) use resilience_config::retry::{
+    Jitter as JitterKind, DEFAULT_BASE_NANOS, DEFAULT_JITTER, DEFAULT_MAX, DEFAULT_MAX_DELAY_NANOS,
+};
 
 /// The retry's parameters as written; `None` where the default applies.
 #[derive(Default)]
@@ -20,14 +22,6 @@ pub(crate) struct RetryArgs {
     pub(crate) max_delay: Option<Spanned<u64>>,
     pub(crate) jitter: Option<Spanned<JitterKind>>,
     pub(crate) retry_if: Option<Spanned<Path>>,
-}
-
-#[derive(Clone, Copy)]
-pub(crate) enum JitterKind {
-    None,
-    Full,
-    Equal,
-    Decorrelated,
 }
 
 impl RetryArgs {
@@ -54,26 +48,9 @@ impl RetryArgs {
 }
 
 fn jitter(value: &syn::Expr) -> syn::Result<Spanned<JitterKind>> {
-    let s = string(value, "the jitter kind")?;
-    let kind = match s.value.value().as_str() {
-        "none" => JitterKind::None,
-        "full" => JitterKind::Full,
-        "equal" => JitterKind::Equal,
-        "decorrelated" => JitterKind::Decorrelated,
-        other => {
-            return Err(syn::Error::new(
-                s.span,
-                format!(
-                    "unknown jitter `{other}`; expected one of: {}",
-                    JITTERS
-                        .iter()
-                        .map(|j| format!("\"{j}\""))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ))
-        }
-    };
+    let s = string(value, "the jitter kind", DEFAULT_JITTER.name())?;
+    let kind =
+        JitterKind::from_name(&s.value.value()).map_err(|error| syn::Error::new(s.span, error))?;
     Ok(Spanned {
         value: kind,
         span: s.span,

@@ -1,6 +1,6 @@
 #![allow(dead_code)]
 
-use resilience::retry;
+use resilience::circuit_breaker;
 
 #[derive(Debug)]
 pub enum Error {
@@ -14,7 +14,7 @@ impl From<resilience::Rejected> for Error {
     }
 }
 
-#[retry(max = 0)]
+#[circuit_breaker(failure_rate = 0.5, window = 16777217)]
 async fn call() -> Result<(), Error> {
     Ok(())
 }
