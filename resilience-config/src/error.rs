@@ -79,6 +79,15 @@ pub enum Error {
         /// The parameter.
         parameter: &'static str,
     },
+    /// A parameter the attribute does not have.
+    UnknownParameter {
+        /// The attribute, like `circuit_breaker`.
+        attribute: &'static str,
+        /// The parameter as given.
+        parameter: String,
+        /// The attribute's parameters.
+        expected: &'static [&'static str],
+    },
 }
 
 impl fmt::Display for Error {
@@ -132,6 +141,15 @@ impl fmt::Display for Error {
             Error::NeedsFailureRate { parameter } => write!(
                 f,
                 "`{parameter}` applies to a failure-rate breaker; set `failure_rate` too"
+            ),
+            Error::UnknownParameter {
+                attribute,
+                parameter,
+                expected,
+            } => write!(
+                f,
+                "unknown parameter `{parameter}` for {attribute}; expected one of: {}",
+                expected.join(", ")
             ),
         }
     }

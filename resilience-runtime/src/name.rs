@@ -45,6 +45,8 @@ enum Repr {
 
 impl InstanceName {
     /// An explicit name: every instance declared with the same one is the same instance.
+    /// It should not be empty (the attributes refuse `name = ""`): it names the instance in
+    /// errors, snapshots and override keys.
     pub const fn given(name: &'static str) -> Self {
         Self(Repr::Given(name))
     }

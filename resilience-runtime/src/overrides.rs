@@ -13,24 +13,59 @@
 //!    `name` is named after its function, so `my_app::client::Client::charge` reads
 //!    `RESILIENCE_MY_APP_CLIENT_CLIENT_CHARGE_RETRY_MAX`.
 //!
-//! | attribute | parameters |
-//! |---|---|
-//! | `circuit_breaker` | `threshold`, `timeout`, `half_open`, `failure_rate`, `window`, `min_calls` |
-//! | `bulkhead` | `max`, `max_wait` (`"none"` waits forever), `queue` (`"none"` is unbounded) |
-//! | `retry` | `max`, `base`, `max_delay`, `jitter` |
-//! | `timeout` | `limit` |
+//! | attribute | parameter | values |
+//! |---|---|---|
+//! | `circuit_breaker` | `threshold` | 1 to 1048576 (2^20); switches a failure-rate breaker to consecutive failures |
+//! | | `failure_rate` | greater than 0, at most 1; switches a consecutive breaker to a window of 100 calls |
+//! | | `window` | 1 to 16777216 (2^24), failure-rate breakers only; a `min_calls` equal to the window (its default) follows it |
+//! | | `min_calls` | 1 to `window`, failure-rate breakers only |
+//! | | `timeout` | a duration longer than zero |
+//! | | `half_open` | 1 to 4096 (2^12) |
+//! | `bulkhead` | `max` | 1 to 2147483647 (`i32::MAX`) |
+//! | | `max_wait` | a duration (`0s` rejects at once), or `none`: wait forever |
+//! | | `queue` | 0 to 4294967295, or `none`: unbounded |
+//! | `retry` | `max` | 0 (a single attempt: retries off) to 4294967295 |
+//! | | `base` | a duration, at most `max_delay` |
+//! | | `max_delay` | a duration, at least `base` |
+//! | | `jitter` | `none`, `full`, `equal` or `decorrelated` |
+//! | `timeout` | `limit` | a duration longer than zero |
 //!
-//! Values are written as in the attributes: whole numbers, rates like `0.5`, durations like
-//! `250ms`, `10s`, `1.5s`, `2m`, `1h`. Setting `threshold` on a failure-rate breaker (or the
-//! reverse) switches its policy. An override that does not parse or is out of range is never
-//! applied: [`configure`] returns it as a [`ConfigError`] at once; an environment variable's
-//! is kept in [`override_errors`] (and logged with the `tracing` feature), and the compiled-in
-//! value stays. Nothing here panics.
+//! Values are written as in the attributes (without the quotes): whole numbers, rates like
+//! `0.5`, durations like `250ms`, `10s`, `1.5s`, `2m`, `1h` in whole nanoseconds (`0.5ns` is
+//! refused, not rounded to zero). The limits and the grammar are `resilience_config`'s, the
+//! definitions the attributes are checked against when they compile, so an override can set
+//! exactly what an attribute could have.
+//!
+//! # Refused overrides
+//!
+//! An override that is not applied leaves the compiled-in value, and nothing here panics.
+//!
+//! - **Each value alone** — a known parameter, a value that parses, within its limits — is
+//!   checked by [`configure`] up front (a refused entry is returned as a [`ConfigError`] and
+//!   not stored), and for environment variables at the instance's first call.
+//! - **Rules between parameters** (`min_calls` at most `window`, `base` at most `max_delay`,
+//!   not both `threshold` and `failure_rate`, `window` only with a failure rate) depend on the
+//!   compiled configuration, so they are checked at the instance's first call, on the
+//!   compiled configuration with all its overrides applied. An override that breaks such a
+//!   rule is refused together with the instance's other overrides of that rule's parameters;
+//!   its other overrides still apply.
+//!
+//! Refusals at first call are kept in [`override_errors`] (and logged with the `tracing`
+//! feature).
+//!
+//! # Locks
+//!
+//! The table and the list of refusals are each behind a mutex held only to copy data in or
+//! out. Refusals are reported — logged, which runs the application's `tracing` subscriber —
+//! once the instance is resolved and no lock of this crate is held, so a subscriber may call
+//! annotated functions, even the one whose first call it is told about.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
+
+use resilience_config::{breaker, bulkhead, retry, timeout, Error};
 
 use crate::{BreakerConfig, BulkheadConfig, Jitter, RetryConfig, TripPolicy};
 
@@ -62,8 +97,10 @@ static ERRORS: Mutex<Vec<ConfigError>> = Mutex::new(Vec::new());
 /// Loads overrides keyed `<name>/<attribute>/<parameter>`, for instances that have not served
 /// a call yet (an instance reads its overrides once, at its first call).
 ///
-/// Every entry is checked now: an unknown attribute or parameter, or a value that does not
-/// parse, is returned as an error and not stored; the valid entries are stored either way.
+/// Every entry is checked alone now: an unknown attribute or parameter, or a value that does
+/// not parse or is out of its limits, is returned as an error and not stored; the valid
+/// entries are stored either way. Rules between parameters are checked when the instance
+/// applies them, against its compiled configuration (module docs).
 ///
 /// ```
 /// use resilience_runtime::configure;
@@ -72,9 +109,10 @@ static ERRORS: Mutex<Vec<ConfigError>> = Mutex::new(Vec::new());
 ///     ("payment/circuit_breaker/threshold", "5"),
 ///     ("payment/circuit_breaker/timeout", "30s"),
 ///     ("db/bulkhead/max", "lots"),
+///     ("db/bulkhead/queue", "-1"),
 /// ])
 /// .unwrap_err();
-/// assert_eq!(problems.len(), 1);
+/// assert_eq!(problems.len(), 2);
 /// assert_eq!(problems[0].key, "db/bulkhead/max");
 /// ```
 ///
@@ -105,7 +143,10 @@ where
             ));
             continue;
         };
-        if let Err(reason) = check(kind, param, value) {
+        if let Err(reason) = resilience_config::check_name(name)
+            .map_err(|e| e.to_string())
+            .and_then(|()| check(kind, param, value))
+        {
             errors.push(refuse(reason));
             continue;
         }
@@ -124,8 +165,8 @@ where
     }
 }
 
-/// Overrides from environment variables that could not be applied, in the order instances
-/// met them. Their compiled-in values stayed.
+/// Overrides from environment variables and [`configure`] that could not be applied at an
+/// instance's first call, in the order instances met them. Their compiled-in values stayed.
 ///
 /// ```
 /// assert!(resilience_runtime::override_errors().is_empty());
@@ -167,93 +208,148 @@ pub(crate) trait Overridable: Copy {
     const ATTRIBUTE: &'static str;
     /// Its parameters, in the order they are applied.
     const PARAMETERS: &'static [&'static str];
-    /// Sets one parameter, or says why not.
-    fn set(&mut self, parameter: &str, value: &str) -> Result<(), String>;
-    /// Checks the whole configuration after every override was applied.
-    fn validate(&self) -> Result<(), String>;
+    /// Checks one value alone: a known parameter, a value that parses, within its limits.
+    fn check(parameter: &str, value: &str) -> Result<(), Error>;
+    /// Sets one parameter: the checks of [`Overridable::check`], and whether the parameter
+    /// applies to this configuration (`window` needs a failure-rate breaker).
+    fn set(&mut self, parameter: &str, value: &str) -> Result<(), Error>;
+    /// Checks the rules between parameters, given the overridden ones.
+    fn validate(&self, overridden: &[&str]) -> Result<(), Conflict>;
 }
 
-/// The configuration `compiled` with the overrides for `name` applied: `None` if there are
-/// none. Refused overrides are recorded in [`override_errors`].
-pub(crate) fn apply<C: Overridable>(name: &str, compiled: &C) -> Option<C> {
-    let table = lock(&TABLE);
-    let mut config = *compiled;
-    let mut changed = false;
-    for parameter in C::PARAMETERS {
-        let from_table = table.as_ref().and_then(|table| {
-            table
-                .get(&(
-                    name.to_owned(),
-                    C::ATTRIBUTE.to_owned(),
-                    (*parameter).to_owned(),
-                ))
-                .map(|value| {
-                    (
-                        format!("{name}/{}/{parameter}", C::ATTRIBUTE),
-                        value.clone(),
-                    )
-                })
-        });
-        let found = from_table.or_else(|| {
-            let key = env_key(name, C::ATTRIBUTE, parameter);
-            std::env::var(&key).ok().map(|value| (key, value))
-        });
-        let Some((key, value)) = found else { continue };
-        let mut candidate = config;
-        match candidate
-            .set(parameter, value.trim())
-            .and_then(|()| candidate.validate())
-        {
-            Ok(()) => {
-                config = candidate;
-                changed = true;
-            }
-            Err(reason) => report(ConfigError { key, value, reason }),
+/// A broken rule between parameters: the overrides of `parameters` are refused for `error`.
+pub(crate) struct Conflict {
+    parameters: &'static [&'static str],
+    error: Error,
+}
+
+/// One override found for an instance.
+struct Found {
+    parameter: &'static str,
+    key: String,
+    value: String,
+}
+
+impl Found {
+    fn refuse(self, reason: &Error) -> ConfigError {
+        ConfigError {
+            key: self.key,
+            value: self.value,
+            reason: reason.to_string(),
         }
     }
-    changed.then_some(config)
 }
 
-fn report(error: ConfigError) {
+/// The configuration `compiled` with the overrides for `name` applied (`None` if none
+/// applied), and the overrides that were refused, to be [`report`]ed by the caller once it
+/// holds no lock.
+pub(crate) fn apply<C: Overridable>(name: &str, compiled: &C) -> (Option<C>, Vec<ConfigError>) {
+    let mut candidates = find::<C>(name);
+    let mut refused = Vec::new();
+    // Each round applies the candidates to the compiled configuration; a broken rule refuses
+    // the candidates of its parameters and the next round goes without them. Every round but
+    // the last removes at least one candidate, so this ends.
+    loop {
+        let mut config = *compiled;
+        let mut applied = Vec::with_capacity(candidates.len());
+        for found in candidates {
+            match config.set(found.parameter, &found.value) {
+                Ok(()) => applied.push(found),
+                Err(error) => refused.push(found.refuse(&error)),
+            }
+        }
+        let overridden: Vec<&'static str> = applied.iter().map(|found| found.parameter).collect();
+        let Err(conflict) = config.validate(&overridden) else {
+            return ((!applied.is_empty()).then_some(config), refused);
+        };
+        let (involved, rest): (Vec<_>, Vec<_>) = applied
+            .into_iter()
+            .partition(|found| conflict.parameters.contains(&found.parameter));
+        if involved.is_empty() {
+            // The compiled configuration breaks the rule by itself: not an override's doing,
+            // so the overrides stand.
+            return ((!rest.is_empty()).then_some(config), refused);
+        }
+        refused.extend(involved.into_iter().map(|f| f.refuse(&conflict.error)));
+        candidates = rest;
+    }
+}
+
+/// The overrides for one instance, from the table or else the environment, in the order of
+/// `C::PARAMETERS`. The table's lock is held only to copy the values out.
+fn find<C: Overridable>(name: &str) -> Vec<Found> {
+    let from_table: Vec<Option<String>> = {
+        let table = lock(&TABLE);
+        C::PARAMETERS
+            .iter()
+            .map(|parameter| {
+                table.as_ref().and_then(|table| {
+                    table
+                        .get(&(
+                            name.to_owned(),
+                            C::ATTRIBUTE.to_owned(),
+                            (*parameter).to_owned(),
+                        ))
+                        .cloned()
+                })
+            })
+            .collect()
+    };
+    C::PARAMETERS
+        .iter()
+        .zip(from_table)
+        .filter_map(|(&parameter, value)| {
+            let (key, value) = match value {
+                Some(value) => (format!("{name}/{}/{parameter}", C::ATTRIBUTE), value),
+                None => {
+                    let key = env_key(name, C::ATTRIBUTE, parameter);
+                    let value = std::env::var(&key).ok()?;
+                    (key, value)
+                }
+            };
+            Some(Found {
+                parameter,
+                key,
+                value,
+            })
+        })
+        .collect()
+}
+
+/// Records refused overrides in [`override_errors`], then logs them. Call it holding no lock:
+/// a `tracing` subscriber may call annotated functions.
+pub(crate) fn report(refused: &[ConfigError]) {
+    if refused.is_empty() {
+        return;
+    }
+    lock(&ERRORS).extend_from_slice(refused);
     #[cfg(feature = "tracing")]
-    tracing::warn!(
-        target: "resilience",
-        key = %error.key,
-        value = %error.value,
-        reason = %error.reason,
-        "resilience override ignored; the compiled-in value stays"
-    );
-    lock(&ERRORS).push(error);
+    for error in refused {
+        tracing::warn!(
+            target: "resilience",
+            key = %error.key,
+            value = %error.value,
+            reason = %error.reason,
+            "resilience override ignored; the compiled-in value stays"
+        );
+    }
 }
 
-/// Whether `attribute`/`parameter` exists and `value` parses for it.
+/// Whether `attribute`/`parameter` exists and `value` alone is valid for it.
 fn check(attribute: &str, parameter: &str, value: &str) -> Result<(), String> {
-    let name = crate::InstanceName::given("check");
     match attribute {
-        "circuit_breaker" => known::<BreakerConfig>(parameter)
-            .and_then(|()| BreakerConfig::new(name).set(parameter, value)),
-        "bulkhead" => known::<BulkheadConfig>(parameter)
-            .and_then(|()| BulkheadConfig::new(name, 1).set(parameter, value)),
-        "retry" => known::<RetryConfig>(parameter)
-            .and_then(|()| RetryConfig::new(name).set(parameter, value)),
-        "timeout" => known::<TimeoutConfig>(parameter)
-            .and_then(|()| TimeoutConfig(Duration::from_secs(1)).set(parameter, value)),
+        "circuit_breaker" => checked::<BreakerConfig>(parameter, value),
+        "bulkhead" => checked::<BulkheadConfig>(parameter, value),
+        "retry" => checked::<RetryConfig>(parameter, value),
+        "timeout" => checked::<TimeoutConfig>(parameter, value),
         other => Err(format!(
             "unknown attribute `{other}`; expected circuit_breaker, bulkhead, retry or timeout"
         )),
     }
 }
 
-fn known<C: Overridable>(parameter: &str) -> Result<(), String> {
-    if C::PARAMETERS.contains(&parameter) {
-        Ok(())
-    } else {
-        Err(format!(
-            "unknown parameter `{parameter}` for {}; expected one of: {}",
-            C::ATTRIBUTE,
-            C::PARAMETERS.join(", ")
-        ))
-    }
+fn checked<C: Overridable>(parameter: &str, value: &str) -> Result<(), String> {
+    C::check(parameter, value).map_err(|e| e.to_string())
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -261,53 +357,34 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn count(value: &str) -> Result<u32, String> {
-    value
-        .parse()
-        .map_err(|_| format!("expected a whole number, not `{value}`"))
+fn duration(limits: resilience_config::Time, value: &str) -> Result<Duration, Error> {
+    limits.parse(value).map(Duration::from_nanos)
 }
 
-fn at_least_one(value: &str) -> Result<u32, String> {
-    match count(value)? {
-        0 => Err("must be at least 1".into()),
-        n => Ok(n),
-    }
-}
-
-/// `"250ms"`, `"10s"`, `"1.5s"`, `"2m"`, `"1h"` (also `ns`, `us`).
-pub(crate) fn duration(value: &str) -> Result<Duration, String> {
-    let invalid =
-        || format!("expected a duration like `250ms`, `10s`, `1.5s`, `2m`, not `{value}`");
-    let digits = value
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(invalid)?;
-    let (number, unit) = value.split_at(digits);
-    let seconds_per_unit = match unit.trim() {
-        "ns" => 1e-9,
-        "us" | "µs" => 1e-6,
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return Err(invalid()),
-    };
-    let number: f64 = number.parse().map_err(|_| invalid())?;
-    Duration::try_from_secs_f64(number * seconds_per_unit).map_err(|_| invalid())
-}
-
+/// `none` (any case), or a value.
 fn optional<T>(
     value: &str,
-    parse: impl FnOnce(&str) -> Result<T, String>,
-) -> Result<Option<T>, String> {
-    if value.eq_ignore_ascii_case("none") {
+    parse: impl FnOnce(&str) -> Result<T, Error>,
+) -> Result<Option<T>, Error> {
+    if value.trim().eq_ignore_ascii_case("none") {
         Ok(None)
     } else {
         parse(value).map(Some)
     }
 }
 
+/// A parameter the configuration `C` does not have.
+fn unknown<C: Overridable>(parameter: &str) -> Error {
+    Error::UnknownParameter {
+        attribute: C::ATTRIBUTE,
+        parameter: parameter.to_owned(),
+        expected: C::PARAMETERS,
+    }
+}
+
 impl Overridable for BreakerConfig {
     const ATTRIBUTE: &'static str = "circuit_breaker";
+    // The trip policy first, `threshold` or `failure_rate` before the window it sizes.
     const PARAMETERS: &'static [&'static str] = &[
         "threshold",
         "failure_rate",
@@ -317,75 +394,102 @@ impl Overridable for BreakerConfig {
         "half_open",
     ];
 
-    fn set(&mut self, parameter: &str, value: &str) -> Result<(), String> {
-        let (rate, window, min_calls) = match self.policy {
-            TripPolicy::FailureRate {
-                failure_rate,
+    fn check(parameter: &str, value: &str) -> Result<(), Error> {
+        match parameter {
+            "threshold" => breaker::THRESHOLD.parse(value).map(drop),
+            "failure_rate" => breaker::FAILURE_RATE.parse(value).map(drop),
+            "window" => breaker::WINDOW.parse(value).map(drop),
+            "min_calls" => breaker::MIN_CALLS.parse(value).map(drop),
+            "timeout" => breaker::TIMEOUT.parse(value).map(drop),
+            "half_open" => breaker::HALF_OPEN.parse(value).map(drop),
+            _ => Err(unknown::<Self>(parameter)),
+        }
+    }
+
+    fn set(&mut self, parameter: &str, value: &str) -> Result<(), Error> {
+        let needs_rate = |parameter| Error::NeedsFailureRate { parameter };
+        self.policy = match (parameter, self.policy) {
+            ("threshold", _) => TripPolicy::Consecutive {
+                threshold: breaker::THRESHOLD.parse(value)?,
+            },
+            (
+                "failure_rate",
+                TripPolicy::FailureRate {
+                    window, min_calls, ..
+                },
+            ) => TripPolicy::FailureRate {
+                failure_rate: breaker::FAILURE_RATE.parse(value)?,
                 window,
                 min_calls,
-            } => (failure_rate, window, min_calls),
-            TripPolicy::Consecutive { .. } => (0.5, 100, 100),
-        };
-        match parameter {
-            "threshold" => {
-                self.policy = TripPolicy::Consecutive {
-                    threshold: at_least_one(value)?,
-                }
-            }
-            "failure_rate" => {
-                let failure_rate: f64 = value
-                    .parse()
-                    .map_err(|_| format!("expected a rate like `0.5`, not `{value}`"))?;
-                self.policy = TripPolicy::FailureRate {
+            },
+            ("failure_rate", TripPolicy::Consecutive { .. }) => TripPolicy::FailureRate {
+                failure_rate: breaker::FAILURE_RATE.parse(value)?,
+                window: breaker::DEFAULT_WINDOW,
+                min_calls: breaker::default_min_calls(breaker::DEFAULT_WINDOW),
+            },
+            (
+                "window",
+                TripPolicy::FailureRate {
+                    failure_rate,
+                    window: old,
+                    min_calls,
+                },
+            ) => {
+                let window = breaker::WINDOW.parse(value)?;
+                // A `min_calls` equal to the window is the default `min_calls = window`.
+                let follows = min_calls == breaker::default_min_calls(old);
+                TripPolicy::FailureRate {
                     failure_rate,
                     window,
-                    min_calls,
-                };
-            }
-            "window" | "min_calls" if matches!(self.policy, TripPolicy::Consecutive { .. }) => {
-                return Err(format!(
-                    "`{parameter}` applies to a failure-rate breaker; set `failure_rate` too"
-                ))
-            }
-            "window" => {
-                self.policy = TripPolicy::FailureRate {
-                    failure_rate: rate,
-                    window: at_least_one(value)?,
-                    min_calls,
+                    min_calls: if follows {
+                        breaker::default_min_calls(window)
+                    } else {
+                        min_calls
+                    },
                 }
             }
-            "min_calls" => {
-                self.policy = TripPolicy::FailureRate {
-                    failure_rate: rate,
+            (
+                "min_calls",
+                TripPolicy::FailureRate {
+                    failure_rate,
                     window,
-                    min_calls: at_least_one(value)?,
-                }
+                    ..
+                },
+            ) => TripPolicy::FailureRate {
+                failure_rate,
+                window,
+                min_calls: breaker::MIN_CALLS.parse(value)?,
+            },
+            ("window", TripPolicy::Consecutive { .. }) => return Err(needs_rate("window")),
+            ("min_calls", TripPolicy::Consecutive { .. }) => return Err(needs_rate("min_calls")),
+            ("timeout", policy) => {
+                self.open_for = duration(breaker::TIMEOUT, value)?;
+                policy
             }
-            "timeout" => self.open_for = duration(value)?,
-            "half_open" => self.half_open = at_least_one(value)?,
-            _ => return Err(format!("unknown parameter `{parameter}`")),
-        }
+            ("half_open", policy) => {
+                self.half_open = breaker::HALF_OPEN.parse(value)?;
+                policy
+            }
+            _ => return Err(unknown::<Self>(parameter)),
+        };
         Ok(())
     }
 
-    fn validate(&self) -> Result<(), String> {
-        if self.open_for.is_zero() {
-            return Err("`timeout` must be longer than zero".into());
+    fn validate(&self, overridden: &[&str]) -> Result<(), Conflict> {
+        if overridden.contains(&"threshold") && overridden.contains(&"failure_rate") {
+            return Err(Conflict {
+                parameters: &["threshold", "failure_rate"],
+                error: Error::ThresholdWithFailureRate,
+            });
         }
         if let TripPolicy::FailureRate {
-            failure_rate,
-            window,
-            min_calls,
+            window, min_calls, ..
         } = self.policy
         {
-            if !(failure_rate > 0.0 && failure_rate <= 1.0) {
-                return Err("`failure_rate` must be greater than 0 and at most 1".into());
-            }
-            if min_calls > window {
-                return Err(format!(
-                    "`min_calls` ({min_calls}) cannot exceed `window` ({window})"
-                ));
-            }
+            breaker::check_min_calls(min_calls, window).map_err(|error| Conflict {
+                parameters: &["window", "min_calls"],
+                error,
+            })?;
         }
         Ok(())
     }
@@ -395,17 +499,26 @@ impl Overridable for BulkheadConfig {
     const ATTRIBUTE: &'static str = "bulkhead";
     const PARAMETERS: &'static [&'static str] = &["max", "max_wait", "queue"];
 
-    fn set(&mut self, parameter: &str, value: &str) -> Result<(), String> {
+    fn check(parameter: &str, value: &str) -> Result<(), Error> {
         match parameter {
-            "max" => self.max = at_least_one(value)?,
-            "max_wait" => self.max_wait = optional(value, duration)?,
-            "queue" => self.queue = optional(value, count)?,
-            _ => return Err(format!("unknown parameter `{parameter}`")),
+            "max" => bulkhead::MAX.parse(value).map(drop),
+            "max_wait" => optional(value, |v| bulkhead::MAX_WAIT.parse(v)).map(drop),
+            "queue" => optional(value, |v| bulkhead::QUEUE.parse(v)).map(drop),
+            _ => Err(unknown::<Self>(parameter)),
+        }
+    }
+
+    fn set(&mut self, parameter: &str, value: &str) -> Result<(), Error> {
+        match parameter {
+            "max" => self.max = bulkhead::MAX.parse(value)?,
+            "max_wait" => self.max_wait = optional(value, |v| duration(bulkhead::MAX_WAIT, v))?,
+            "queue" => self.queue = optional(value, |v| bulkhead::QUEUE.parse(v))?,
+            _ => return Err(unknown::<Self>(parameter)),
         }
         Ok(())
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self, _: &[&str]) -> Result<(), Conflict> {
         Ok(())
     }
 }
@@ -414,35 +527,48 @@ impl Overridable for RetryConfig {
     const ATTRIBUTE: &'static str = "retry";
     const PARAMETERS: &'static [&'static str] = &["max", "base", "max_delay", "jitter"];
 
-    fn set(&mut self, parameter: &str, value: &str) -> Result<(), String> {
+    fn check(parameter: &str, value: &str) -> Result<(), Error> {
         match parameter {
-            "max" => self.max = count(value)?,
-            "base" => self.base = duration(value)?,
-            "max_delay" => self.max_delay = duration(value)?,
-            "jitter" => {
-                self.jitter = match value {
-                    "none" => Jitter::None,
-                    "full" => Jitter::Full,
-                    "equal" => Jitter::Equal,
-                    "decorrelated" => Jitter::Decorrelated,
-                    _ => {
-                        return Err(format!(
-                            "unknown jitter `{value}`; expected none, full, equal or decorrelated"
-                        ))
-                    }
-                }
-            }
-            _ => return Err(format!("unknown parameter `{parameter}`")),
+            "max" => retry::MAX.parse(value).map(drop),
+            "base" => retry::BASE.parse(value).map(drop),
+            "max_delay" => retry::MAX_DELAY.parse(value).map(drop),
+            "jitter" => retry::Jitter::from_name(value).map(drop),
+            _ => Err(unknown::<Self>(parameter)),
+        }
+    }
+
+    fn set(&mut self, parameter: &str, value: &str) -> Result<(), Error> {
+        match parameter {
+            "max" => self.max = retry::MAX.parse(value)?,
+            "base" => self.base = duration(retry::BASE, value)?,
+            "max_delay" => self.max_delay = duration(retry::MAX_DELAY, value)?,
+            "jitter" => self.jitter = jitter(retry::Jitter::from_name(value)?),
+            _ => return Err(unknown::<Self>(parameter)),
         }
         Ok(())
     }
 
-    fn validate(&self) -> Result<(), String> {
-        if self.base > self.max_delay {
-            return Err("`base` is longer than `max_delay`".into());
-        }
-        Ok(())
+    fn validate(&self, _: &[&str]) -> Result<(), Conflict> {
+        retry::check_base(nanos(self.base), nanos(self.max_delay)).map_err(|error| Conflict {
+            parameters: &["base", "max_delay"],
+            error,
+        })
     }
+}
+
+/// The runtime's jitter of a jitter name.
+fn jitter(kind: retry::Jitter) -> Jitter {
+    match kind {
+        retry::Jitter::None => Jitter::None,
+        retry::Jitter::Full => Jitter::Full,
+        retry::Jitter::Equal => Jitter::Equal,
+        retry::Jitter::Decorrelated => Jitter::Decorrelated,
+    }
+}
+
+/// Whole nanoseconds, saturating (a hand-built configuration may hold more than `u64`).
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The one parameter of `#[timeout]`.
@@ -453,18 +579,22 @@ impl Overridable for TimeoutConfig {
     const ATTRIBUTE: &'static str = "timeout";
     const PARAMETERS: &'static [&'static str] = &["limit"];
 
-    fn set(&mut self, parameter: &str, value: &str) -> Result<(), String> {
+    fn check(parameter: &str, value: &str) -> Result<(), Error> {
         match parameter {
-            "limit" => self.0 = duration(value)?,
-            _ => return Err(format!("unknown parameter `{parameter}`")),
+            "limit" => timeout::LIMIT.parse(value).map(drop),
+            _ => Err(unknown::<Self>(parameter)),
+        }
+    }
+
+    fn set(&mut self, parameter: &str, value: &str) -> Result<(), Error> {
+        match parameter {
+            "limit" => self.0 = duration(timeout::LIMIT, value)?,
+            _ => return Err(unknown::<Self>(parameter)),
         }
         Ok(())
     }
 
-    fn validate(&self) -> Result<(), String> {
-        if self.0.is_zero() {
-            return Err("the time limit must be longer than zero".into());
-        }
+    fn validate(&self, _: &[&str]) -> Result<(), Conflict> {
         Ok(())
     }
 }
@@ -472,23 +602,219 @@ impl Overridable for TimeoutConfig {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::InstanceName;
 
-    #[test]
-    fn durations_parse_like_the_attributes() {
-        assert_eq!(duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(duration("1h"), Ok(Duration::from_secs(3600)));
-        assert!(duration("soon").is_err());
-        assert!(duration("10").is_err());
-        assert!(duration("-1s").is_err());
+    fn rate_breaker(window: u32, min_calls: u32) -> BreakerConfig {
+        BreakerConfig {
+            policy: TripPolicy::FailureRate {
+                failure_rate: 0.5,
+                window,
+                min_calls,
+            },
+            ..BreakerConfig::new(InstanceName::given("test"))
+        }
+    }
+
+    /// Loads `entries` for `name` and applies them to `compiled`.
+    fn overridden<C: Overridable>(
+        name: &str,
+        compiled: &C,
+        entries: &[(&str, &str)],
+    ) -> (C, Vec<ConfigError>) {
+        configure(
+            entries
+                .iter()
+                .map(|(parameter, value)| (format!("{name}/{}/{parameter}", C::ATTRIBUTE), *value)),
+        )
+        .unwrap();
+        let (config, refused) = apply(name, compiled);
+        (config.unwrap_or(*compiled), refused)
     }
 
     #[test]
-    fn a_bad_value_keeps_the_compiled_configuration() {
-        let mut config = BreakerConfig::new(crate::InstanceName::given("x"));
-        assert!(config.set("threshold", "0").is_err());
-        assert!(config.set("failure_rate", "1.5").is_ok());
-        assert!(config.validate().is_err(), "1.5 is out of range");
+    fn the_runtime_defaults_are_the_shared_ones() {
+        let name = InstanceName::given("defaults");
+        let breaker = BreakerConfig::new(name);
+        assert_eq!(
+            breaker.policy,
+            TripPolicy::Consecutive {
+                threshold: breaker::DEFAULT_THRESHOLD
+            }
+        );
+        assert_eq!(
+            breaker.open_for,
+            Duration::from_nanos(breaker::DEFAULT_TIMEOUT_NANOS)
+        );
+        assert_eq!(breaker.half_open, breaker::DEFAULT_HALF_OPEN);
+        let retry = RetryConfig::new(name);
+        assert_eq!(retry.max, retry::DEFAULT_MAX);
+        assert_eq!(retry.base, Duration::from_nanos(retry::DEFAULT_BASE_NANOS));
+        assert_eq!(
+            retry.max_delay,
+            Duration::from_nanos(retry::DEFAULT_MAX_DELAY_NANOS)
+        );
+        assert_eq!(retry.jitter, jitter(retry::DEFAULT_JITTER));
+        let bulkhead = BulkheadConfig::new(name, 4);
+        assert_eq!(
+            bulkhead.max_wait,
+            bulkhead::DEFAULT_MAX_WAIT_NANOS.map(Duration::from_nanos)
+        );
+        assert_eq!(bulkhead.queue, bulkhead::DEFAULT_QUEUE);
+    }
+
+    #[test]
+    fn values_are_checked_alone_up_front() {
+        let errors = configure([
+            ("alone/circuit_breaker/window", "20"),
+            ("alone/circuit_breaker/window", "4000000000"),
+            ("alone/circuit_breaker/half_open", "4097"),
+            ("alone/bulkhead/max", "2147483648"),
+            ("alone/bulkhead/max_wait", "0.5ns"),
+            ("alone/retry/max", "0"),
+            ("alone/retry/jitter", "random"),
+            ("alone/timeout/limit", "0s"),
+            ("/circuit_breaker/threshold", "5"),
+        ])
+        .unwrap_err();
+        let reasons: Vec<_> = errors.iter().map(|e| e.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "`window` must be at most 16777216",
+                "`half_open` must be at most 4096",
+                "`max` must be at most 2147483647",
+                "`0.5ns` is finer than a nanosecond; durations are whole nanoseconds",
+                r#"unknown jitter `random`; expected one of: "none", "full", "equal", "decorrelated""#,
+                "the time limit must be longer than zero: every call would time out",
+                "`name` must not be empty: it names the instance in errors, monitoring and overrides",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_parameter_lists_the_known_ones() {
+        let errors = configure([("unknown/retry/tries", "2")]).unwrap_err();
+        assert_eq!(
+            errors[0].reason,
+            "unknown parameter `tries` for retry; expected one of: max, base, max_delay, jitter"
+        );
+    }
+
+    #[test]
+    fn a_window_follows_a_failure_rate_breaker_and_its_default_min_calls() {
+        let (config, refused) = overridden("follows", &rate_breaker(100, 100), &[("window", "20")]);
+        assert!(refused.is_empty(), "{refused:?}");
+        assert_eq!(config.policy, rate_breaker(20, 20).policy);
+    }
+
+    #[test]
+    fn a_window_below_an_explicit_min_calls_is_refused_at_first_call() {
+        let (config, refused) = overridden(
+            "below-min-calls",
+            &rate_breaker(100, 50),
+            &[("window", "20"), ("timeout", "30s")],
+        );
+        assert_eq!(
+            config.policy,
+            rate_breaker(100, 50).policy,
+            "compiled window"
+        );
+        assert_eq!(
+            config.open_for,
+            Duration::from_secs(30),
+            "the timeout still applies"
+        );
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].key, "below-min-calls/circuit_breaker/window");
+        assert_eq!(
+            refused[0].reason,
+            "`min_calls` cannot exceed `window` (20): the window never holds more calls"
+        );
+    }
+
+    #[test]
+    fn a_window_needs_a_failure_rate() {
+        let compiled = BreakerConfig::new(InstanceName::given("consecutive"));
+        let (config, refused) = overridden("consecutive", &compiled, &[("window", "20")]);
+        assert_eq!(config.policy, compiled.policy);
+        assert_eq!(
+            refused[0].reason,
+            "`window` applies to a failure-rate breaker; set `failure_rate` too"
+        );
+        let (config, refused) = overridden(
+            "switched",
+            &compiled,
+            &[("failure_rate", "0.25"), ("window", "20")],
+        );
+        assert!(refused.is_empty(), "{refused:?}");
+        assert_eq!(
+            config.policy,
+            TripPolicy::FailureRate {
+                failure_rate: 0.25,
+                window: 20,
+                min_calls: 20
+            }
+        );
+    }
+
+    #[test]
+    fn threshold_and_failure_rate_together_are_both_refused() {
+        let compiled = BreakerConfig::new(InstanceName::given("both"));
+        let (config, refused) = overridden(
+            "both",
+            &compiled,
+            &[
+                ("threshold", "5"),
+                ("failure_rate", "0.5"),
+                ("half_open", "2"),
+            ],
+        );
+        assert_eq!(config.policy, compiled.policy);
+        assert_eq!(config.half_open, 2);
+        let keys: Vec<_> = refused.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "both/circuit_breaker/threshold",
+                "both/circuit_breaker/failure_rate"
+            ]
+        );
+    }
+
+    #[test]
+    fn rules_between_parameters_do_not_depend_on_the_order_of_application() {
+        let compiled = RetryConfig::new(InstanceName::given("order"));
+        let (config, refused) = overridden(
+            "order",
+            &compiled,
+            &[("base", "20s"), ("max_delay", "30s"), ("max", "0")],
+        );
+        assert!(refused.is_empty(), "{refused:?}");
+        assert_eq!(
+            (config.base, config.max_delay, config.max),
+            (Duration::from_secs(20), Duration::from_secs(30), 0)
+        );
+        let (config, refused) = overridden("order-bad", &compiled, &[("base", "20s")]);
+        assert_eq!(config.base, compiled.base);
+        assert_eq!(
+            refused[0].reason,
+            "`base` is longer than `max_delay`: every delay would be capped to `max_delay`"
+        );
+    }
+
+    #[test]
+    fn bulkhead_none_means_unbounded() {
+        let compiled = BulkheadConfig {
+            max_wait: Some(Duration::from_millis(50)),
+            queue: Some(10),
+            ..BulkheadConfig::new(InstanceName::given("none"), 2)
+        };
+        let (config, refused) = overridden(
+            "none",
+            &compiled,
+            &[("max_wait", "none"), ("queue", "NONE"), ("max", "3")],
+        );
+        assert!(refused.is_empty(), "{refused:?}");
+        assert_eq!((config.max, config.max_wait, config.queue), (3, None, None));
     }
 }

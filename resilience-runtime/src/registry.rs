@@ -11,12 +11,25 @@
 //!
 //! The first function to run decides a shared instance's configuration; the others' copies go
 //! unused. Give functions that share a name the same parameters.
+//!
+//! # Locks and user code
+//!
+//! No code of the application runs under a lock of this crate. The registry's lock is held
+//! only to look a name up and to push an entry: overrides are read and applied between the
+//! two (reading the environment, copying from the table under its own short lock), and the
+//! lookup is repeated after re-locking, so a function sharing the name that registered
+//! meanwhile still wins (the configuration computed here is then dropped, never leaked).
+//! Refused overrides are reported — a `tracing` event, which runs the application's
+//! subscriber — only once the site is resolved and every lock is released, so a subscriber
+//! may call annotated functions, this very one included.
 
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::overrides::{self, TimeoutConfig};
-use crate::{BreakerState, Bulkhead, CircuitBreaker, InstanceName, RetryPolicy, Stats, Timeout};
+use crate::{
+    BreakerState, Bulkhead, CircuitBreaker, ConfigError, InstanceName, RetryPolicy, Stats, Timeout,
+};
 
 /// A reference to a registered instance.
 #[derive(Clone, Copy, Debug)]
@@ -36,9 +49,10 @@ pub enum Instance {
 pub trait Registered: Sync + Sized + 'static {
     /// The instance's name.
     fn instance_name(&self) -> InstanceName;
-    /// A new instance with the configuration overrides for this one applied, if there are any
-    /// (see [`configure`](crate::configure)).
-    fn overridden(&self) -> Option<Self>;
+    /// A new instance with the configuration overrides for this one applied, if any applied
+    /// (see [`configure`](crate::configure)), and the overrides that were refused, for the
+    /// caller to report once it holds no lock.
+    fn overridden(&self) -> (Option<Self>, Vec<ConfigError>);
     /// Wraps a reference for the registry.
     fn wrap(this: &'static Self) -> Instance;
     /// Unwraps a registry entry of this kind.
@@ -52,7 +66,7 @@ macro_rules! registered {
                 let $this = self;
                 $name
             }
-            fn overridden(&self) -> Option<Self> {
+            fn overridden(&self) -> (Option<Self>, Vec<ConfigError>) {
                 let $this = self;
                 $overridden
             }
@@ -73,27 +87,43 @@ registered!(
     CircuitBreaker,
     CircuitBreaker,
     |this| this.config().name,
-    overrides::apply(this.name(), this.config()).map(CircuitBreaker::new)
+    with(
+        overrides::apply(this.name(), this.config()),
+        CircuitBreaker::new
+    )
 );
 registered!(
     Bulkhead,
     Bulkhead,
     |this| this.config().name,
-    overrides::apply(this.name(), this.config()).map(Bulkhead::new)
+    with(overrides::apply(this.name(), this.config()), Bulkhead::new)
 );
 registered!(
     RetryPolicy,
     Retry,
     |this| this.config().name,
-    overrides::apply(this.name(), this.config()).map(RetryPolicy::new)
+    with(
+        overrides::apply(this.name(), this.config()),
+        RetryPolicy::new
+    )
 );
 registered!(
     Timeout,
     Timeout,
     |this| this.instance_name(),
-    overrides::apply(this.name(), &TimeoutConfig(this.limit()))
-        .map(|TimeoutConfig(limit)| Timeout::new(this.instance_name(), limit))
+    with(
+        overrides::apply(this.name(), &TimeoutConfig(this.limit())),
+        |TimeoutConfig(limit)| Timeout::new(this.instance_name(), limit)
+    )
 );
+
+/// An instance built from an overridden configuration, with the refused overrides.
+fn with<C, T>(
+    (config, refused): (Option<C>, Vec<ConfigError>),
+    new: impl FnOnce(C) -> T,
+) -> (Option<T>, Vec<ConfigError>) {
+    (config.map(new), refused)
+}
 
 static REGISTRY: Mutex<Vec<Instance>> = Mutex::new(Vec::new());
 
@@ -123,40 +153,77 @@ impl<T: Registered> Site<T> {
     /// The instance serving this site.
     #[inline]
     pub fn get(&'static self) -> &'static T {
-        self.resolved.get_or_init(|| resolve(&self.own))
+        match self.resolved.get() {
+            Some(instance) => instance,
+            None => self.first_call(),
+        }
+    }
+
+    /// Resolves the site, then reports refused overrides: after the site is set and with no
+    /// lock held, so a `tracing` subscriber that calls this very function finds it resolved.
+    #[cold]
+    #[inline(never)]
+    fn first_call(&'static self) -> &'static T {
+        let mut refused = Vec::new();
+        let instance = *self.resolved.get_or_init(|| {
+            let (instance, errors) = resolve(&self.own);
+            refused = errors;
+            instance
+        });
+        overrides::report(&refused);
+        instance
     }
 }
 
-fn resolve<T: Registered>(own: &'static T) -> &'static T {
-    // A poisoned registry only means another thread panicked mid-push; the Vec is intact.
-    let mut registry = REGISTRY
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+/// The instance `own` resolves to, and the overrides it refused (none if another instance
+/// serves it).
+fn resolve<T: Registered>(own: &'static T) -> (&'static T, Vec<ConfigError>) {
     let name = own.instance_name();
-    if name.is_shared() {
-        let existing = registry.iter().find_map(|entry| {
-            T::unwrap(*entry).filter(|other| {
-                let other = other.instance_name();
-                other.is_shared() && other.get() == name.get()
-            })
-        });
-        if let Some(existing) = existing {
-            return existing;
-        }
+    if let Some(existing) = shared(&lock(), name) {
+        return (existing, Vec::new());
     }
-    // Overrides are read once, here; an overridden instance is allocated once and lives for
-    // the rest of the process, like the static it replaces.
-    let instance: &'static T = match own.overridden() {
+    // Overrides are read once, here, without the registry's lock.
+    let (overridden, refused) = own.overridden();
+    let mut registry = lock();
+    if let Some(existing) = shared(&registry, name) {
+        // A function sharing the name registered first, meanwhile: its instance serves, and
+        // the same overrides were its to report. `overridden` is dropped, not leaked.
+        return (existing, Vec::new());
+    }
+    // An overridden instance is allocated once and lives for the rest of the process, like
+    // the static it replaces.
+    let instance: &'static T = match overridden {
         Some(overridden) => Box::leak(Box::new(overridden)),
         None => own,
     };
     let entry = T::wrap(instance);
+    registry.push(entry);
+    drop(registry);
     if let Instance::CircuitBreaker(breaker) = entry {
         // Starts the breaker's clock, so its time in state counts from its first call.
         let _ = breaker.time_in_state();
     }
-    registry.push(entry);
-    instance
+    (instance, refused)
+}
+
+/// The registered instance of kind `T` with the explicit `name`, if `name` is explicit.
+fn shared<T: Registered>(registry: &[Instance], name: InstanceName) -> Option<&'static T> {
+    if !name.is_shared() {
+        return None;
+    }
+    registry.iter().find_map(|entry| {
+        T::unwrap(*entry).filter(|other| {
+            let other = other.instance_name();
+            other.is_shared() && other.get() == name.get()
+        })
+    })
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Vec<Instance>> {
+    // A poisoned registry only means another thread panicked mid-push; the Vec is intact.
+    REGISTRY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Every instance that has served a call so far, in the order of their first calls.
@@ -171,10 +238,7 @@ fn resolve<T: Registered>(own: &'static T) -> &'static T {
 /// }
 /// ```
 pub fn registered() -> Vec<Instance> {
-    REGISTRY
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone()
+    lock().clone()
 }
 
 /// The circuit breaker registered under `name` (an explicit `name = "..."`, or the path of
@@ -200,9 +264,7 @@ pub fn bulkhead(name: &str) -> Option<&'static Bulkhead> {
 }
 
 fn find<T: Registered>(name: &str) -> Option<&'static T> {
-    REGISTRY
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    lock()
         .iter()
         .find_map(|entry| T::unwrap(*entry).filter(|this| this.instance_name().get() == name))
 }
