@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::{answer, Runs, ServiceError};
 use resilience::monitor::{self, BreakerState};
+use resilience::runtime::TripPolicy;
 use resilience::{bulkhead, circuit_breaker, retry};
 
 #[tokio::test(start_paused = true)]
@@ -202,6 +203,92 @@ fn a_bad_configuration_entry_is_refused_with_the_reason() {
     assert!(
         reasons[3].1.contains("<name>/<attribute>/<parameter>"),
         "{reasons:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_window_configured_at_startup_applies_to_a_failure_rate_breaker() {
+    #[circuit_breaker(failure_rate = 0.5, name = "startup-window")]
+    async fn call() -> Result<(), ServiceError> {
+        Ok(())
+    }
+
+    // Before the breaker exists: checked alone now, against its compiled policy at first call.
+    monitor::configure([("startup-window/circuit_breaker/window", "20")]).unwrap();
+    call().await.unwrap();
+    assert_eq!(
+        monitor::breaker("startup-window").unwrap().config().policy,
+        TripPolicy::FailureRate {
+            failure_rate: 0.5,
+            window: 20,
+            min_calls: 20
+        },
+        "the default min_calls follows the window"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_override_breaking_a_rule_between_parameters_is_refused_at_first_call() {
+    #[circuit_breaker(failure_rate = 0.5, window = 20, name = "rule-broken")]
+    async fn call() -> Result<(), ServiceError> {
+        Ok(())
+    }
+
+    monitor::configure([
+        ("rule-broken/circuit_breaker/min_calls", "50"),
+        ("rule-broken/circuit_breaker/timeout", "1m"),
+    ])
+    .unwrap();
+    call().await.unwrap();
+    let config = monitor::breaker("rule-broken").unwrap().config();
+    assert_eq!(
+        config.policy,
+        TripPolicy::FailureRate {
+            failure_rate: 0.5,
+            window: 20,
+            min_calls: 20
+        },
+        "the compiled min_calls stays"
+    );
+    assert_eq!(
+        config.open_for,
+        Duration::from_secs(60),
+        "the valid override applies"
+    );
+    let refused: Vec<_> = monitor::override_errors()
+        .into_iter()
+        .filter(|e| e.key.starts_with("rule-broken/"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].key, "rule-broken/circuit_breaker/min_calls");
+    assert_eq!(
+        refused[0].reason,
+        "`min_calls` cannot exceed `window` (20): the window never holds more calls"
+    );
+}
+
+#[test]
+fn out_of_range_configuration_entries_are_refused_with_the_attributes_limits() {
+    let errors = monitor::configure([
+        ("limits/circuit_breaker/window", "4000000000"),
+        ("limits/circuit_breaker/threshold", "1048577"),
+        ("limits/bulkhead/max", "2147483648"),
+        ("limits/bulkhead/max_wait", "0.5ns"),
+        ("limits/retry/max", "0"),
+        ("/retry/max", "1"),
+    ])
+    .unwrap_err();
+    let reasons: Vec<_> = errors.iter().map(|e| e.reason.as_str()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "`window` must be at most 16777216",
+            "`threshold` must be at most 1048576",
+            "`max` must be at most 2147483647",
+            "`0.5ns` is finer than a nanosecond; durations are whole nanoseconds",
+            "`name` must not be empty: it names the instance in errors, monitoring and overrides",
+        ],
+        "`max = 0` is valid: retries switched off"
     );
 }
 
