@@ -178,10 +178,7 @@
 //!     fn from(r: Rejected) -> Self { Error::Rejected(r) }
 //! }
 //!
-//! static RETRY: RetryPolicy = RetryPolicy::new(RetryConfig {
-//!     max: 2,
-//!     ..RetryConfig::new(InstanceName::given("fetch"))
-//! });
+//! static RETRY: RetryPolicy = RetryPolicy::new(RetryConfig::new(InstanceName::given("fetch")).with_max(2));
 //! static BREAKER: CircuitBreaker = CircuitBreaker::new(BreakerConfig {
 //!     policy: TripPolicy::Consecutive { threshold: 3 },
 //!     ..BreakerConfig::new(InstanceName::given("fetch"))

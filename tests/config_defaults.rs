@@ -75,8 +75,18 @@ async fn a_bare_retry_has_the_runtime_default_configuration() {
         .unwrap();
     let default = RetryConfig::new(InstanceName::given(name));
     assert_eq!(
-        (config.max, config.base, config.max_delay, config.jitter),
-        (default.max, default.base, default.max_delay, default.jitter)
+        (
+            config.max(),
+            config.base(),
+            config.max_delay(),
+            config.jitter()
+        ),
+        (
+            default.max(),
+            default.base(),
+            default.max_delay(),
+            default.jitter()
+        )
     );
     assert_eq!(format!("{config:?}"), format!("{default:?}"), "every field");
 }

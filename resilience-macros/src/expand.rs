@@ -98,7 +98,10 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
     layers.extend(function.take_stack(krate.as_ref(), &mut errors));
     validate::function(&function, kind, &layers, &mut errors);
     if let Some(lent) = function.lent_from_mut() {
-        for layer in layers.iter().filter(|l| matches!(l.kind, Kind::Retry | Kind::Fallback)) {
+        for layer in layers
+            .iter()
+            .filter(|l| matches!(l.kind, Kind::Retry | Kind::Fallback))
+        {
             errors.add(syn::Error::new_spanned(
                 &lent,
                 format!(
@@ -304,15 +307,29 @@ impl Gen<'_> {
     ) -> (Option<TokenStream>, TokenStream) {
         let p = self.p;
         let name = self.name(None);
-        let max = a.max.as_ref().map_or(args::DEFAULT_MAX, |m| m.value);
-        let base = nanos(a.base.as_ref(), args::DEFAULT_BASE_NANOS);
-        let max_delay = nanos(a.max_delay.as_ref(), args::DEFAULT_MAX_DELAY_NANOS);
-        let jitter = match a.jitter.as_ref().map_or(JitterKind::Full, |j| j.value) {
-            JitterKind::None => quote!(#p::Jitter::None),
-            JitterKind::Full => quote!(#p::Jitter::Full),
-            JitterKind::Equal => quote!(#p::Jitter::Equal),
-            JitterKind::Decorrelated => quote!(#p::Jitter::Decorrelated),
-        };
+        // Only what the user wrote; the defaults live in `RetryConfig::new`.
+        let mut config = quote!(#p::RetryConfig::new(#name));
+        if let Some(max) = &a.max {
+            let max = max.value;
+            config.extend(quote!(.with_max(#max)));
+        }
+        if let Some(base) = &a.base {
+            let base = duration(base.value);
+            config.extend(quote!(.with_base(#base)));
+        }
+        if let Some(max_delay) = &a.max_delay {
+            let max_delay = duration(max_delay.value);
+            config.extend(quote!(.with_max_delay(#max_delay)));
+        }
+        if let Some(jitter) = &a.jitter {
+            let jitter = match jitter.value {
+                JitterKind::None => quote!(#p::Jitter::None),
+                JitterKind::Full => quote!(#p::Jitter::Full),
+                JitterKind::Equal => quote!(#p::Jitter::Equal),
+                JitterKind::Decorrelated => quote!(#p::Jitter::Decorrelated),
+            };
+            config.extend(quote!(.with_jitter(#jitter)));
+        }
         let predicate = self.predicate(a.retry_if.as_ref());
         let clones = self.fresh_clones();
         let moves = self.moves();
@@ -321,7 +338,7 @@ impl Gen<'_> {
         let delay = quote_spanned!(Span::mixed_site()=> __delay);
         let item = quote! {
             static #id: #p::Site<#p::RetryPolicy> = #p::Site::new(#p::RetryPolicy::new(
-                #p::RetryConfig { name: #name, max: #max, base: #base, max_delay: #max_delay, jitter: #jitter },
+                #config,
             ));
         };
         let wrapped = quote! {

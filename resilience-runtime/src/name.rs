@@ -52,7 +52,8 @@ impl InstanceName {
     }
 
     /// The path of the function that declares the marker type `S` (the marker's own name is
-    /// cut off). Such an instance belongs to that function alone.
+    /// cut off). Such an instance belongs to that function alone. For generated code.
+    #[doc(hidden)]
     pub const fn site<S>() -> Self {
         Self(Repr::Site(site_path::<S>))
     }
@@ -70,6 +71,15 @@ impl InstanceName {
         matches!(self.0, Repr::Given(_))
     }
 }
+
+/// Two names are equal when they read the same and are both given or both a function's.
+impl PartialEq for InstanceName {
+    fn eq(&self, other: &Self) -> bool {
+        self.is_shared() == other.is_shared() && self.get() == other.get()
+    }
+}
+
+impl Eq for InstanceName {}
 
 impl std::fmt::Debug for InstanceName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

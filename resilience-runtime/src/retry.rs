@@ -54,6 +54,8 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use crate::stats::{Count, Counters, Stats};
+use resilience_config::retry;
+
 use crate::{events, Failure, InstanceName, Rejected};
 
 /// How a retry delay is randomised, so that callers which failed together do not all retry
@@ -62,6 +64,7 @@ use crate::{events, Failure, InstanceName, Rejected};
 /// Below, `d = min(base * 2^k, max_delay)` is the exponential delay before retry `k`
 /// (`k = 0, 1, ...`). The variants follow Marc Brooker's "Exponential Backoff And Jitter".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Jitter {
     /// No randomness: exactly `min(base * 2^k, max_delay)`.
     None,
@@ -73,44 +76,93 @@ pub enum Jitter {
     Decorrelated,
 }
 
-/// The parameters of `#[retry]`.
+/// The parameters of `#[retry]`: the defaults from [`new`](Self::new), changed by `const`
+/// builder methods, so generated code sets only what the user wrote.
 ///
 /// ```
 /// use resilience_runtime::{InstanceName, Jitter, RetryConfig};
 /// use std::time::Duration;
 ///
-/// const CONFIG: RetryConfig = RetryConfig {
-///     max: 5,
-///     jitter: Jitter::Equal,
-///     ..RetryConfig::new(InstanceName::given("fetch"))
-/// };
-/// assert_eq!(CONFIG.base, Duration::from_millis(100));
-/// assert_eq!(CONFIG.max_delay, Duration::from_secs(10));
+/// const CONFIG: RetryConfig = RetryConfig::new(InstanceName::given("fetch"))
+///     .with_max(5)
+///     .with_jitter(Jitter::Equal);
+/// assert_eq!(CONFIG.max(), 5);
+/// assert_eq!(CONFIG.base(), Duration::from_millis(100));
+/// assert_eq!(CONFIG.max_delay(), Duration::from_secs(10));
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryConfig {
-    /// The instance name.
-    pub name: InstanceName,
-    /// Retries after the first attempt: at most `max + 1` attempts in all.
-    pub max: u32,
-    /// The delay before the first retry, doubled for each one after it.
-    pub base: Duration,
-    /// The cap on any one delay.
-    pub max_delay: Duration,
-    /// How each delay is randomised.
-    pub jitter: Jitter,
+    pub(crate) name: InstanceName,
+    pub(crate) max: u32,
+    pub(crate) base: Duration,
+    pub(crate) max_delay: Duration,
+    pub(crate) jitter: Jitter,
 }
 
 impl RetryConfig {
-    /// The defaults: `max` 3, `base` 100 ms, `max_delay` 10 s, [`Jitter::Full`].
+    /// The defaults: `max` 3, `base` 100 ms, `max_delay` 10 s, [`Jitter::Full`] (the values of
+    /// [`resilience_config::retry`], which the macros check against too).
     pub const fn new(name: InstanceName) -> Self {
         Self {
             name,
-            max: 3,
-            base: Duration::from_millis(100),
-            max_delay: Duration::from_secs(10),
+            max: retry::DEFAULT_MAX,
+            base: Duration::from_nanos(retry::DEFAULT_BASE_NANOS),
+            max_delay: Duration::from_nanos(retry::DEFAULT_MAX_DELAY_NANOS),
             jitter: Jitter::Full,
         }
+    }
+
+    /// Retries after the first attempt: at most `max + 1` attempts in all; 0 is one attempt.
+    #[must_use]
+    pub const fn with_max(mut self, max: u32) -> Self {
+        self.max = max;
+        self
+    }
+
+    /// The delay before the first retry, doubled for each one after it.
+    #[must_use]
+    pub const fn with_base(mut self, base: Duration) -> Self {
+        self.base = base;
+        self
+    }
+
+    /// The cap on any one delay.
+    #[must_use]
+    pub const fn with_max_delay(mut self, max_delay: Duration) -> Self {
+        self.max_delay = max_delay;
+        self
+    }
+
+    /// How each delay is randomised.
+    #[must_use]
+    pub const fn with_jitter(mut self, jitter: Jitter) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// The instance name.
+    pub const fn name(&self) -> InstanceName {
+        self.name
+    }
+
+    /// Retries after the first attempt.
+    pub const fn max(&self) -> u32 {
+        self.max
+    }
+
+    /// The delay before the first retry.
+    pub const fn base(&self) -> Duration {
+        self.base
+    }
+
+    /// The cap on any one delay.
+    pub const fn max_delay(&self) -> Duration {
+        self.max_delay
+    }
+
+    /// How each delay is randomised.
+    pub const fn jitter(&self) -> Jitter {
+        self.jitter
     }
 }
 
@@ -123,10 +175,8 @@ impl RetryConfig {
 /// use resilience_runtime::{InstanceName, Jitter, RetryConfig, RetryPolicy};
 /// use std::time::Duration;
 ///
-/// static POLICY: RetryPolicy = RetryPolicy::new(RetryConfig {
-///     jitter: Jitter::None,
-///     ..RetryConfig::new(InstanceName::given("fetch"))
-/// });
+/// static POLICY: RetryPolicy =
+///     RetryPolicy::new(RetryConfig::new(InstanceName::given("fetch")).with_jitter(Jitter::None));
 ///
 /// async fn flaky(attempt: u32) -> Result<&'static str, String> {
 ///     if attempt < 3 { Err(format!("attempt {attempt} failed")) } else { Ok("done") }
@@ -194,10 +244,8 @@ impl RetryPolicy {
     /// use resilience_runtime::{Failure, InstanceName, Jitter, Rejected, RetryConfig, RetryPolicy};
     /// use std::time::Duration;
     ///
-    /// static POLICY: RetryPolicy = RetryPolicy::new(RetryConfig {
-    ///     jitter: Jitter::None,
-    ///     ..RetryConfig::new(InstanceName::given("lookup"))
-    /// });
+    /// static POLICY: RetryPolicy =
+    ///     RetryPolicy::new(RetryConfig::new(InstanceName::given("lookup")).with_jitter(Jitter::None));
     /// #[derive(Debug)]
     /// enum Error { Flaky, Rejected(Rejected) }
     /// impl From<Rejected> for Error {
@@ -276,13 +324,13 @@ impl RetryPolicy {
 /// use resilience_runtime::{InstanceName, Jitter, RetryConfig, RetryPolicy};
 /// use std::time::Duration;
 ///
-/// let policy = RetryPolicy::new(RetryConfig {
-///     max: 4,
-///     base: Duration::from_millis(100),
-///     max_delay: Duration::from_millis(500),
-///     jitter: Jitter::None,
-///     ..RetryConfig::new(InstanceName::given("fetch"))
-/// });
+/// let policy = RetryPolicy::new(
+///     RetryConfig::new(InstanceName::given("fetch"))
+///         .with_max(4)
+///         .with_base(Duration::from_millis(100))
+///         .with_max_delay(Duration::from_millis(500))
+///         .with_jitter(Jitter::None),
+/// );
 ///
 /// let delays: Vec<u64> = policy.backoff().map(|d| d.as_millis() as u64).collect();
 /// assert_eq!(delays, [100, 200, 400, 500]);

@@ -20,9 +20,7 @@ pub(crate) use breaker::{
 };
 pub(crate) use bulkhead::BulkheadArgs;
 pub(crate) use fallback::FallbackArgs;
-pub(crate) use retry::{
-    JitterKind, RetryArgs, DEFAULT_BASE_NANOS, DEFAULT_MAX, DEFAULT_MAX_DELAY_NANOS,
-};
+pub(crate) use retry::{JitterKind, RetryArgs};
 pub(crate) use timeout::TimeoutArgs;
 
 use proc_macro2::{Span, TokenStream};

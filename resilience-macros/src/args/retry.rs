@@ -10,9 +10,7 @@ use super::{duration, int, path, set_once, string, unknown_key, Errors, Kind, Ra
 
 const KEYS: &[&str] = &["max", "base", "max_delay", "jitter", "retry_if", "crate"];
 
-pub(crate) use resilience_config::retry::{
-    Jitter as JitterKind, DEFAULT_BASE_NANOS, DEFAULT_JITTER, DEFAULT_MAX, DEFAULT_MAX_DELAY_NANOS,
-};
+pub(crate) use resilience_config::retry::{Jitter as JitterKind, DEFAULT_JITTER};
 
 /// The retry's parameters as written; `None` where the default applies.
 #[derive(Default)]
