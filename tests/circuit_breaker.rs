@@ -222,6 +222,90 @@ async fn cancelled_trial_does_not_wedge_the_breaker() {
     assert_eq!(RUNS.get(), 4);
 }
 
+/// Polly's rule: a trial still running one open period after its admission no longer holds
+/// its place; the next caller becomes the trial, and the late trial's outcome is ignored.
+#[tokio::test(start_paused = true)]
+async fn a_hung_trial_loses_its_place_after_one_open_period() {
+    static RUNS: Runs = Runs::new();
+    #[circuit_breaker(threshold = 1, timeout = "10s", name = "hung-trial")]
+    async fn call(hang: Duration, fail: bool) -> Result<(), ServiceError> {
+        RUNS.hit();
+        tokio::time::sleep(hang).await;
+        answer(fail)
+    }
+
+    call(Duration::ZERO, true).await.unwrap_err();
+    advance(Duration::from_secs(10)).await;
+    // The trial hangs (a connection that never answers, no timeout inside), then fails.
+    let hung = tokio::spawn(call(Duration::from_secs(3600), true));
+    tokio::task::yield_now().await;
+    assert_eq!(RUNS.get(), 2, "the hung trial was admitted");
+    advance(Duration::from_millis(9_999)).await;
+    let error = call(Duration::ZERO, false).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ServiceError::Rejected(Rejected::CircuitOpen {
+                retry_after: None,
+                forced: false,
+                ..
+            })
+        ),
+        "{error:?}"
+    );
+    assert_eq!(RUNS.get(), 2, "rejected while the trial holds its place");
+
+    // One open period after its admission, the next caller takes its place and closes.
+    advance(Duration::from_millis(1)).await;
+    call(Duration::ZERO, false).await.unwrap();
+    assert_eq!(RUNS.get(), 3);
+    let breaker = resilience::monitor::breaker("hung-trial").expect("registered");
+    assert_eq!(breaker.state(), resilience::monitor::BreakerState::Closed);
+
+    // The hung trial fails at last: ignored, it neither reopens the breaker nor counts as a
+    // failure of the new closed phase (threshold 1).
+    advance(Duration::from_secs(3600)).await;
+    assert_eq!(hung.await.unwrap(), Err(ServiceError::Unavailable));
+    assert_eq!(breaker.state(), resilience::monitor::BreakerState::Closed);
+    call(Duration::ZERO, false).await.unwrap();
+    call(Duration::ZERO, false).await.unwrap();
+    assert_eq!(RUNS.get(), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_forced_open_rejection_says_forced_open() {
+    static RUNS: Runs = Runs::new();
+    #[circuit_breaker(name = "forced-payment")]
+    async fn call() -> Result<(), ServiceError> {
+        RUNS.hit();
+        Ok(())
+    }
+
+    call().await.unwrap();
+    let breaker = resilience::monitor::breaker("forced-payment").expect("registered");
+    breaker.force_open();
+    let rejected = match call().await {
+        Err(ServiceError::Rejected(rejected)) => rejected,
+        other => panic!("expected a rejection, got {other:?}"),
+    };
+    assert!(matches!(
+        rejected,
+        Rejected::CircuitOpen {
+            retry_after: None,
+            forced: true,
+            ..
+        }
+    ));
+    let message = rejected.to_string();
+    assert!(message.contains("forced open"), "{message}");
+    assert!(!message.contains("half-open"), "{message}");
+    assert!(message.contains("forced-payment"), "{message}");
+    assert_eq!(RUNS.get(), 1, "a forced-open breaker does not run the body");
+    breaker.reset();
+    call().await.unwrap();
+    assert_eq!(RUNS.get(), 2);
+}
+
 #[tokio::test(start_paused = true)]
 async fn failure_if_decides_which_errors_count() {
     static RUNS: Runs = Runs::new();
@@ -333,12 +417,39 @@ async fn sliding_window_waits_for_min_calls_then_opens_at_the_rate() {
     for _ in 0..3 {
         call(true).await.unwrap_err();
     }
+    // The success that brings the count to min_calls finds 3 of 4 failed, 75% >= 50%: it
+    // returns its own result and opens the breaker.
     assert_eq!(call(false).await, Ok(()));
     assert_eq!(RUNS.get(), 4);
-    // 4 recorded, 3 failed = 75% >= 50%: but a success never opens; the next failure does.
-    call(true).await.unwrap_err();
     assert!(call(false).await.unwrap_err().is_circuit_open());
-    assert_eq!(RUNS.get(), 5);
+    assert_eq!(RUNS.get(), 4);
+}
+
+/// The `MicroProfile` Fault Tolerance TCK's `testRollingWindowCircuitOpen`, resilience4j's
+/// `shouldOpenAfterFailureRateThresholdExceeded`: the rate is judged when the recorded count
+/// reaches `min_calls`, whatever that call's outcome.
+#[tokio::test(start_paused = true)]
+async fn sliding_window_opens_when_a_success_brings_the_count_to_min_calls_at_the_rate() {
+    static RUNS: Runs = Runs::new();
+    #[circuit_breaker(failure_rate = 0.5, window = 4, timeout = "10s")]
+    async fn call(fail: bool) -> Result<(), ServiceError> {
+        RUNS.hit();
+        answer(fail)
+    }
+
+    // S F F S: 2 of 4 failed, 50% >= 50%.
+    call(false).await.unwrap();
+    call(true).await.unwrap_err();
+    call(true).await.unwrap_err();
+    call(false).await.unwrap();
+    assert_eq!(RUNS.get(), 4);
+    match call(false).await {
+        Err(ServiceError::Rejected(Rejected::CircuitOpen { retry_after, .. })) => {
+            assert_eq!(retry_after, Some(Duration::from_secs(10)));
+        }
+        other => panic!("expected CircuitOpen, got {other:?}"),
+    }
+    assert_eq!(RUNS.get(), 4, "the rejected body did not run");
 }
 
 #[tokio::test(start_paused = true)]

@@ -14,7 +14,8 @@
 //! - **Closed**: every call runs. The [`TripPolicy`] watches the outcomes: `Consecutive` opens
 //!   after `threshold` failures in a row (a success resets the count); `FailureRate` opens when
 //!   at least `min_calls` of the last `window` calls are recorded and the failed fraction is at
-//!   least `failure_rate`.
+//!   least `failure_rate`, judged whenever an outcome is recorded: a success that brings the
+//!   recorded count to `min_calls` opens the breaker if the rate is already reached.
 //! - **Open**: no call runs; each is rejected with [`Rejected::CircuitOpen`] carrying
 //!   `retry_after: Some(time until the open period ends)`. The open period is never shorter than
 //!   `open_for`.
@@ -26,9 +27,17 @@
 //!   outcome is ignored gives its admission back at once, so another caller can be the trial:
 //!   a dropped trial cannot wedge the breaker. A successful trial keeps its admission, so a
 //!   phase admits `half_open` trials *in total*, not `half_open` at a time forever.
+//! - **Hung trials** (Polly's rule): a trial still running one open period (`open_for`) after
+//!   its admission no longer holds its place, so a trial that never finishes (a hung
+//!   connection, no timeout inside) cannot wedge the breaker either. When every place is
+//!   taken and the latest trial was admitted at least `open_for` ago, the next caller starts
+//!   the half-open phase over as its first trial; the late trials' outcomes are then ignored
+//!   (they neither close nor reopen the breaker, and give no place back), and the successes
+//!   of the old phase no longer count towards closing.
 //! - **Forced open / forced closed**: manual overrides ([`CircuitBreaker::force_open`],
-//!   [`CircuitBreaker::force_closed`]). Forced open rejects everything (`retry_after: None`);
-//!   forced closed admits everything and records nothing. Both last until
+//!   [`CircuitBreaker::force_closed`]). Forced open rejects everything with `retry_after: None`
+//!   and `forced: true` (its message says "forced open", not half-open); forced closed admits
+//!   everything and records nothing. Both last until
 //!   [`CircuitBreaker::reset`] (back to closed with counts cleared) or the other override.
 //!
 //! # What counts as a failure
@@ -63,7 +72,8 @@
 //!
 //! ## One state word
 //!
-//! The whole state machine lives in one `AtomicU64`, updated by compare-and-swap loops:
+//! The whole state machine lives in one `AtomicU64`, updated by compare-and-swap loops (beside
+//! it, only a half-open takeover deadline, see "Hung trials", and the failure-rate ring):
 //!
 //! ```text
 //!  63                                   24 23                     3 2      0
@@ -86,13 +96,14 @@
 //!
 //! ## Generations
 //!
-//! Every change of phase (any change of tag, and a reset) increments the generation. A permit
-//! remembers the word it was admitted under, and its outcome is applied only if the current
-//! word still has the same generation and tag. So a slow call admitted while closed that
-//! finishes after the breaker opened and went half-open cannot decide the trial, and a trial
-//! admitted before a failed trial reopened the breaker cannot close it. The generation wraps
-//! after 2^21 phase changes; a permit would have to stay in flight across exactly a multiple
-//! of that many changes to be mistaken for a current one.
+//! Every change of phase (any change of tag, a reset, a takeover) increments the generation.
+//! A permit remembers the word it was admitted under, and its outcome is applied only if the
+//! current word still has the same generation and tag. So a slow call admitted while closed
+//! that finishes after the breaker opened and went half-open cannot decide the trial, a trial
+//! admitted before a failed trial reopened the breaker cannot close it, and a hung trial
+//! whose place was taken over (a new half-open generation) decides nothing. The generation
+//! wraps after 2^21 phase changes; a permit would have to stay in flight across exactly a
+//! multiple of that many changes to be mistaken for a current one.
 //!
 //! ## The hot path
 //!
@@ -114,8 +125,13 @@
 //! `index % window`, or clears it if it is set (a success finding its bit clear only reads
 //! it); a failure then counts the set bits (`count_ones` over the ring, only bits below
 //! `window` are ever set), with `recorded = min(index + 1, window)`, and opens the breaker when
-//! `recorded >= min_calls` and `failures / recorded >= failure_rate`. The ring is cleared
-//! (position and bits zeroed) on every transition to closed.
+//! `recorded >= min_calls` and `failures / recorded >= failure_rate`. A success cannot raise
+//! the rate, so it is judged only when it is the outcome that makes the rule apply: the one
+//! whose index is `min(min_calls, window) - 1`, so `recorded` reaches `min_calls` with it (S,
+//! F, F, S opens a breaker at 0.5 over 4). That index is taken once per clear, while the ring
+//! is still filling (the position only steps back from `2 * window`), so a full ring's
+//! success pays one comparison more than before and an absorbed one nothing. The ring is
+//! cleared (position and bits zeroed) on every transition to closed.
 //!
 //! The position is kept below `2 * window`, so the slot is `index` or `index - window`, found
 //! by a comparison instead of a division: the outcome that takes index `2 * window - 1` then
@@ -144,13 +160,35 @@
 //! these shift the decision by at most the few calls in flight at that moment; with no outcome
 //! in flight the counts are exact. Counts are always derived from the bits, never kept in a
 //! separate counter, so they cannot underflow or drift. Evaluation costs `window / 64` loads,
-//! paid on failures only.
+//! paid on failures and on the one success that brings the recorded count to `min_calls`.
+//!
+//! ## Hung trials
+//!
+//! A trial admitted at time `t` holds its place until `t + open_for` at most. The state word
+//! has no room for a time beside its trial counts (its 40-bit payload is the two 20-bit
+//! counts), so the time lives in a second atomic word, the *takeover deadline*: milliseconds
+//! since the epoch, rounded up, at which the latest trial admitted will have run for
+//! `open_for`. Every admission of a trial (the one that moves open to half-open, one into a
+//! free place, a takeover) raises it with `fetch_max` *before* the compare-and-swap that
+//! admits it, and it is never lowered. A caller that finds every place taken reads it and, if
+//! it is over, moves the word to a new half-open generation with itself as the one trial
+//! admitted: the old trials' permits are stale from then on (see "Generations"), so their
+//! outcomes are ignored and their drops give nothing back. Otherwise it is rejected.
+//!
+//! The deadline read is never earlier than that of any trial counted in the word read (see
+//! "Memory ordering"), so no trial loses its place before `open_for`: a takeover is never
+//! early. It can be late: a deadline raised by an admission whose compare-and-swap then
+//! failed, or by a takeover that lost to a trial's success in the same phase, holds the next
+//! takeover back by up to one open period more. Each such delay needs a concurrent change of
+//! the word, so a hung trial is always replaced eventually. With no trial hung, callers pay
+//! one more relaxed load per rejection and one `fetch_max` per trial admitted.
 //!
 //! ## Time
 //!
 //! The clock is [`tokio::time::Instant::now`] (so a paused test clock drives it), read only
-//! when opening and when a call or [`CircuitBreaker::state`] meets an open breaker. Deadlines
-//! are milliseconds since a per-breaker epoch, taken the first time the clock is needed
+//! when opening, when a call or [`CircuitBreaker::state`] meets an open breaker, and when a
+//! call is admitted as a trial or finds every trial place taken. Deadlines are milliseconds
+//! since a per-breaker epoch, taken the first time the clock is needed
 //! (a `OnceLock`, so the zero-initialised `static` needs no clock). A deadline is `open_for`
 //! after the moment of opening, rounded *up* to a whole millisecond, and the open period ends
 //! when the elapsed time rounded *down* reaches it, so it is never shorter than `open_for`.
@@ -160,14 +198,22 @@
 //! # Memory ordering
 //!
 //! The state word is self-contained: a thread that reads it needs no other memory written
-//! before it, with one exception (the failure-rate ring, below). All updates are read-modify-
-//! write operations on this one location, which are totally ordered by its modification order
-//! whatever their `Ordering`; that is what makes the CAS loops linearizable. Hence:
+//! before it, with two exceptions (the takeover deadline and the failure-rate ring, below).
+//! All updates are read-modify-write operations on this one location, which are totally
+//! ordered by its modification order whatever their `Ordering`; that is what makes the CAS
+//! loops linearizable. Hence:
 //!
 //! - `Relaxed` for the admission load (the hot path) and [`CircuitBreaker::state`]'s load; for
-//!   every CAS that does not move the breaker into the closed state (counting failures,
-//!   resetting the count, opening, admitting and finishing trials); and for the failure
-//!   ordering of every CAS (a failed CAS only retries with the value it read).
+//!   every CAS that does not move the breaker into the closed state or admit a trial
+//!   (counting failures, resetting the count, opening, finishing trials); and for the failure
+//!   ordering of those CASes (a failed CAS only retries with the value it read).
+//! - `Release` on the CAS that admits a trial (open → half-open, a free place, a takeover),
+//!   paired with `Acquire` on the slow path's load of the word and on its failed CASes: the
+//!   admitting caller raised the takeover deadline *before* its CAS, so a caller that reads a
+//!   word counting that trial (or any later value: every write of the word is a
+//!   read-modify-write, which continues the release sequence) happens-after the raise and
+//!   reads the deadline it wrote or a later one. The deadline itself is `Relaxed`: `fetch_max`
+//!   keeps it monotonic, and it publishes nothing.
 //! - `Release` on a CAS that moves the breaker into a new closed generation, paired with an
 //!   `Acquire` load of the word before a `FailureRate` outcome is written to the ring: the
 //!   ring was cleared *before* the transition, so an outcome whose generation check reads the
@@ -187,8 +233,9 @@
 //!
 //! # Size
 //!
-//! A `CircuitBreaker` is its configuration, the state word, the lazily allocated ring, the time
-//! of the last transition and the epoch: 128 bytes on 64-bit targets, 64 of them the
+//! A `CircuitBreaker` is its configuration, the state word, the lazily allocated slow-path
+//! words (the takeover deadline, allocated at the first trial, and the failure-rate ring), the
+//! time of the last transition and the epoch: 128 bytes on 64-bit targets, 64 of them the
 //! configuration (the `stats` feature adds 40 bytes of counters). It is not padded to a
 //! cache line: the word is written only on a change of state and, under `Consecutive`, on a
 //! failure or a success that saw a non-zero count, so the readers sharing its line rarely lose
@@ -357,12 +404,18 @@ impl CircuitBreaker {
     const_fn! {
         /// A closed breaker with `config`. `const`, so it can initialise a `static`.
         pub fn new(config: BreakerConfig) -> Self {
-            Self {
+            let breaker = Self {
                 config,
                 core: Core::new(),
                 clock: Clock::new(),
                 counters: Counters::new(),
-            }
+            };
+            // The `OnceLock` that allocates the slow-path words synchronises itself, but loom
+            // cannot see it: under loom they are allocated here, before any thread shares the
+            // breaker.
+            #[cfg(loom)]
+            let _ = breaker.core.extra(&breaker.config);
+            breaker
         }
     }
 
@@ -402,7 +455,8 @@ impl CircuitBreaker {
     /// # Errors
     ///
     /// [`Rejected::CircuitOpen`] if the call must not run: `retry_after` is the time left in
-    /// the open period, or `None` while half-open trials are running or when forced open.
+    /// the open period, or `None` while half-open trials are running or when forced open
+    /// (then `forced` is `true`).
     ///
     /// ```
     /// use resilience_runtime::{BreakerConfig, CircuitBreaker, InstanceName, TripPolicy};
@@ -434,19 +488,18 @@ impl CircuitBreaker {
 
     #[inline(never)]
     fn try_acquire_slow(&self) -> Result<BreakerPermit<'_>, Rejected> {
-        let retry_after = match self.core.acquire(&self.config, || self.clock.elapsed()) {
+        let rejected = match self.core.acquire(&self.config, || self.clock.elapsed()) {
             Ok(word) => {
                 return Ok(BreakerPermit {
                     breaker: self,
                     word,
                 })
             }
-            Err(Refusal::Open { retry_after }) => Some(retry_after),
-            Err(Refusal::Busy) => None,
-        };
-        let rejected = Rejected::CircuitOpen {
-            name: self.name(),
-            retry_after,
+            Err(Refusal::Open { retry_after }) => {
+                Rejected::circuit_open(self.name(), Some(retry_after))
+            }
+            Err(Refusal::Busy) => Rejected::circuit_open(self.name(), None),
+            Err(Refusal::Forced) => Rejected::circuit_forced_open(self.name()),
         };
         events::rejected(&rejected);
         Err(rejected)
@@ -506,8 +559,8 @@ impl CircuitBreaker {
     }
 
     /// Opens the breaker until [`reset`](Self::reset) or [`force_closed`](Self::force_closed):
-    /// every call is rejected with `retry_after: None`. Outcomes of calls already running are
-    /// not recorded.
+    /// every call is rejected with `retry_after: None` and `forced: true`, which its message
+    /// reports as "forced open". Outcomes of calls already running are not recorded.
     ///
     /// ```
     /// # use resilience_runtime::{BreakerConfig, CircuitBreaker, InstanceName};
@@ -573,12 +626,12 @@ impl CircuitBreaker {
     /// first use).
     #[doc(hidden)]
     pub fn loom_ring(&self) -> (u64, u32) {
-        self.core.ring.get().map_or((0, 0), |slots| {
-            let failures = slots[1..]
+        self.core.extra.get().map_or((0, 0), |extra| {
+            let failures = extra[2..]
                 .iter()
                 .map(|word| word.load(Ordering::SeqCst).count_ones())
                 .sum();
-            (slots[0].load(Ordering::SeqCst), failures)
+            (extra[1].load(Ordering::SeqCst), failures)
         })
     }
 }
@@ -917,8 +970,10 @@ impl<F: Fn() -> Duration> Now<F> {
 enum Refusal {
     /// Open: the open period ends after `retry_after`.
     Open { retry_after: Duration },
-    /// Half-open with every trial admitted, or forced open.
+    /// Half-open with every place taken by a trial admitted less than an open period ago.
     Busy,
+    /// Forced open.
+    Forced,
 }
 
 /// The outcome a permit reports.
@@ -930,11 +985,12 @@ enum Verdict {
     Release,
 }
 
-/// The state word and the failure-rate ring.
+/// The state word and the words only slow paths touch.
 struct Core {
     word: AtomicU64,
-    /// `FailureRate` only: `[position, bits...]`, allocated on first use.
-    ring: OnceLock<Box<[AtomicU64]>>,
+    /// `[takeover, position, bits...]`, allocated on first use: the half-open takeover
+    /// deadline (module docs, "Hung trials"), then, under `FailureRate` only, the ring.
+    extra: OnceLock<Box<[AtomicU64]>>,
     /// When the tag last changed, in milliseconds since the breaker's epoch; for snapshots
     /// only (written on transitions, never read by the state machine).
     changed_ms: AtomicU64,
@@ -945,7 +1001,7 @@ impl Core {
         fn new() -> Self {
             Self {
                 word: AtomicU64::new(Word::CLOSED.0),
-                ring: OnceLock::new(),
+                extra: OnceLock::new(),
                 changed_ms: AtomicU64::new(0),
             }
         }
@@ -986,12 +1042,15 @@ impl Core {
     /// Admits a call, returning the word it is admitted under.
     fn acquire(&self, config: &BreakerConfig, now: impl Fn() -> Duration) -> Result<Word, Refusal> {
         let mut now = Now::new(now);
-        let mut current = self.load(Ordering::Relaxed);
+        // Acquire (here and on a failed CAS): a half-open word read here happens-after the
+        // takeover deadlines written for the admissions it counts (module docs, "Memory
+        // ordering").
+        let mut current = self.load(Ordering::Acquire);
         loop {
             let next = match current.tag() {
                 // The hot path: no write. A closed permit needs nothing reserved.
                 Tag::Closed | Tag::ForcedClosed => return Ok(current),
-                Tag::ForcedOpen => return Err(Refusal::Busy),
+                Tag::ForcedOpen => return Err(Refusal::Forced),
                 Tag::Open => {
                     let deadline = current.payload();
                     let elapsed = now.get();
@@ -1004,17 +1063,30 @@ impl Core {
                 }
                 Tag::HalfOpen => {
                     let admitted = current.admitted();
-                    if admitted >= config.trials() {
+                    if admitted < config.trials() {
+                        current.with_payload(Word::trials(admitted + 1, current.succeeded()))
+                    } else if is_over(self.takeover(config).load(Ordering::Relaxed), now.get()) {
+                        // Every place is held by a trial admitted at least an open period
+                        // ago: they lose their places, and this caller is the first trial of
+                        // a new half-open phase, whose generation makes theirs stale.
+                        current.next(Tag::HalfOpen, Word::trials(1, 0))
+                    } else {
                         return Err(Refusal::Busy);
                     }
-                    current.with_payload(Word::trials(admitted + 1, current.succeeded()))
                 }
             };
-            match self.word.compare_exchange_weak(
+            // Before the CAS that admits this trial, so whoever reads a word counting it reads
+            // this deadline too (or a later one). Kept even if the CAS fails: a deadline too
+            // late only delays a takeover.
+            self.takeover(config)
+                .fetch_max(deadline_ms(now.get(), config.open_for), Ordering::Relaxed);
+            // Strong: a spurious failure would meet the deadline just written and turn a
+            // takeover into a rejection.
+            match self.word.compare_exchange(
                 current.0,
                 next.0,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
+                Ordering::Release,
+                Ordering::Acquire,
             ) {
                 Ok(_) => {
                     if current.tag() != next.tag() {
@@ -1075,14 +1147,20 @@ impl Core {
                 }
                 let failed = verdict == Verdict::Failure;
                 let window = window.max(1);
-                let ring = self.ring(window);
+                let ring = self.ring(config);
                 // The hot path: a success absorbed by a window full of successes writes
                 // nothing (module docs, "The failure-rate window").
                 if !failed && ring.all_successes(window) {
                     return;
                 }
                 let index = ring.push(window, failed);
-                if failed && ring.trips(index, window, failure_rate, min_calls) {
+                // A failure can raise the rate. A success can only lower it, except the one
+                // that brings the recorded count to `min_calls`: the rule applies from then
+                // on, and the rate may already be reached (S F F S at 0.5 over 4 opens).
+                let reaches_min_calls = index + 1 == u64::from(min_calls.clamp(1, window));
+                if (failed || reaches_min_calls)
+                    && ring.trips(index, window, failure_rate, min_calls)
+                {
                     transition = self.update(permit, |current| {
                         Some(current.next(Tag::Open, deadline_ms(now.get(), config.open_for)))
                     });
@@ -1173,18 +1251,34 @@ impl Core {
         }
     }
 
-    fn ring(&self, window: u32) -> Ring<'_> {
-        let slots = self.ring.get_or_init(|| {
-            let words = window.div_ceil(64) as usize;
-            (0..=words).map(|_| AtomicU64::new(0)).collect()
-        });
-        Ring(slots)
+    /// The slow-path words, allocated at the first call that needs one: `[takeover]`, or
+    /// under `FailureRate` `[takeover, position, bits...]`.
+    fn extra(&self, config: &BreakerConfig) -> &[AtomicU64] {
+        self.extra.get_or_init(|| {
+            let ring = match config.policy {
+                TripPolicy::Consecutive { .. } => 0,
+                TripPolicy::FailureRate { window, .. } => 1 + window.max(1).div_ceil(64) as usize,
+            };
+            (0..=ring).map(|_| AtomicU64::new(0)).collect()
+        })
     }
 
-    /// Empties the failure-rate ring, if it exists.
+    /// The half-open takeover deadline: milliseconds since the epoch, rounded up, at which
+    /// the latest trial admitted will have run for an open period. Only ever raised.
+    fn takeover(&self, config: &BreakerConfig) -> &AtomicU64 {
+        &self.extra(config)[0]
+    }
+
+    /// The failure-rate ring (`FailureRate` only).
+    fn ring(&self, config: &BreakerConfig) -> Ring<'_> {
+        Ring(&self.extra(config)[1..])
+    }
+
+    /// Empties the failure-rate ring, if it exists. The takeover deadline stays: a trial
+    /// admitted in a race with the transition that clears the ring must keep its place.
     fn clear_ring(&self) {
-        if let Some(slots) = self.ring.get() {
-            for slot in &**slots {
+        if let Some(extra) = self.extra.get() {
+            for slot in &extra[1..] {
                 // A swap, not a store: the same effect here, and loom (tokio-rs/loom#254) can
                 // let a plain store land inside a concurrent read-modify-write, an execution
                 // no hardware produces, which would fail the model of a clear racing the
@@ -1344,8 +1438,13 @@ mod tests {
     /// The `retry_after` of a rejection; panics if the call is admitted.
     fn rejected(breaker: &CircuitBreaker) -> Option<Duration> {
         match breaker.try_acquire() {
-            Err(Rejected::CircuitOpen { retry_after, name }) => {
+            Err(Rejected::CircuitOpen {
+                retry_after,
+                name,
+                forced,
+            }) => {
                 assert_eq!(name, "test");
+                assert!(!forced, "not forced open");
                 retry_after
             }
             Err(other) => panic!("unexpected rejection {other:?}"),
@@ -1633,6 +1732,78 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn hung_trial_loses_its_place_after_open_for() {
+        let breaker = CircuitBreaker::new(consecutive(1, 1));
+        fail(&breaker);
+        advance(OPEN_FOR).await;
+        let hung = breaker.try_acquire().expect("the first trial");
+        advance(Duration::from_millis(9_999)).await;
+        assert_eq!(rejected(&breaker), None, "the trial still holds its place");
+        advance(Duration::from_millis(1)).await;
+        let trial = breaker
+            .try_acquire()
+            .expect("an open period later: taken over");
+        assert_eq!(rejected(&breaker), None, "the new trial holds the place");
+        assert_eq!(
+            breaker.core.load(Ordering::SeqCst).gen(),
+            3,
+            "closed #0, open #1, half-open #2, half-open #3"
+        );
+
+        // The late trial decides nothing and gives nothing back.
+        hung.failure();
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        assert_eq!(rejected(&breaker), None);
+        trial.success();
+        assert_eq!(breaker.state(), BreakerState::Closed);
+
+        // Nor does a late trial that is dropped, or that succeeds.
+        fail(&breaker);
+        advance(OPEN_FOR).await;
+        let dropped = breaker.try_acquire().unwrap();
+        let succeeding = {
+            advance(OPEN_FOR).await;
+            breaker.try_acquire().expect("took over `dropped`")
+        };
+        advance(OPEN_FOR).await;
+        let trial = breaker.try_acquire().expect("took over `succeeding`");
+        drop(dropped);
+        succeeding.success();
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        assert_eq!(rejected(&breaker), None, "no place was given back");
+        trial.failure();
+        assert_eq!(rejected(&breaker), Some(OPEN_FOR));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn takeover_waits_an_open_period_after_the_latest_admission() {
+        let breaker = CircuitBreaker::new(consecutive(1, 2));
+        fail(&breaker);
+        advance(OPEN_FOR).await;
+        let hung = breaker.try_acquire().unwrap();
+        let cancelled = breaker.try_acquire().unwrap();
+        advance(5 * SECOND).await;
+        drop(cancelled); // gives its place back
+        let recent = breaker.try_acquire().expect("the place given back");
+        advance(5 * SECOND).await;
+        // `hung` has run for an open period, but `recent` only for half of one.
+        assert_eq!(rejected(&breaker), None);
+        advance(5 * SECOND).await;
+        let first = breaker
+            .try_acquire()
+            .expect("both ran an open period: taken over");
+        let second = breaker.try_acquire().expect("the new phase's second place");
+        assert_eq!(rejected(&breaker), None);
+        // The old phase's trials decide nothing: the new phase needs its own two successes.
+        recent.success();
+        hung.success();
+        first.success();
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        second.success();
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn stale_permit_ignored_after_transition() {
         let breaker = CircuitBreaker::new(consecutive(2, 1));
         let slow = breaker.try_acquire().unwrap(); // admitted while closed, generation 0
@@ -1762,6 +1933,60 @@ mod tests {
         assert_eq!(breaker.state(), BreakerState::Open);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn failure_rate_success_reaching_min_calls_opens_at_rate() {
+        // MicroProfile's testRollingWindowCircuitOpen, resilience4j's
+        // shouldOpenAfterFailureRateThresholdExceeded: S F F S at 0.5 over 4.
+        let breaker = CircuitBreaker::new(rate(0.5, 4, 4));
+        let runs = AtomicUsize::new(0);
+        for outcome in [
+            Ok(1),
+            Err(Failure::Error("down")),
+            Err(Failure::Error("down")),
+        ] {
+            let _ = call(&breaker, &runs, outcome).await;
+            assert_eq!(
+                breaker.state(),
+                BreakerState::Closed,
+                "fewer than min_calls"
+            );
+        }
+        assert_eq!(call(&breaker, &runs, Ok(4)).await.unwrap(), 4);
+        assert_eq!(breaker.state(), BreakerState::Open, "2 of 4 >= 0.5");
+        assert!(matches!(
+            call(&breaker, &runs, Ok(5)).await,
+            Err(Failure::Rejected(Rejected::CircuitOpen {
+                retry_after: Some(OPEN_FOR),
+                ..
+            }))
+        ));
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            4,
+            "the rejected body did not run"
+        );
+
+        // min_calls below the window: the success bringing the count to min_calls decides.
+        let breaker = CircuitBreaker::new(rate(0.5, 10, 4));
+        fail(&breaker);
+        fail(&breaker);
+        succeed(&breaker);
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        succeed(&breaker);
+        assert_eq!(breaker.state(), BreakerState::Open, "2 of 4 >= 0.5");
+
+        // Below the rate, it does not; nor do the successes after it.
+        let breaker = CircuitBreaker::new(rate(0.5, 4, 4));
+        for _ in 0..3 {
+            succeed(&breaker);
+        }
+        fail(&breaker);
+        for _ in 0..10 {
+            succeed(&breaker);
+        }
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    }
+
     /// The ring against a plain list of the last `window` outcomes, for sequences that cross
     /// the position's step back many times and alternate long runs of successes (absorbed
     /// without a write) with bursts of failures.
@@ -1769,7 +1994,8 @@ mod tests {
     fn failure_rate_ring_counts_the_last_window_outcomes_exactly() {
         for window in [1_u32, 2, 3, 63, 64, 65, 100, 200] {
             let core = Core::new();
-            let ring = core.ring(window);
+            let config = rate(0.5, window, window);
+            let ring = core.ring(&config);
             let mut last = std::collections::VecDeque::new();
             let mut absorbed = 0;
             let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
@@ -1866,7 +2092,10 @@ mod tests {
         breaker.force_open();
         assert_eq!(breaker.state(), BreakerState::ForcedOpen);
         running.failure(); // stale
-        assert_eq!(rejected(&breaker), None);
+        assert_eq!(
+            breaker.try_acquire().unwrap_err(),
+            Rejected::circuit_forced_open("test")
+        );
         advance(OPEN_FOR * 100).await;
         assert!(call(&breaker, &runs, Ok(1)).await.is_err());
         assert_eq!(runs.load(Ordering::SeqCst), 0);

@@ -22,6 +22,7 @@ use std::time::Duration;
 ///         Rejected::CircuitOpen { name, retry_after: Some(wait), .. } => {
 ///             format!("{name} is open; try again in {wait:?}")
 ///         }
+///         Rejected::CircuitOpen { name, forced: true, .. } => format!("{name} is switched off"),
 ///         Rejected::CircuitOpen { name, .. } => format!("{name} is testing the service"),
 ///         Rejected::BulkheadFull { name, .. } => format!("{name} is at capacity"),
 ///         Rejected::TimedOut { name, after, .. } => format!("{name} gave up after {after:?}"),
@@ -39,8 +40,14 @@ pub enum Rejected {
         /// The breaker's instance name (its `name = "..."`, or the annotated function's path).
         name: &'static str,
         /// How long until the breaker admits a trial call. `None` while it is half-open and its
-        /// trial calls are still running: the next admission depends on their outcome.
+        /// trial calls are still running (the next admission depends on their outcome), and
+        /// when it is forced open (see `forced`).
         retry_after: Option<Duration>,
+        /// Whether the breaker was forced open by hand
+        /// ([`CircuitBreaker::force_open`](crate::CircuitBreaker::force_open)): it
+        /// then admits nothing until it is reset or forced closed, whatever the dependency
+        /// does, so there is no time to come back at (`retry_after` is `None`).
+        forced: bool,
     },
     /// The bulkhead had no free slot within `max_wait`, or its queue of waiters was full.
     #[non_exhaustive]
@@ -92,10 +99,38 @@ impl Rejected {
         }
     }
 
-    /// A [`Rejected::CircuitOpen`]; for code outside this crate, which cannot name the
+    /// A [`Rejected::CircuitOpen`] from a breaker in its normal course (open, or half-open
+    /// with its trials running); for code outside this crate, which cannot name the
     /// `#[non_exhaustive]` variant's fields.
+    ///
+    /// ```
+    /// # use resilience_runtime::Rejected;
+    /// # use std::time::Duration;
+    /// let err = Rejected::circuit_open("payment", Some(Duration::from_secs(4)));
+    /// assert_eq!(err.to_string(), "circuit breaker `payment` is open; retry after 4s");
+    /// ```
     pub fn circuit_open(name: &'static str, retry_after: Option<Duration>) -> Self {
-        Self::CircuitOpen { name, retry_after }
+        Self::CircuitOpen {
+            name,
+            retry_after,
+            forced: false,
+        }
+    }
+
+    /// A [`Rejected::CircuitOpen`] from a breaker forced open by hand: no `retry_after`,
+    /// `forced: true`.
+    ///
+    /// ```
+    /// # use resilience_runtime::Rejected;
+    /// let err = Rejected::circuit_forced_open("payment");
+    /// assert_eq!(err.to_string(), "circuit breaker `payment` is forced open until reset");
+    /// ```
+    pub fn circuit_forced_open(name: &'static str) -> Self {
+        Self::CircuitOpen {
+            name,
+            retry_after: None,
+            forced: true,
+        }
     }
 
     /// A [`Rejected::BulkheadFull`].
@@ -113,12 +148,17 @@ impl fmt::Display for Rejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::CircuitOpen {
+                name, forced: true, ..
+            } => write!(f, "circuit breaker `{name}` is forced open until reset"),
+            Self::CircuitOpen {
                 name,
                 retry_after: Some(wait),
+                ..
             } => write!(f, "circuit breaker `{name}` is open; retry after {wait:?}"),
             Self::CircuitOpen {
                 name,
                 retry_after: None,
+                ..
             } => write!(
                 f,
                 "circuit breaker `{name}` is half-open and its trial calls are running"

@@ -1,5 +1,6 @@
 //! Model checks of the circuit breaker's transitions: concurrent half-open admission,
-//! concurrent failures tripping the breaker, and successes racing failures; and of the
+//! concurrent failures tripping the breaker, successes racing failures, and the takeover of a
+//! hung trial's place (racing the hung trial's outcome, and racing another taker); and of the
 //! failure-rate window: an absorbed success racing a failure, failures racing across the
 //! position's step back, and that step racing a clear.
 //!
@@ -257,6 +258,87 @@ fn stale_closed_permit_ignored_after_a_full_cycle() {
         assert_eq!(breaker.state(), BreakerState::Closed);
         // closed #0 -> open #1 -> half-open #2 -> closed #3, with no failure counted.
         assert_eq!(breaker.loom_snapshot(), (3, 0));
+    });
+}
+
+/// A leaked breaker with threshold 1 and one trial place, opened at time 0 and with a trial
+/// admitted at 10 000 ms that is still running (its permit returned) at 20 000 ms: one open
+/// period later, so its place may be taken over.
+fn with_hung_trial() -> (&'static CircuitBreaker, BreakerPermit<'static>) {
+    // Leaked so the hung permit can move to a thread (`'static`).
+    let breaker: &'static CircuitBreaker =
+        Box::leak(Box::new(CircuitBreaker::new(BreakerConfig {
+            policy: TripPolicy::Consecutive { threshold: 1 },
+            ..BreakerConfig::new(InstanceName::given("loom"))
+        })));
+    open_then_expire(breaker);
+    let hung = breaker.try_acquire().expect("the first trial");
+    assert_eq!(breaker.loom_snapshot(), (2, 1));
+    breaker.loom_set_now_ms(OPEN_PERIOD_OVER + 10_000);
+    (breaker, hung)
+}
+
+/// A hung trial's place is taken over while the hung trial finishes (fails). Either the
+/// failure lands first and reopens the breaker (the taker is then rejected with the new open
+/// period), or the taker starts a new half-open phase and the late failure is ignored: the
+/// taker's success closes the breaker.
+#[test]
+fn takeover_racing_the_hung_trials_outcome() {
+    model(|| {
+        let (breaker, hung) = with_hung_trial();
+        let late = thread::spawn(move || hung.failure());
+        let taker = thread::spawn(move || match breaker.try_acquire() {
+            Ok(permit) => {
+                permit.success();
+                true
+            }
+            Err(Rejected::CircuitOpen { retry_after, .. }) => {
+                assert_eq!(retry_after, Some(std::time::Duration::from_secs(10)));
+                false
+            }
+            Err(other) => panic!("unexpected {other:?}"),
+        });
+        late.join().unwrap();
+        let took_over = taker.join().unwrap();
+        match breaker.loom_snapshot() {
+            // half-open #2 -> half-open #3 (taken over) -> closed #4
+            (4, 0) if took_over => assert_eq!(breaker.state(), BreakerState::Closed),
+            // half-open #2 -> open #3, until 30 000 ms
+            (3, deadline) if !took_over => {
+                assert_eq!(breaker.state(), BreakerState::Open);
+                assert_eq!(deadline, OPEN_PERIOD_OVER + 20_000);
+            }
+            other => panic!("impossible state {other:?} (took over: {took_over})"),
+        }
+    });
+}
+
+/// Two callers find the hung trial's place due for a takeover at once: exactly one of them
+/// takes it, and the other, whether it reads the word before or after the takeover, does not
+/// take the new trial's place in turn (the takeover deadline is written before the word that
+/// counts the new trial, and read after it).
+#[test]
+fn two_callers_race_to_take_over_a_hung_trial() {
+    model(|| {
+        let (breaker, hung) = with_hung_trial();
+        std::mem::forget(hung); // never finishes
+        let threads: Vec<_> = (0..2)
+            .map(|_| thread::spawn(move || take_and_keep(breaker)))
+            .collect();
+        let admitted = threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .filter(|&admitted| admitted)
+            .count();
+        assert_eq!(admitted, 1);
+        // half-open #2 -> half-open #3: one trial admitted, none succeeded.
+        assert_eq!(breaker.loom_snapshot(), (3, 1));
+        assert!(
+            breaker.try_acquire().is_err(),
+            "the new trial holds its place for an open period"
+        );
+        breaker.loom_set_now_ms(OPEN_PERIOD_OVER + 20_000);
+        assert!(breaker.try_acquire().is_ok(), "and then no longer");
     });
 }
 
