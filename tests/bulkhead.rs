@@ -3,6 +3,7 @@
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use common::{Runs, ServiceError};
@@ -145,6 +146,48 @@ async fn cancelling_a_running_call_returns_its_slot() {
     assert!(cancelled.is_err());
     call(Duration::ZERO).await.unwrap();
     assert_eq!(RUNS.get(), 2);
+}
+
+/// The body (and everything it owns) is dropped before its slot is returned, so `max` bounds
+/// bodies being torn down too: as a semaphore permit held across the call would.
+#[tokio::test(start_paused = true)]
+async fn a_body_is_torn_down_before_its_slot_is_returned() {
+    static RUNS: Runs = Runs::new();
+    /// The slots free and the callers waiting, seen as each connection closed.
+    static SEEN: Mutex<Vec<(u32, u32)>> = Mutex::new(Vec::new());
+    struct Connection;
+    impl Drop for Connection {
+        fn drop(&mut self) {
+            let bulkhead = resilience::monitor::bulkhead("teardown-db").expect("registered");
+            SEEN.lock()
+                .unwrap()
+                .push((bulkhead.available(), bulkhead.waiting()));
+        }
+    }
+    #[bulkhead(max = 1, name = "teardown-db")]
+    async fn call(busy: Duration) -> Result<(), ServiceError> {
+        RUNS.hit();
+        let _connection = Connection;
+        sleep(busy).await;
+        Ok(())
+    }
+
+    // Finished.
+    call(Duration::from_millis(10)).await.unwrap();
+    assert_eq!(SEEN.lock().unwrap().split_off(0), [(0, 0)]);
+
+    // Cancelled mid-body, by a timeout, while another caller waits for the slot: the
+    // connection closes before the slot is handed over.
+    let (cancelled, waited) = tokio::join!(
+        tokio::time::timeout(Duration::from_millis(10), call(Duration::from_secs(60))),
+        call(Duration::ZERO),
+    );
+    assert!(cancelled.is_err());
+    waited.unwrap();
+    assert_eq!(SEEN.lock().unwrap().split_off(0), [(0, 1), (0, 0)]);
+    assert_eq!(RUNS.get(), 3);
+    let bulkhead = resilience::monitor::bulkhead("teardown-db").expect("registered");
+    assert_eq!((bulkhead.available(), bulkhead.waiting()), (1, 0));
 }
 
 #[tokio::test(start_paused = true)]

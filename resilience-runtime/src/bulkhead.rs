@@ -76,6 +76,14 @@
 //! `max_wait` is a timer polled beside the wait and dropped with it, so a timed-out waiter
 //! goes through the same path, and a paused test clock drives it.
 //!
+//! A body is dropped *before* its slot is returned, so `max` bounds live bodies including
+//! their teardown (a connection closed in a `Drop`, say), as a semaphore permit held across
+//! the call would: [`BulkheadRun`] keeps the body and its phase (which holds the permit) in
+//! one variant of an enum, body first. When the body finishes, the enum is set to its empty
+//! variant in place (`Pin::set`), which drops the fields in order: the body, then the
+//! permit. When the call is cancelled, the same drop glue runs. `max` counts the bodies
+//! whose teardown has not finished, not merely those still being polled.
+//!
 //! # Memory ordering
 //!
 //! The counters stay exact under any ordering: every change is a read-modify-write of the one
@@ -115,7 +123,9 @@
 //! before the first poll, the slot while the body runs, or the wait in between. The wait holds
 //! its queue ticket and, with a `max_wait`, a pointer to a boxed tokio timer, allocated only
 //! when the fast path finds no free slot. Keeping the timer (about a hundred bytes) inline
-//! would make every call's future carry it, although most calls never wait.
+//! would make every call's future carry it, although most calls never wait. The "finished"
+//! state that lets the body be dropped before its slot is returned takes a spare value of the
+//! phase's tag, so it costs nothing.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -364,7 +374,9 @@ impl Bulkhead {
     }
 
     /// Runs `fut` holding a slot, waiting for one as [`acquire`](Self::acquire) does. The slot
-    /// is returned when `fut` finishes, panics, or the returned future is dropped.
+    /// is returned when `fut` finishes, panics, or the returned future is dropped, and always
+    /// after `fut` itself (with everything it owns) has been dropped, as a semaphore permit
+    /// held across the call would be.
     ///
     /// ```
     /// use resilience_runtime::{Bulkhead, BulkheadConfig, Failure, InstanceName};
@@ -395,8 +407,10 @@ impl Bulkhead {
         F: Future<Output = Result<T, Failure<E>>>,
     {
         BulkheadRun {
-            phase: Phase::Start(self),
-            fut,
+            call: Call::Live {
+                fut,
+                phase: Phase::Start(self),
+            },
         }
     }
 
@@ -573,11 +587,25 @@ pin_project! {
     /// caller. Everything past that path is in [`Phase::wait`], out of line.
     #[must_use = "futures do nothing unless polled"]
     pub struct BulkheadRun<'a, F> {
-        // Before `fut`: dropped first, so a cancelled call returns its slot (or leaves the
-        // queue) before the body's own state is torn down.
-        phase: Phase<'a>,
         #[pin]
-        fut: F,
+        call: Call<'a, F>,
+    }
+}
+
+pin_project! {
+    /// The body and its place in the bulkhead, dropped together: in field order, so the body
+    /// (and everything it owns) goes first, while it still holds its slot, and only then the
+    /// slot is returned or the queue left; whether the call finished (`poll` sets `Gone`) or
+    /// was cancelled (`BulkheadRun` dropped). `Gone` fits in the spare values of `Phase`'s
+    /// tag, so it costs no space (module docs, "Cancellation").
+    #[project = CallProj]
+    enum Call<'a, F> {
+        Live {
+            #[pin]
+            fut: F,
+            phase: Phase<'a>,
+        },
+        Gone,
     }
 }
 
@@ -594,7 +622,7 @@ enum Phase<'a> {
     },
     /// Holding a slot while the body runs; dropping the permit returns it.
     Running { _slot: BulkheadPermit<'a> },
-    /// Finished, or rejected.
+    /// Rejected; the call drops the body and becomes `Call::Gone` next.
     Done,
 }
 
@@ -666,24 +694,31 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if !matches!(this.phase, Phase::Running { .. }) {
-            let admitted = match *this.phase {
+        let mut call = self.project().call;
+        let CallProj::Live { fut, phase } = call.as_mut().project() else {
+            panic!("`BulkheadRun` polled after completion");
+        };
+        if !matches!(phase, Phase::Running { .. }) {
+            let admitted = match *phase {
                 Phase::Start(bulkhead) => bulkhead.try_acquire(),
                 _ => None,
             };
             match admitted {
-                Some(permit) => *this.phase = Phase::Running { _slot: permit },
+                Some(permit) => *phase = Phase::Running { _slot: permit },
                 None => {
-                    if let Err(rejected) = std::task::ready!(this.phase.wait(cx)) {
+                    if let Err(rejected) = std::task::ready!(phase.wait(cx)) {
+                        // The body will never run: drop it now.
+                        call.set(Call::Gone);
                         return Poll::Ready(Err(Failure::Rejected(rejected)));
                     }
                 }
             }
         }
-        let output = std::task::ready!(this.fut.poll(cx));
-        // The slot goes back as soon as the body is done, not when this is dropped.
-        *this.phase = Phase::Done;
+        let output = std::task::ready!(fut.poll(cx));
+        // The slot goes back as soon as the body is done, not when this is dropped; and only
+        // after the finished body itself is dropped (`Call`'s field order), so `max` bounds
+        // its teardown too.
+        call.set(Call::Gone);
         Poll::Ready(output)
     }
 }
@@ -1047,6 +1082,87 @@ mod tests {
         });
         drop(outcome);
         assert_eq!((timed.available(), timed.waiting()), (1, 0));
+    }
+
+    /// Notes, when dropped, how many slots were free and how many callers waited for one.
+    struct Teardown<'a> {
+        bulkhead: &'a Bulkhead,
+        seen: &'a std::sync::Mutex<Option<(u32, u32)>>,
+    }
+
+    impl Drop for Teardown<'_> {
+        fn drop(&mut self) {
+            let seen = (self.bulkhead.available(), self.bulkhead.waiting());
+            *self.seen.lock().unwrap() = Some(seen);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn body_is_dropped_before_its_slot_is_returned() {
+        let bh = Bulkhead::new(config(1));
+        let runs = &AtomicUsize::new(0);
+        let seen = &std::sync::Mutex::new(None);
+        let teardown = || Teardown {
+            bulkhead: &bh,
+            seen,
+        };
+        // A body that owns its teardown until the body itself is dropped (an `async` block
+        // drops its locals inside its last poll) and finishes at its `polls`-th poll.
+        let body = |polls: usize| {
+            let owned = teardown();
+            let mut polled = 0;
+            std::future::poll_fn(move |cx| {
+                let _owned = &owned;
+                polled += 1;
+                if polled == 1 {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                }
+                if polled < polls {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Poll::Ready(Ok::<_, Failure<()>>(polled))
+            })
+        };
+        let quick = || async {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, Failure<()>>(0)
+        };
+
+        // Finished, nobody waiting: the slot is still taken while the body is torn down.
+        assert_eq!(bh.run(body(1)).await.unwrap(), 1);
+        assert_eq!(seen.lock().unwrap().take(), Some((0, 0)));
+        assert_eq!((bh.available(), runs.load(Ordering::SeqCst)), (1, 1));
+
+        // Finished, a caller waiting: the slot is handed over only after the teardown.
+        // `join!` polls in order: the body takes the slot, the other caller queues.
+        let (a, b) = tokio::join!(within(bh.run(body(2))), within(bh.run(quick())));
+        assert_eq!((a.unwrap(), b.unwrap()), (2, 0));
+        assert_eq!(seen.lock().unwrap().take(), Some((0, 1)), "still queued");
+        assert_eq!((bh.available(), runs.load(Ordering::SeqCst)), (1, 3));
+
+        // Cancelled: the call's future is dropped while the body runs.
+        let mut cancelled = Box::pin(bh.run(body(usize::MAX)));
+        assert!(poll_once(&mut cancelled).await.is_pending());
+        drop(cancelled);
+        assert_eq!(seen.lock().unwrap().take(), Some((0, 0)));
+        assert_eq!((bh.available(), runs.load(Ordering::SeqCst)), (1, 4));
+
+        // Cancelled by a timeout, a caller waiting.
+        let owned = teardown();
+        let slow = bh.run(async move {
+            let _owned = owned;
+            runs.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok::<_, Failure<()>>(9)
+        });
+        let (timed_out, waited) =
+            tokio::join!(tokio::time::timeout(10 * MS, slow), within(bh.run(quick())));
+        assert!(timed_out.is_err());
+        assert_eq!(waited.unwrap(), 0);
+        assert_eq!(seen.lock().unwrap().take(), Some((0, 1)), "still queued");
+        assert_eq!((bh.available(), bh.waiting()), (1, 0));
+        assert_eq!(runs.load(Ordering::SeqCst), 6);
     }
 
     #[tokio::test(start_paused = true)]
