@@ -83,7 +83,12 @@ async fn a_send_but_not_sync_argument_keeps_the_future_send() {
         Err(ServiceError::Unavailable),
         "each attempt started from the caller's copy"
     );
-    assert_eq!(tokio::spawn(count_owned(Tally::default(), 1)).await.unwrap(), Ok(1));
+    assert_eq!(
+        tokio::spawn(count_owned(Tally::default(), 1))
+            .await
+            .unwrap(),
+        Ok(1)
+    );
 }
 
 struct Meter {

@@ -125,7 +125,8 @@ impl RenameSelf {
         while let Some(token) = tokens.next() {
             let token = match token {
                 TokenTree::Ident(ident) if ident == "self" => {
-                    let is_path = matches!(tokens.peek(), Some(TokenTree::Punct(p)) if p.as_char() == ':');
+                    let is_path =
+                        matches!(tokens.peek(), Some(TokenTree::Punct(p)) if p.as_char() == ':');
                     if is_path {
                         TokenTree::Ident(ident)
                     } else {

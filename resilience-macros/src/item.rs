@@ -105,9 +105,11 @@ impl Function {
     /// Whether an outer resilience attribute has already rewritten this function (its body
     /// declares the site marker `expand` generates).
     pub(crate) fn is_expanded(&self) -> bool {
-        self.item.block.stmts.iter().any(|stmt| {
-            matches!(stmt, syn::Stmt::Item(syn::Item::Struct(s)) if s.ident == SITE)
-        })
+        self.item
+            .block
+            .stmts
+            .iter()
+            .any(|stmt| matches!(stmt, syn::Stmt::Item(syn::Item::Struct(s)) if s.ident == SITE))
     }
 
     /// Whether the function is a method.
@@ -149,10 +151,12 @@ impl Function {
         }
         let mut out = CollectLifetimes::default();
         out.visit_type(output);
-        out.found.into_iter().find_map(|(lifetime, tokens)| match lifetime {
-            None => elided_from_mut.then_some(tokens),
-            Some(name) => mut_lifetimes.contains(&name).then_some(tokens),
-        })
+        out.found
+            .into_iter()
+            .find_map(|(lifetime, tokens)| match lifetime {
+                None => elided_from_mut.then_some(tokens),
+                Some(name) => mut_lifetimes.contains(&name).then_some(tokens),
+            })
     }
 
     /// Removes the resilience attributes written below the one being expanded and parses them
@@ -274,7 +278,9 @@ impl<'ast> Visit<'ast> for CollectLifetimes {
         match l.ident.to_string().as_str() {
             "static" => {}
             "_" => self.found.push((None, l.to_token_stream())),
-            name => self.found.push((Some(name.to_owned()), l.to_token_stream())),
+            name => self
+                .found
+                .push((Some(name.to_owned()), l.to_token_stream())),
         }
     }
 }
