@@ -228,8 +228,15 @@ pub use resilience_runtime::{Failure, Rejected};
 
 /// The state machines behind the attributes, for use without the macros (see "Equivalent
 /// code without the macros" above) and for monitoring (see [`monitor`]).
+///
+/// An explicit list: what exists only for generated code (the registry's sites, the sealed
+/// `Registered` trait) is in the hidden `__private` module instead.
 pub mod runtime {
-    pub use resilience_runtime::*;
+    pub use resilience_runtime::{
+        Backoff, BreakerConfig, BreakerPermit, BreakerRun, BreakerState, Bulkhead, BulkheadConfig,
+        BulkheadPermit, BulkheadRun, CircuitBreaker, Failure, InstanceName, Jitter, Rejected,
+        RetryConfig, RetryPolicy, Stats, Timeout, TimeoutRun, TripPolicy,
+    };
 }
 
 /// Opens after repeated failures, rejecting calls unrun until the dependency had time to recover.

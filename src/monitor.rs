@@ -83,5 +83,5 @@
 
 pub use resilience_runtime::{
     breaker, bulkhead, configure, env_key, override_errors, snapshot, BreakerState, Bulkhead,
-    CircuitBreaker, ConfigError, InstanceSnapshot, Stats,
+    CircuitBreaker, ConfigError, InstanceConfig, InstanceKind, InstanceSnapshot, Stats,
 };

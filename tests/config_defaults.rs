@@ -5,16 +5,15 @@
 mod common;
 
 use common::ServiceError;
-use resilience::runtime::{
-    registered, BreakerConfig, BulkheadConfig, Instance, InstanceName, RetryConfig, TripPolicy,
-};
+use resilience::monitor::InstanceConfig;
+use resilience::runtime::{BreakerConfig, BulkheadConfig, InstanceName, RetryConfig, TripPolicy};
 use resilience::{bulkhead, circuit_breaker, monitor, retry};
 
 /// The registered name of the instance of `kind` guarding the function `function`.
 fn name_of(kind: &str, function: &str) -> &'static str {
     monitor::snapshot()
         .into_iter()
-        .find(|s| s.kind == kind && s.name.ends_with(function))
+        .find(|s| s.kind.as_str() == kind && s.name.ends_with(function))
         .unwrap_or_else(|| panic!("no {kind} for {function}"))
         .name
 }
@@ -66,10 +65,10 @@ async fn a_bare_retry_has_the_runtime_default_configuration() {
 
     bare_retry().await.unwrap();
     let name = name_of("retry", "::bare_retry");
-    let config = registered()
+    let config = monitor::snapshot()
         .into_iter()
-        .find_map(|instance| match instance {
-            Instance::Retry(retry) if retry.name() == name => Some(*retry.config()),
+        .find_map(|instance| match instance.config {
+            InstanceConfig::Retry(config) if instance.name == name => Some(config),
             _ => None,
         })
         .unwrap();

@@ -29,6 +29,7 @@ mod outcome;
 mod overrides;
 mod registry;
 mod retry;
+mod snapshot;
 mod stats;
 mod sync;
 mod timeout;
@@ -41,9 +42,8 @@ pub use error::Rejected;
 pub use name::InstanceName;
 pub use outcome::Failure;
 pub use overrides::{configure, env_key, override_errors, ConfigError};
-pub use registry::{
-    breaker, bulkhead, registered, snapshot, Instance, InstanceSnapshot, Registered, Site,
-};
+pub use registry::{breaker, bulkhead, registered, Instance, Registered, Site};
 pub use retry::{Backoff, Jitter, RetryConfig, RetryPolicy};
+pub use snapshot::{snapshot, InstanceConfig, InstanceKind, InstanceSnapshot};
 pub use stats::Stats;
 pub use timeout::{Timeout, TimeoutRun};

@@ -24,14 +24,13 @@
 //! may call annotated functions, this very one included.
 
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
 
 use crate::overrides::{self, TimeoutConfig};
-use crate::{
-    BreakerState, Bulkhead, CircuitBreaker, ConfigError, InstanceName, RetryPolicy, Stats, Timeout,
-};
+use crate::{Bulkhead, CircuitBreaker, ConfigError, InstanceName, RetryPolicy, Timeout};
 
-/// A reference to a registered instance.
+/// A reference to a registered instance. For generated code and [`snapshot`](crate::snapshot);
+/// applications use the snapshot, or [`breaker`] and [`bulkhead`] by name.
+#[doc(hidden)]
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub enum Instance {
@@ -45,8 +44,18 @@ pub enum Instance {
     Timeout(&'static Timeout),
 }
 
-/// A state type that can live in a [`Site`].
-pub trait Registered: Sync + Sized + 'static {
+mod sealed {
+    /// Only this crate's state types live in a [`Site`](super::Site).
+    pub trait Sealed {}
+    impl Sealed for crate::CircuitBreaker {}
+    impl Sealed for crate::Bulkhead {}
+    impl Sealed for crate::RetryPolicy {}
+    impl Sealed for crate::Timeout {}
+}
+
+/// A state type that can live in a [`Site`]: sealed, implemented by this crate's instances.
+#[doc(hidden)]
+pub trait Registered: sealed::Sealed + Sync + Sized + 'static {
     /// The instance's name.
     fn instance_name(&self) -> InstanceName;
     /// A new instance with the configuration overrides for this one applied, if any applied
@@ -136,6 +145,7 @@ static REGISTRY: Mutex<Vec<Instance>> = Mutex::new(Vec::new());
 /// static B: Site<Bulkhead> = Site::new(Bulkhead::new(BulkheadConfig::new(InstanceName::given("db"), 4)));
 /// assert!(std::ptr::eq(A.get(), B.get()), "same name, same bulkhead");
 /// ```
+#[doc(hidden)]
 pub struct Site<T: 'static> {
     own: T,
     resolved: OnceLock<&'static T>,
@@ -237,6 +247,7 @@ fn lock() -> std::sync::MutexGuard<'static, Vec<Instance>> {
 ///     }
 /// }
 /// ```
+#[doc(hidden)]
 pub fn registered() -> Vec<Instance> {
     lock().clone()
 }
@@ -267,81 +278,4 @@ fn find<T: Registered>(name: &str) -> Option<&'static T> {
     lock()
         .iter()
         .find_map(|entry| T::unwrap(*entry).filter(|this| this.instance_name().get() == name))
-}
-
-/// What one instance looks like now: for dashboards, health endpoints and tests.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct InstanceSnapshot {
-    /// The instance name.
-    pub name: &'static str,
-    /// The attribute: `"circuit_breaker"`, `"bulkhead"`, `"retry"` or `"timeout"`.
-    pub kind: &'static str,
-    /// A breaker's state.
-    pub state: Option<BreakerState>,
-    /// How long a breaker has been in that state (since its first call if it never changed).
-    pub in_state: Option<Duration>,
-    /// A bulkhead's free slots.
-    pub available: Option<u32>,
-    /// A bulkhead's waiting callers.
-    pub waiting: Option<u32>,
-    /// The configuration in force, overrides applied.
-    pub config: String,
-    /// What the instance counted (all zeros without the `stats` feature).
-    pub stats: Stats,
-}
-
-/// A snapshot of every instance that has served a call, in the order of their first calls.
-///
-/// ```
-/// for instance in resilience_runtime::snapshot() {
-///     println!("{} {} {:?}", instance.kind, instance.name, instance.state);
-/// }
-/// ```
-pub fn snapshot() -> Vec<InstanceSnapshot> {
-    registered()
-        .into_iter()
-        .map(|instance| match instance {
-            Instance::CircuitBreaker(b) => InstanceSnapshot {
-                name: b.name(),
-                kind: "circuit_breaker",
-                state: Some(b.state()),
-                in_state: Some(b.time_in_state()),
-                available: None,
-                waiting: None,
-                config: format!("{:?}", b.config()),
-                stats: b.stats(),
-            },
-            Instance::Bulkhead(b) => InstanceSnapshot {
-                name: b.name(),
-                kind: "bulkhead",
-                state: None,
-                in_state: None,
-                available: Some(b.available()),
-                waiting: Some(b.waiting()),
-                config: format!("{:?}", b.config()),
-                stats: b.stats(),
-            },
-            Instance::Retry(r) => InstanceSnapshot {
-                name: r.name(),
-                kind: "retry",
-                state: None,
-                in_state: None,
-                available: None,
-                waiting: None,
-                config: format!("{:?}", r.config()),
-                stats: r.stats(),
-            },
-            Instance::Timeout(t) => InstanceSnapshot {
-                name: t.name(),
-                kind: "timeout",
-                state: None,
-                in_state: None,
-                available: None,
-                waiting: None,
-                config: format!("limit: {:?}", t.limit()),
-                stats: t.stats(),
-            },
-        })
-        .collect()
 }

@@ -1,0 +1,148 @@
+//! [`snapshot`]: what every instance looks like now, typed, for dashboards, health endpoints
+//! and tests.
+//!
+//! A snapshot copies a few words per instance out of the registry: the state word's reading,
+//! the configuration in force (overrides applied), and the `stats` counters. It takes the
+//! registry's lock only to copy the list of instances, never while reading them.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::registry::{registered, Instance};
+use crate::{BreakerConfig, BreakerState, BulkheadConfig, RetryConfig, Stats};
+
+/// Which attribute an instance belongs to.
+///
+/// ```
+/// use resilience_runtime::InstanceKind;
+///
+/// assert_eq!(InstanceKind::CircuitBreaker.to_string(), "circuit_breaker");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InstanceKind {
+    /// `#[circuit_breaker]`.
+    CircuitBreaker,
+    /// `#[bulkhead]`.
+    Bulkhead,
+    /// `#[retry]`.
+    Retry,
+    /// `#[timeout]`.
+    Timeout,
+}
+
+impl InstanceKind {
+    /// The attribute's name, as in override keys: `circuit_breaker`, `bulkhead`, `retry`,
+    /// `timeout`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::CircuitBreaker => "circuit_breaker",
+            Self::Bulkhead => "bulkhead",
+            Self::Retry => "retry",
+            Self::Timeout => "timeout",
+        }
+    }
+}
+
+impl fmt::Display for InstanceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The configuration an instance runs with, overrides applied.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum InstanceConfig {
+    /// A breaker's.
+    CircuitBreaker(BreakerConfig),
+    /// A bulkhead's.
+    Bulkhead(BulkheadConfig),
+    /// A retry's.
+    Retry(RetryConfig),
+    /// A timeout's limit.
+    Timeout(Duration),
+}
+
+/// What one instance looks like now.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct InstanceSnapshot {
+    /// The instance name.
+    pub name: &'static str,
+    /// The attribute.
+    pub kind: InstanceKind,
+    /// A breaker's state.
+    pub state: Option<BreakerState>,
+    /// How long a breaker has been in that state (since its first call if it never changed).
+    pub in_state: Option<Duration>,
+    /// A bulkhead's free slots.
+    pub available: Option<u32>,
+    /// A bulkhead's waiting callers.
+    pub waiting: Option<u32>,
+    /// The configuration in force, overrides applied.
+    pub config: InstanceConfig,
+    /// What the instance counted (all zeros without the `stats` feature).
+    pub stats: Stats,
+}
+
+impl InstanceSnapshot {
+    fn new(name: &'static str, config: InstanceConfig, stats: Stats) -> Self {
+        let kind = match config {
+            InstanceConfig::CircuitBreaker(_) => InstanceKind::CircuitBreaker,
+            InstanceConfig::Bulkhead(_) => InstanceKind::Bulkhead,
+            InstanceConfig::Retry(_) => InstanceKind::Retry,
+            InstanceConfig::Timeout(_) => InstanceKind::Timeout,
+        };
+        Self {
+            name,
+            kind,
+            state: None,
+            in_state: None,
+            available: None,
+            waiting: None,
+            config,
+            stats,
+        }
+    }
+}
+
+/// A snapshot of every instance that has served a call, in the order of their first calls.
+///
+/// ```
+/// use resilience_runtime::InstanceConfig;
+///
+/// for instance in resilience_runtime::snapshot() {
+///     println!("{} {} {:?}", instance.kind, instance.name, instance.state);
+///     if let InstanceConfig::Retry(config) = instance.config {
+///         println!("  at most {} retries", config.max());
+///     }
+/// }
+/// ```
+pub fn snapshot() -> Vec<InstanceSnapshot> {
+    registered()
+        .into_iter()
+        .map(|instance| match instance {
+            Instance::CircuitBreaker(b) => InstanceSnapshot {
+                state: Some(b.state()),
+                in_state: Some(b.time_in_state()),
+                ..InstanceSnapshot::new(
+                    b.name(),
+                    InstanceConfig::CircuitBreaker(*b.config()),
+                    b.stats(),
+                )
+            },
+            Instance::Bulkhead(b) => InstanceSnapshot {
+                available: Some(b.available()),
+                waiting: Some(b.waiting()),
+                ..InstanceSnapshot::new(b.name(), InstanceConfig::Bulkhead(*b.config()), b.stats())
+            },
+            Instance::Retry(r) => {
+                InstanceSnapshot::new(r.name(), InstanceConfig::Retry(*r.config()), r.stats())
+            }
+            Instance::Timeout(t) => {
+                InstanceSnapshot::new(t.name(), InstanceConfig::Timeout(t.limit()), t.stats())
+            }
+        })
+        .collect()
+}
