@@ -178,11 +178,13 @@
 //!     fn from(r: Rejected) -> Self { Error::Rejected(r) }
 //! }
 //!
-//! static RETRY: RetryPolicy = RetryPolicy::new(RetryConfig::new(InstanceName::given("fetch")).with_max(2));
-//! static BREAKER: CircuitBreaker = CircuitBreaker::new(BreakerConfig {
-//!     policy: TripPolicy::Consecutive { threshold: 3 },
-//!     ..BreakerConfig::new(InstanceName::given("fetch"))
-//! });
+//! // What `#[retry(max = 2)] #[circuit_breaker(threshold = 3)]` declare.
+//! static RETRY: RetryPolicy =
+//!     RetryPolicy::new(RetryConfig::new(InstanceName::given("fetch")).with_max(2));
+//! static BREAKER: CircuitBreaker = CircuitBreaker::new(
+//!     BreakerConfig::new(InstanceName::given("fetch"))
+//!         .with_policy(TripPolicy::Consecutive { threshold: 3 }),
+//! );
 //!
 //! async fn fetch(key: &str) -> Result<String, Error> {
 //!     let mut backoff = RETRY.backoff();

@@ -29,9 +29,9 @@ async fn a_bare_circuit_breaker_has_the_runtime_default_configuration() {
     let name = name_of("circuit_breaker", "::bare_breaker");
     let config = monitor::breaker(name).unwrap().config();
     let default = BreakerConfig::new(InstanceName::given(name));
-    assert_eq!(config.policy, default.policy);
-    assert_eq!(config.open_for, default.open_for);
-    assert_eq!(config.half_open, default.half_open);
+    assert_eq!(config.policy(), default.policy());
+    assert_eq!(config.open_for(), default.open_for());
+    assert_eq!(config.half_open(), default.half_open());
     assert_eq!(format!("{config:?}"), format!("{default:?}"), "every field");
 }
 
@@ -46,7 +46,7 @@ async fn a_failure_rate_breaker_defaults_its_window_and_min_calls() {
     let name = name_of("circuit_breaker", "::rate_breaker");
     let config = monitor::breaker(name).unwrap().config();
     assert_eq!(
-        config.policy,
+        config.policy(),
         TripPolicy::FailureRate {
             failure_rate: 0.5,
             window: 100,
@@ -102,8 +102,8 @@ async fn a_bulkhead_with_only_max_has_the_runtime_default_configuration() {
     let config = monitor::bulkhead(name).unwrap().config();
     let default = BulkheadConfig::new(InstanceName::given(name), 4);
     assert_eq!(
-        (config.max, config.max_wait, config.queue),
-        (default.max, default.max_wait, default.queue)
+        (config.max(), config.max_wait(), config.queue()),
+        (default.max(), default.max_wait(), default.queue())
     );
     assert_eq!(format!("{config:?}"), format!("{default:?}"), "every field");
 }

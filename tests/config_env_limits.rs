@@ -41,7 +41,7 @@ async fn out_of_range_environment_overrides_are_refused_and_max_zero_switches_re
 
     assert_eq!(RETRIED.get(), 1, "max = 0: a single attempt");
     assert_eq!(
-        monitor::breaker("env-window").unwrap().config().policy,
+        monitor::breaker("env-window").unwrap().config().policy(),
         TripPolicy::FailureRate {
             failure_rate: 0.5,
             window: 100,
@@ -50,7 +50,7 @@ async fn out_of_range_environment_overrides_are_refused_and_max_zero_switches_re
         "the compiled window, not 4e9 bits allocated at the first call"
     );
     let pool = monitor::bulkhead("env-wait").unwrap().config();
-    assert_eq!(pool.max_wait, Some(std::time::Duration::from_millis(50)));
+    assert_eq!(pool.max_wait(), Some(std::time::Duration::from_millis(50)));
 
     let errors = monitor::override_errors();
     let reasons: Vec<_> = errors

@@ -37,7 +37,7 @@ async fn snapshot_reflects_state_after_a_scripted_sequence() {
     let InstanceConfig::CircuitBreaker(config) = payment.config else {
         panic!("a breaker's snapshot carries a breaker's configuration")
     };
-    assert_eq!(config.policy, TripPolicy::Consecutive { threshold: 2 });
+    assert_eq!(config.policy(), TripPolicy::Consecutive { threshold: 2 });
     let db = find("snapshot-db");
     assert_eq!(
         (db.kind, db.available, db.waiting),
@@ -216,7 +216,10 @@ async fn a_window_configured_at_startup_applies_to_a_failure_rate_breaker() {
     monitor::configure([("startup-window/circuit_breaker/window", "20")]).unwrap();
     call().await.unwrap();
     assert_eq!(
-        monitor::breaker("startup-window").unwrap().config().policy,
+        monitor::breaker("startup-window")
+            .unwrap()
+            .config()
+            .policy(),
         TripPolicy::FailureRate {
             failure_rate: 0.5,
             window: 20,
@@ -241,7 +244,7 @@ async fn an_override_breaking_a_rule_between_parameters_is_refused_at_first_call
     call().await.unwrap();
     let config = monitor::breaker("rule-broken").unwrap().config();
     assert_eq!(
-        config.policy,
+        config.policy(),
         TripPolicy::FailureRate {
             failure_rate: 0.5,
             window: 20,
@@ -250,7 +253,7 @@ async fn an_override_breaking_a_rule_between_parameters_is_refused_at_first_call
         "the compiled min_calls stays"
     );
     assert_eq!(
-        config.open_for,
+        config.open_for(),
         Duration::from_secs(60),
         "the valid override applies"
     );

@@ -233,58 +233,8 @@ impl Gen<'_> {
     ) -> (Option<TokenStream>, TokenStream) {
         let p = self.p;
         match &layer.args {
-            LayerArgs::CircuitBreaker(a) => {
-                let name = self.name(a.name.as_ref());
-                let policy = match a.policy() {
-                    Policy::Consecutive { threshold } => {
-                        quote!(#p::TripPolicy::Consecutive { threshold: #threshold })
-                    }
-                    Policy::FailureRate {
-                        failure_rate,
-                        window,
-                        min_calls,
-                    } => {
-                        let rate = Literal::f64_suffixed(failure_rate);
-                        quote!(#p::TripPolicy::FailureRate { failure_rate: #rate, window: #window, min_calls: #min_calls })
-                    }
-                };
-                let open_for = nanos(a.timeout.as_ref(), args::DEFAULT_TIMEOUT_NANOS);
-                let half_open = a
-                    .half_open
-                    .as_ref()
-                    .map_or(args::DEFAULT_HALF_OPEN, |h| h.value);
-                let predicate = self.predicate(a.failure_if.as_ref());
-                let item = quote! {
-                    static #id: #p::Site<#p::CircuitBreaker> = #p::Site::new(#p::CircuitBreaker::new(
-                        #p::BreakerConfig { name: #name, policy: #policy, open_for: #open_for, half_open: #half_open },
-                    ));
-                };
-                (Some(item), quote!(#id.get().run(#inner, #predicate)))
-            }
-            LayerArgs::Bulkhead(a) => {
-                let name = self.name(a.name.as_ref());
-                let max = a.max.as_ref().map_or(1, |m| m.value);
-                let max_wait = match &a.max_wait {
-                    Some(wait) => {
-                        let wait = duration(wait.value);
-                        quote!(::core::option::Option::Some(#wait))
-                    }
-                    None => quote!(::core::option::Option::None),
-                };
-                let queue = match &a.queue {
-                    Some(q) => {
-                        let q = q.value;
-                        quote!(::core::option::Option::Some(#q))
-                    }
-                    None => quote!(::core::option::Option::None),
-                };
-                let item = quote! {
-                    static #id: #p::Site<#p::Bulkhead> = #p::Site::new(#p::Bulkhead::new(
-                        #p::BulkheadConfig { name: #name, max: #max, max_wait: #max_wait, queue: #queue },
-                    ));
-                };
-                (Some(item), quote!(#id.get().run(#inner)))
-            }
+            LayerArgs::CircuitBreaker(a) => self.breaker(a, id, inner),
+            LayerArgs::Bulkhead(a) => self.bulkhead(a, id, inner),
             LayerArgs::Timeout(a) => {
                 let name = self.name(None);
                 let limit = duration(a.limit.value);
@@ -296,6 +246,74 @@ impl Gen<'_> {
             LayerArgs::Retry(a) => self.retry(a, id, inner),
             LayerArgs::Fallback(a) => (None, self.fallback(a, inner)),
         }
+    }
+
+    /// The breaker's `static`, configured with only what the user wrote.
+    fn breaker(
+        &self,
+        a: &args::BreakerArgs,
+        id: &syn::Ident,
+        inner: &TokenStream,
+    ) -> (Option<TokenStream>, TokenStream) {
+        let p = self.p;
+        let name = self.name(a.name.as_ref());
+        let mut config = quote!(#p::BreakerConfig::new(#name));
+        if a.threshold.is_some() || a.failure_rate.is_some() {
+            let policy = match a.policy() {
+                Policy::Consecutive { threshold } => {
+                    quote!(#p::TripPolicy::Consecutive { threshold: #threshold })
+                }
+                Policy::FailureRate {
+                    failure_rate,
+                    window,
+                    min_calls,
+                } => {
+                    let rate = Literal::f64_suffixed(failure_rate);
+                    quote!(#p::TripPolicy::FailureRate { failure_rate: #rate, window: #window, min_calls: #min_calls })
+                }
+            };
+            config.extend(quote!(.with_policy(#policy)));
+        }
+        if let Some(timeout) = &a.timeout {
+            let open_for = duration(timeout.value);
+            config.extend(quote!(.with_open_for(#open_for)));
+        }
+        if let Some(half_open) = &a.half_open {
+            let half_open = half_open.value;
+            config.extend(quote!(.with_half_open(#half_open)));
+        }
+        let predicate = self.predicate(a.failure_if.as_ref());
+        let item = quote! {
+            static #id: #p::Site<#p::CircuitBreaker> =
+                #p::Site::new(#p::CircuitBreaker::new(#config));
+        };
+        (Some(item), quote!(#id.get().run(#inner, #predicate)))
+    }
+
+    /// The bulkhead's `static`, configured with only what the user wrote.
+    fn bulkhead(
+        &self,
+        a: &args::BulkheadArgs,
+        id: &syn::Ident,
+        inner: &TokenStream,
+    ) -> (Option<TokenStream>, TokenStream) {
+        let p = self.p;
+        let name = self.name(a.name.as_ref());
+        // Validation guarantees `max`; 1 keeps this total all the same.
+        let max = a.max.as_ref().map_or(1, |m| m.value);
+        let mut config = quote!(#p::BulkheadConfig::new(#name, #max));
+        if let Some(wait) = &a.max_wait {
+            let wait = duration(wait.value);
+            config.extend(quote!(.with_max_wait(#wait)));
+        }
+        if let Some(queue) = &a.queue {
+            let queue = queue.value;
+            config.extend(quote!(.with_queue(#queue)));
+        }
+        let item = quote! {
+            static #id: #p::Site<#p::Bulkhead> = #p::Site::new(#p::Bulkhead::new(#config));
+        };
+        (Some(item), quote!(#id.get().run(#inner)))
     }
 
     /// The retry loop, inline: fresh clones of the owned arguments for every attempt.
@@ -509,10 +527,6 @@ pub(crate) fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
 
 fn duration(nanos: u64) -> TokenStream {
     quote!(::core::time::Duration::from_nanos(#nanos))
-}
-
-fn nanos(value: Option<&Spanned<u64>>, default: u64) -> TokenStream {
-    duration(value.map_or(default, |v| v.value))
 }
 
 /// The declared return type with every `impl Trait` replaced by `_`, to name the body's output.

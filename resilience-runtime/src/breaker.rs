@@ -250,6 +250,7 @@ use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
+use resilience_config::breaker as limits;
 use std::time::Duration;
 
 use crate::stats::{Count, Counters, Stats};
@@ -268,6 +269,7 @@ use crate::{events, Failure, InstanceName, Rejected};
 /// assert_ne!(consecutive, rate);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum TripPolicy {
     /// Open after `threshold` consecutive failures; a success resets the count.
     Consecutive {
@@ -286,42 +288,83 @@ pub enum TripPolicy {
     },
 }
 
-/// The configuration of one [`CircuitBreaker`]; `const`, so it can initialise a `static`.
+/// The configuration of one [`CircuitBreaker`]: the defaults from [`new`](Self::new), changed
+/// by `const` builder methods, so it can initialise a `static` and generated code sets only
+/// what the user wrote.
 ///
 /// ```
 /// use resilience_runtime::{BreakerConfig, InstanceName, TripPolicy};
 /// use std::time::Duration;
 ///
-/// const CONFIG: BreakerConfig = BreakerConfig {
-///     policy: TripPolicy::Consecutive { threshold: 5 },
-///     open_for: Duration::from_secs(30),
-///     ..BreakerConfig::new(InstanceName::given("payment"))
-/// };
-/// assert_eq!(CONFIG.half_open, 1);
+/// const CONFIG: BreakerConfig = BreakerConfig::new(InstanceName::given("payment"))
+///     .with_policy(TripPolicy::Consecutive { threshold: 5 })
+///     .with_open_for(Duration::from_secs(30));
+/// assert_eq!(CONFIG.half_open(), 1);
+/// assert_eq!(CONFIG.open_for(), Duration::from_secs(30));
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BreakerConfig {
-    /// The instance name, reported in [`Rejected::CircuitOpen`].
-    pub name: InstanceName,
-    /// When the closed breaker opens.
-    pub policy: TripPolicy,
-    /// Time spent open before trial calls are admitted (the attribute's `timeout`).
-    pub open_for: Duration,
-    /// Trial calls admitted while half-open; that many must succeed to close the breaker
-    /// (at least 1).
-    pub half_open: u32,
+    pub(crate) name: InstanceName,
+    pub(crate) policy: TripPolicy,
+    pub(crate) open_for: Duration,
+    pub(crate) half_open: u32,
 }
 
 impl BreakerConfig {
     /// The defaults of `#[circuit_breaker]`: open after 3 consecutive failures, stay open for
-    /// 10 s, then admit 1 trial.
+    /// 10 s, then admit 1 trial (the values of [`resilience_config::breaker`], which the macros
+    /// check against too).
     pub const fn new(name: InstanceName) -> Self {
         Self {
             name,
-            policy: TripPolicy::Consecutive { threshold: 3 },
-            open_for: Duration::from_secs(10),
-            half_open: 1,
+            policy: TripPolicy::Consecutive {
+                threshold: limits::DEFAULT_THRESHOLD,
+            },
+            open_for: Duration::from_nanos(limits::DEFAULT_TIMEOUT_NANOS),
+            half_open: limits::DEFAULT_HALF_OPEN,
         }
+    }
+
+    /// When the closed breaker opens.
+    #[must_use]
+    pub const fn with_policy(mut self, policy: TripPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Time spent open before trial calls are admitted (the attribute's `timeout`).
+    #[must_use]
+    pub const fn with_open_for(mut self, open_for: Duration) -> Self {
+        self.open_for = open_for;
+        self
+    }
+
+    /// Trial calls admitted while half-open; that many must succeed to close the breaker
+    /// (at least 1).
+    #[must_use]
+    pub const fn with_half_open(mut self, half_open: u32) -> Self {
+        self.half_open = half_open;
+        self
+    }
+
+    /// The instance name, reported in [`Rejected::CircuitOpen`].
+    pub const fn name(&self) -> InstanceName {
+        self.name
+    }
+
+    /// When the closed breaker opens.
+    pub const fn policy(&self) -> TripPolicy {
+        self.policy
+    }
+
+    /// Time spent open before trial calls are admitted.
+    pub const fn open_for(&self) -> Duration {
+        self.open_for
+    }
+
+    /// Trial calls admitted per half-open phase.
+    pub const fn half_open(&self) -> u32 {
+        self.half_open
     }
 
     /// Trials per half-open phase, as the state word can hold them.
@@ -343,6 +386,7 @@ impl BreakerConfig {
 /// assert_eq!(B.state(), BreakerState::Closed);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BreakerState {
     /// Calls run; outcomes are watched by the trip policy.
     Closed,
@@ -461,10 +505,9 @@ impl CircuitBreaker {
     /// ```
     /// use resilience_runtime::{BreakerConfig, CircuitBreaker, InstanceName, TripPolicy};
     ///
-    /// static B: CircuitBreaker = CircuitBreaker::new(BreakerConfig {
-    ///     policy: TripPolicy::Consecutive { threshold: 1 },
-    ///     ..BreakerConfig::new(InstanceName::given("inventory"))
-    /// });
+    /// static B: CircuitBreaker = CircuitBreaker::new(
+    ///     BreakerConfig::new(InstanceName::given("inventory")).with_policy(TripPolicy::Consecutive { threshold: 1 }),
+    /// );
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
@@ -528,10 +571,9 @@ impl CircuitBreaker {
     /// #[derive(Debug)]
     /// enum HttpError { NotFound, Unavailable }
     ///
-    /// static B: CircuitBreaker = CircuitBreaker::new(BreakerConfig {
-    ///     policy: TripPolicy::Consecutive { threshold: 2 },
-    ///     ..BreakerConfig::new(InstanceName::given("catalog"))
-    /// });
+    /// static B: CircuitBreaker = CircuitBreaker::new(
+    ///     BreakerConfig::new(InstanceName::given("catalog")).with_policy(TripPolicy::Consecutive { threshold: 2 }),
+    /// );
     ///
     /// // A 404 is an answer from a healthy service, not a failure.
     /// fn is_failure(e: &HttpError) -> bool { matches!(e, HttpError::Unavailable) }

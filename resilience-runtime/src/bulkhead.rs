@@ -146,35 +146,29 @@ use loom::sync::MutexGuard;
 #[cfg(not(loom))]
 use std::sync::MutexGuard;
 
-/// The parameters of `#[bulkhead]`.
+/// The parameters of `#[bulkhead]`: `max` slots from [`new`](Self::new), the rest changed by
+/// `const` builder methods.
 ///
 /// ```
 /// use resilience_runtime::{BulkheadConfig, InstanceName};
 /// use std::time::Duration;
 ///
-/// const DB: BulkheadConfig = BulkheadConfig {
-///     max_wait: Some(Duration::from_millis(50)),
-///     queue: Some(100),
-///     ..BulkheadConfig::new(InstanceName::given("db"), 8)
-/// };
-/// assert_eq!(DB.max, 8);
+/// const DB: BulkheadConfig = BulkheadConfig::new(InstanceName::given("db"), 8)
+///     .with_max_wait(Duration::from_millis(50))
+///     .with_queue(100);
+/// assert_eq!(DB.max(), 8);
+/// assert_eq!(DB.queue(), Some(100));
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BulkheadConfig {
-    /// The instance name.
-    pub name: InstanceName,
-    /// How many bodies may run at once; at least 1.
-    pub max: u32,
-    /// How long a caller waits for a slot before [`Rejected::BulkheadFull`]. `None` waits until
-    /// a slot frees; `Some(Duration::ZERO)` rejects at once when no slot is free.
-    pub max_wait: Option<Duration>,
-    /// How many callers may wait at once; a caller finding that many waiting is rejected at
-    /// once. `None` is unbounded; `Some(0)` lets nobody wait.
-    pub queue: Option<u32>,
+    pub(crate) name: InstanceName,
+    pub(crate) max: u32,
+    pub(crate) max_wait: Option<Duration>,
+    pub(crate) queue: Option<u32>,
 }
 
 impl BulkheadConfig {
-    /// `max` slots, waiting without a time limit, in an unbounded queue.
+    /// `max` slots (at least 1), waiting without a time limit, in an unbounded queue.
     pub const fn new(name: InstanceName, max: u32) -> Self {
         Self {
             name,
@@ -182,6 +176,43 @@ impl BulkheadConfig {
             max_wait: None,
             queue: None,
         }
+    }
+
+    /// How long a caller waits for a slot before [`Rejected::BulkheadFull`];
+    /// `Duration::ZERO` rejects at once when no slot is free. Without it, callers wait until
+    /// a slot frees.
+    #[must_use]
+    pub const fn with_max_wait(mut self, max_wait: Duration) -> Self {
+        self.max_wait = Some(max_wait);
+        self
+    }
+
+    /// How many callers may wait at once; a caller finding that many waiting is rejected at
+    /// once, and 0 lets nobody wait. Without it, the queue is unbounded.
+    #[must_use]
+    pub const fn with_queue(mut self, queue: u32) -> Self {
+        self.queue = Some(queue);
+        self
+    }
+
+    /// The instance name.
+    pub const fn name(&self) -> InstanceName {
+        self.name
+    }
+
+    /// How many bodies may run at once.
+    pub const fn max(&self) -> u32 {
+        self.max
+    }
+
+    /// How long a caller waits for a slot; `None` waits until one frees.
+    pub const fn max_wait(&self) -> Option<Duration> {
+        self.max_wait
+    }
+
+    /// How many callers may wait at once; `None` is unbounded.
+    pub const fn queue(&self) -> Option<u32> {
+        self.queue
     }
 }
 
@@ -194,10 +225,8 @@ impl BulkheadConfig {
 /// use resilience_runtime::{Bulkhead, BulkheadConfig, Failure, InstanceName, Rejected};
 /// use std::time::Duration;
 ///
-/// static DB: Bulkhead = Bulkhead::new(BulkheadConfig {
-///     max_wait: Some(Duration::from_millis(50)),
-///     ..BulkheadConfig::new(InstanceName::given("db"), 2)
-/// });
+/// static DB: Bulkhead =
+///     Bulkhead::new(BulkheadConfig::new(InstanceName::given("db"), 2).with_max_wait(Duration::from_millis(50)));
 ///
 /// async fn query(id: u32) -> Result<u32, Failure<std::io::Error>> {
 ///     DB.run(async move {

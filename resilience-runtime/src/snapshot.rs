@@ -51,7 +51,7 @@ impl fmt::Display for InstanceKind {
 }
 
 /// The configuration an instance runs with, overrides applied.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub enum InstanceConfig {
     /// A breaker's.
@@ -65,7 +65,7 @@ pub enum InstanceConfig {
 }
 
 /// What one instance looks like now.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct InstanceSnapshot {
     /// The instance name.

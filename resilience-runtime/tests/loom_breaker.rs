@@ -28,11 +28,11 @@ use resilience_runtime::{
 const OPEN_PERIOD_OVER: u64 = 10_000;
 
 fn breaker(threshold: u32, half_open: u32) -> Arc<CircuitBreaker> {
-    Arc::new(CircuitBreaker::new(BreakerConfig {
-        policy: TripPolicy::Consecutive { threshold },
-        half_open,
-        ..BreakerConfig::new(InstanceName::given("loom"))
-    }))
+    Arc::new(CircuitBreaker::new(
+        BreakerConfig::new(InstanceName::given("loom"))
+            .with_policy(TripPolicy::Consecutive { threshold })
+            .with_half_open(half_open),
+    ))
 }
 
 /// Runs `f` under loom, exploring interleavings with up to `PREEMPTIONS` preemptions (tokio's
@@ -237,11 +237,10 @@ fn trial_success_racing_trial_failure() {
 fn stale_closed_permit_ignored_after_a_full_cycle() {
     model(|| {
         // Leaked so the slow permit, taken here, can move to a thread (`'static`).
-        let breaker: &'static CircuitBreaker =
-            Box::leak(Box::new(CircuitBreaker::new(BreakerConfig {
-                policy: TripPolicy::Consecutive { threshold: 2 },
-                ..BreakerConfig::new(InstanceName::given("loom"))
-            })));
+        let breaker: &'static CircuitBreaker = Box::leak(Box::new(CircuitBreaker::new(
+            BreakerConfig::new(InstanceName::given("loom"))
+                .with_policy(TripPolicy::Consecutive { threshold: 2 }),
+        )));
         let slow = breaker.try_acquire().expect("closed");
         let slow = thread::spawn(move || slow.failure());
         let cycler = thread::spawn(move || {
@@ -266,11 +265,10 @@ fn stale_closed_permit_ignored_after_a_full_cycle() {
 /// period later, so its place may be taken over.
 fn with_hung_trial() -> (&'static CircuitBreaker, BreakerPermit<'static>) {
     // Leaked so the hung permit can move to a thread (`'static`).
-    let breaker: &'static CircuitBreaker =
-        Box::leak(Box::new(CircuitBreaker::new(BreakerConfig {
-            policy: TripPolicy::Consecutive { threshold: 1 },
-            ..BreakerConfig::new(InstanceName::given("loom"))
-        })));
+    let breaker: &'static CircuitBreaker = Box::leak(Box::new(CircuitBreaker::new(
+        BreakerConfig::new(InstanceName::given("loom"))
+            .with_policy(TripPolicy::Consecutive { threshold: 1 }),
+    )));
     open_then_expire(breaker);
     let hung = breaker.try_acquire().expect("the first trial");
     assert_eq!(breaker.loom_snapshot(), (2, 1));
@@ -350,14 +348,13 @@ fn two_callers_race_to_take_over_a_hung_trial() {
 /// A failure-rate breaker over the last `window` calls that opens only when all of them
 /// failed (and at least `window` are recorded).
 fn rate_breaker(window: u32) -> Arc<CircuitBreaker> {
-    Arc::new(CircuitBreaker::new(BreakerConfig {
-        policy: TripPolicy::FailureRate {
+    Arc::new(CircuitBreaker::new(
+        BreakerConfig::new(InstanceName::given("loom")).with_policy(TripPolicy::FailureRate {
             failure_rate: 1.0,
             window,
             min_calls: window,
-        },
-        ..BreakerConfig::new(InstanceName::given("loom"))
-    }))
+        }),
+    ))
 }
 
 /// Records `outcomes` in order on this thread (`true` = failure).

@@ -46,9 +46,7 @@ pub(crate) enum Policy {
     },
 }
 
-pub(crate) use resilience_config::breaker::{
-    default_min_calls, DEFAULT_HALF_OPEN, DEFAULT_THRESHOLD, DEFAULT_TIMEOUT_NANOS, DEFAULT_WINDOW,
-};
+pub(crate) use resilience_config::breaker::{default_min_calls, DEFAULT_THRESHOLD, DEFAULT_WINDOW};
 
 impl BreakerArgs {
     pub(crate) fn from_raw(raw: Vec<RawArg>) -> syn::Result<Self> {

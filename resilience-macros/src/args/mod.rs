@@ -15,9 +15,7 @@ mod fallback;
 mod retry;
 mod timeout;
 
-pub(crate) use breaker::{
-    BreakerArgs, Policy, DEFAULT_HALF_OPEN, DEFAULT_TIMEOUT_NANOS, DEFAULT_WINDOW,
-};
+pub(crate) use breaker::{BreakerArgs, Policy, DEFAULT_WINDOW};
 pub(crate) use bulkhead::BulkheadArgs;
 pub(crate) use fallback::FallbackArgs;
 pub(crate) use retry::{JitterKind, RetryArgs};
