@@ -4,10 +4,10 @@
 //! failure-rate window: an absorbed success racing a failure, failures racing across the
 //! position's step back, and that step racing a clear.
 //!
-//! Run with:
+//! Run with (under `--cfg loom` the crate's unit tests are these models and the bulkhead's):
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" cargo test -p resilience-runtime --release --test loom_breaker
+//! RUSTFLAGS="--cfg loom" cargo test -p resilience-runtime --release --lib
 //! ```
 //!
 //! loom runs every interleaving (and every value a relaxed load may legally return) of the
@@ -16,13 +16,38 @@
 //! the state word's generation and payload. With the default configuration the breaker opens
 //! for 10 s, so a breaker opened at time 0 admits trials from 10 000 ms on.
 
-#![cfg(loom)]
-
 use loom::sync::Arc;
 use loom::thread;
-use resilience_runtime::{
-    BreakerConfig, BreakerPermit, BreakerState, CircuitBreaker, InstanceName, Rejected, TripPolicy,
-};
+
+use super::{BreakerConfig, BreakerPermit, BreakerState, CircuitBreaker, TripPolicy};
+use crate::sync::Ordering;
+use crate::{InstanceName, Rejected};
+
+/// What the models read and set of a breaker, beyond its API.
+impl CircuitBreaker {
+    /// Sets the stand-in clock: milliseconds since the breaker's epoch.
+    fn loom_set_now_ms(&self, ms: u64) {
+        self.clock.set_now_ms(ms);
+    }
+
+    /// The state word's generation and payload.
+    fn loom_snapshot(&self) -> (u32, u64) {
+        let word = self.core.load(Ordering::SeqCst);
+        (word.gen(), word.payload())
+    }
+
+    /// The failure-rate ring's position and number of failure bits (a `FailureRate` breaker
+    /// only: under loom its ring is allocated in `new`).
+    fn loom_ring(&self) -> (u64, u32) {
+        let ring = self.core.ring(&self.config);
+        let failures = ring
+            .bits()
+            .iter()
+            .map(|word| word.load(Ordering::SeqCst).count_ones())
+            .sum();
+        (ring.position().load(Ordering::SeqCst), failures)
+    }
+}
 
 /// Milliseconds after opening at time 0 when the open period is over.
 const OPEN_PERIOD_OVER: u64 = 10_000;

@@ -1,0 +1,411 @@
+//! The state machine, free of tokio: admission, recording, half-open trials and the takeover
+//! of hung trials, as compare-and-swap loops on the state word (`state.rs`). Time comes in as
+//! the elapsed time since the epoch, asked for only when needed (`clock.rs`).
+//!
+//! # The hot path
+//!
+//! Closed with the `Consecutive` policy: [`CircuitBreaker::try_acquire`] is one relaxed load
+//! and no write. [`BreakerPermit::success`] writes only if the failure count *seen at
+//! acquire* was non-zero. That is correct because a call's success may be linearised at any
+//! moment between its admission and its completion: if the count was zero at admission the
+//! success is placed there, where resetting the count to zero changes nothing; failures that
+//! other calls record meanwhile are ordered after it and keep counting. If the count was
+//! non-zero, the success is placed at completion and resets whatever count it finds then. A
+//! failure is a CAS that increments the count or, at `threshold`, opens the breaker. No lock,
+//! no allocation, and the clock is read only when opening or while open.
+//!
+//! # Hung trials
+//!
+//! A trial admitted at time `t` holds its place until `t + open_for` at most. The state word
+//! has no room for a time beside its trial counts (its 40-bit payload is the two 20-bit
+//! counts), so the time lives in a second atomic word, the *takeover deadline*: milliseconds
+//! since the epoch, rounded up, at which the latest trial admitted will have run for
+//! `open_for`. Every admission of a trial (the one that moves open to half-open, one into a
+//! free place, a takeover) raises it with `fetch_max` *before* the compare-and-swap that
+//! admits it, and it is never lowered. A caller that finds every place taken reads it and, if
+//! it is over, moves the word to a new half-open generation with itself as the one trial
+//! admitted: the old trials' permits are stale from then on (`state.rs`, "Generations"), so their
+//! outcomes are ignored and their drops give nothing back. Otherwise it is rejected.
+//!
+//! The deadline read is never earlier than that of any trial counted in the word read (see
+//! "Memory ordering"), so no trial loses its place before `open_for`: a takeover is never
+//! early. It can be late: a deadline raised by an admission whose compare-and-swap then
+//! failed, or by a takeover that lost to a trial's success in the same phase, holds the next
+//! takeover back by up to one open period more. Each such delay needs a concurrent change of
+//! the word, so a hung trial is always replaced eventually. With no trial hung, callers pay
+//! one more relaxed load per rejection and one `fetch_max` per trial admitted.
+//!
+//! # Memory ordering
+//!
+//! The state word is self-contained: a thread that reads it needs no other memory written
+//! before it, with two exceptions (the takeover deadline and the failure-rate ring, below).
+//! All updates are read-modify-write operations on this one location, which are totally
+//! ordered by its modification order whatever their `Ordering`; that is what makes the CAS
+//! loops linearizable. Hence:
+//!
+//! - `Relaxed` for the admission load (the hot path) and [`CircuitBreaker::state`]'s load; for
+//!   every CAS that does not move the breaker into the closed state or admit a trial
+//!   (counting failures, resetting the count, opening, finishing trials); and for the failure
+//!   ordering of those CASes (a failed CAS only retries with the value it read).
+//! - `Release` on the CAS that admits a trial (open → half-open, a free place, a takeover),
+//!   paired with `Acquire` on the slow path's load of the word and on its failed CASes: the
+//!   admitting caller raised the takeover deadline *before* its CAS, so a caller that reads a
+//!   word counting that trial (or any later value: every write of the word is a
+//!   read-modify-write, which continues the release sequence) happens-after the raise and
+//!   reads the deadline it wrote or a later one. The deadline itself is `Relaxed`: `fetch_max`
+//!   keeps it monotonic, and it publishes nothing.
+//! - `Release` on a CAS that moves the breaker into a new closed generation, paired with an
+//!   `Acquire` load of the word before a `FailureRate` outcome is written to the ring: the
+//!   ring was cleared *before* the transition, so an outcome whose generation check reads the
+//!   new closed word (or any later value: every later write is a read-modify-write, which
+//!   continues the release sequence) happens-after the clear and cannot be wiped by it.
+//! - The manual controls ([`CircuitBreaker::force_open`], [`CircuitBreaker::force_closed`],
+//!   [`CircuitBreaker::reset`]) are rare and use `SeqCst`, which for `reset` also provides the
+//!   `Release` that publishes the ring's clear.
+//!
+//! The ring's own accesses are described in `window.rs`, the epoch's in `clock.rs`.
+//!
+//! [`CircuitBreaker::try_acquire`]: super::CircuitBreaker::try_acquire
+//! [`BreakerPermit::success`]: super::BreakerPermit::success
+//! [`CircuitBreaker::state`]: super::CircuitBreaker::state
+//! [`CircuitBreaker::force_open`]: super::CircuitBreaker::force_open
+//! [`CircuitBreaker::force_closed`]: super::CircuitBreaker::force_closed
+//! [`CircuitBreaker::reset`]: super::CircuitBreaker::reset
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use super::clock::{deadline_ms, is_over, Now};
+use super::state::{Tag, Word};
+use super::window::Ring;
+use super::{BreakerConfig, BreakerState, TripPolicy};
+use crate::events;
+use crate::sync::{const_fn, AtomicU64, Ordering};
+
+/// What a call is told when it may not run.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// Open: the open period ends after `retry_after`.
+    Open { retry_after: Duration },
+    /// Half-open with every place taken by a trial admitted less than an open period ago.
+    Busy,
+    /// Forced open.
+    Forced,
+}
+
+/// The outcome a permit reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Verdict {
+    Success,
+    Failure,
+    /// Ignored or cancelled: release without recording.
+    Release,
+}
+
+/// The state word and the words only slow paths touch.
+pub(super) struct Core {
+    word: AtomicU64,
+    /// `[takeover, position, bits...]`, allocated on first use: the half-open takeover
+    /// deadline (module docs, "Hung trials"), then, under `FailureRate` only, the ring.
+    extra: OnceLock<Box<[AtomicU64]>>,
+    /// When the tag last changed, in milliseconds since the breaker's epoch; for snapshots
+    /// only (written on transitions, never read by the state machine).
+    changed_ms: AtomicU64,
+}
+
+impl Core {
+    const_fn! {
+        pub(super) fn new() -> Self {
+            Self {
+                word: AtomicU64::new(Word::CLOSED.0),
+                extra: OnceLock::new(),
+                changed_ms: AtomicU64::new(0),
+            }
+        }
+    }
+
+    #[inline]
+    pub(super) fn load(&self, order: Ordering) -> Word {
+        Word(self.word.load(order))
+    }
+
+    /// Notes a change of tag: its time for snapshots, and an event (a no-op by default).
+    /// Relaxed: a snapshot may pair a new state with the previous change's time for a moment.
+    fn announce(&self, config: &BreakerConfig, (from, to): (Word, Word), now: Duration) {
+        let now_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
+        self.changed_ms.store(now_ms, Ordering::Relaxed);
+        events::transition(config.name.get(), from.tag().state(), to.tag().state());
+    }
+
+    /// How long since the tag last changed (or since the epoch, if it never did).
+    pub(super) fn in_state(&self, now: Duration) -> Duration {
+        now.saturating_sub(Duration::from_millis(
+            self.changed_ms.load(Ordering::Relaxed),
+        ))
+    }
+
+    pub(super) fn state(&self, now: impl Fn() -> Duration) -> BreakerState {
+        let word = self.load(Ordering::Relaxed);
+        match word.tag() {
+            Tag::Closed => BreakerState::Closed,
+            Tag::Open if is_over(word.payload(), now()) => BreakerState::HalfOpen,
+            Tag::Open => BreakerState::Open,
+            Tag::HalfOpen => BreakerState::HalfOpen,
+            Tag::ForcedOpen => BreakerState::ForcedOpen,
+            Tag::ForcedClosed => BreakerState::ForcedClosed,
+        }
+    }
+
+    /// Admits a call, returning the word it is admitted under.
+    pub(super) fn acquire(
+        &self,
+        config: &BreakerConfig,
+        now: impl Fn() -> Duration,
+    ) -> Result<Word, Refusal> {
+        let mut now = Now::new(now);
+        // Acquire (here and on a failed CAS): a half-open word read here happens-after the
+        // takeover deadlines written for the admissions it counts (module docs, "Memory
+        // ordering").
+        let mut current = self.load(Ordering::Acquire);
+        loop {
+            let next = match current.tag() {
+                // The hot path: no write. A closed permit needs nothing reserved.
+                Tag::Closed | Tag::ForcedClosed => return Ok(current),
+                Tag::ForcedOpen => return Err(Refusal::Forced),
+                Tag::Open => {
+                    let deadline = current.payload();
+                    let elapsed = now.get();
+                    if !is_over(deadline, elapsed) {
+                        let retry_after = Duration::from_millis(deadline).saturating_sub(elapsed);
+                        return Err(Refusal::Open { retry_after });
+                    }
+                    // This caller is the first trial of a new half-open phase.
+                    current.next(Tag::HalfOpen, Word::trials(1, 0))
+                }
+                Tag::HalfOpen => {
+                    let admitted = current.admitted();
+                    if admitted < config.trials() {
+                        current.with_payload(Word::trials(admitted + 1, current.succeeded()))
+                    } else if is_over(self.takeover(config).load(Ordering::Relaxed), now.get()) {
+                        // Every place is held by a trial admitted at least an open period
+                        // ago: they lose their places, and this caller is the first trial of
+                        // a new half-open phase, whose generation makes theirs stale.
+                        current.next(Tag::HalfOpen, Word::trials(1, 0))
+                    } else {
+                        return Err(Refusal::Busy);
+                    }
+                }
+            };
+            // Before the CAS that admits this trial, so whoever reads a word counting it reads
+            // this deadline too (or a later one). Kept even if the CAS fails: a deadline too
+            // late only delays a takeover.
+            self.takeover(config)
+                .fetch_max(deadline_ms(now.get(), config.open_for), Ordering::Relaxed);
+            // Strong: a spurious failure would meet the deadline just written and turn a
+            // takeover into a rejection.
+            match self.word.compare_exchange(
+                current.0,
+                next.0,
+                Ordering::Release,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    if current.tag() != next.tag() {
+                        self.announce(config, (current, next), now.get());
+                    }
+                    return Ok(next);
+                }
+                Err(actual) => current = Word(actual),
+            }
+        }
+    }
+
+    /// Records the outcome of a call admitted under `permit`.
+    pub(super) fn record(
+        &self,
+        config: &BreakerConfig,
+        permit: Word,
+        verdict: Verdict,
+        now: impl Fn() -> Duration,
+    ) {
+        let mut now = Now::new(now);
+        let mut transition = None;
+        match (permit.tag(), config.policy) {
+            (Tag::Closed, _) if verdict == Verdict::Release => {}
+            (Tag::Closed, TripPolicy::Consecutive { threshold }) => {
+                if verdict == Verdict::Success {
+                    // Linearised at acquire when the count was zero then: nothing to reset.
+                    if permit.payload() == 0 {
+                        return;
+                    }
+                    transition = self.update(permit, |current| {
+                        (current.payload() != 0).then(|| current.with_payload(0))
+                    });
+                } else {
+                    let threshold = u64::from(threshold.max(1));
+                    transition = self.update(permit, |current| {
+                        let failures = current.payload() + 1;
+                        Some(if failures >= threshold {
+                            current.next(Tag::Open, deadline_ms(now.get(), config.open_for))
+                        } else {
+                            current.with_payload(failures)
+                        })
+                    });
+                }
+            }
+            (
+                Tag::Closed,
+                TripPolicy::FailureRate {
+                    failure_rate,
+                    window,
+                    min_calls,
+                },
+            ) => {
+                // Acquire: pairs with the Release of the transition into this generation, so
+                // the ring's clear happens-before this outcome reads or writes it (module docs).
+                if self.load(Ordering::Acquire).phase() != permit.phase() {
+                    return;
+                }
+                let failed = verdict == Verdict::Failure;
+                let window = window.max(1);
+                let ring = self.ring(config);
+                // The hot path: a success absorbed by a window full of successes writes
+                // nothing (`window.rs`, "The hot path").
+                if !failed && ring.all_successes(window) {
+                    return;
+                }
+                let index = ring.push(window, failed);
+                // A failure can raise the rate. A success can only lower it, except the one
+                // that brings the recorded count to `min_calls`: the rule applies from then
+                // on, and the rate may already be reached (S F F S at 0.5 over 4 opens).
+                let reaches_min_calls = index + 1 == u64::from(min_calls.clamp(1, window));
+                if (failed || reaches_min_calls)
+                    && ring.trips(index, window, failure_rate, min_calls)
+                {
+                    transition = self.update(permit, |current| {
+                        Some(current.next(Tag::Open, deadline_ms(now.get(), config.open_for)))
+                    });
+                }
+            }
+            (Tag::HalfOpen, _) => {
+                transition = self.update(permit, |current| match verdict {
+                    Verdict::Success => {
+                        let succeeded = current.succeeded() + 1;
+                        if succeeded >= config.trials() {
+                            self.clear_ring();
+                            Some(current.next(Tag::Closed, 0))
+                        } else {
+                            Some(current.with_payload(Word::trials(current.admitted(), succeeded)))
+                        }
+                    }
+                    Verdict::Failure => {
+                        Some(current.next(Tag::Open, deadline_ms(now.get(), config.open_for)))
+                    }
+                    Verdict::Release => {
+                        debug_assert!(current.admitted() > current.succeeded());
+                        let admitted = current.admitted().saturating_sub(1);
+                        Some(current.with_payload(Word::trials(admitted, current.succeeded())))
+                    }
+                });
+            }
+            // Forced closed records nothing; no other state issues permits.
+            (Tag::ForcedClosed | Tag::Open | Tag::ForcedOpen, _) => {}
+        }
+        if let Some(change) = transition {
+            self.announce(config, change, now.get());
+        }
+    }
+
+    /// A CAS loop applying `f` while the word is still in `permit`'s phase; `f` returning
+    /// `None` means there is nothing to write.
+    /// Applies `f` while the word is still in the permit's phase; returns the change of tag
+    /// it made, if any, for the caller to announce.
+    fn update(
+        &self,
+        permit: Word,
+        mut f: impl FnMut(Word) -> Option<Word>,
+    ) -> Option<(Word, Word)> {
+        let mut current = self.load(Ordering::Relaxed);
+        loop {
+            if current.phase() != permit.phase() {
+                return None; // stale: a transition happened since the permit was admitted
+            }
+            let next = f(current)?;
+            // Release when entering a new closed generation: publishes the ring's clear.
+            let order = if next.tag() == Tag::Closed && next.phase() != current.phase() {
+                Ordering::Release
+            } else {
+                Ordering::Relaxed
+            };
+            match self
+                .word
+                .compare_exchange_weak(current.0, next.0, order, Ordering::Relaxed)
+            {
+                Ok(_) => return (current.tag() != next.tag()).then_some((current, next)),
+                Err(actual) => current = Word(actual),
+            }
+        }
+    }
+
+    /// Moves to `tag` in a new generation, whatever the current state.
+    pub(super) fn force(&self, config: &BreakerConfig, tag: Tag, now: impl Fn() -> Duration) {
+        if tag == Tag::Closed && matches!(config.policy, TripPolicy::FailureRate { .. }) {
+            self.clear_ring();
+        }
+        let mut current = self.load(Ordering::SeqCst);
+        loop {
+            let next = current.next(tag, 0);
+            match self.word.compare_exchange_weak(
+                current.0,
+                next.0,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => {
+                    if current.tag() != next.tag() {
+                        self.announce(config, (current, next), now());
+                    }
+                    return;
+                }
+                Err(actual) => current = Word(actual),
+            }
+        }
+    }
+
+    /// The slow-path words, allocated at the first call that needs one: `[takeover]`, or
+    /// under `FailureRate` `[takeover, position, bits...]`.
+    pub(super) fn extra(&self, config: &BreakerConfig) -> &[AtomicU64] {
+        self.extra.get_or_init(|| {
+            let ring = match config.policy {
+                TripPolicy::Consecutive { .. } => 0,
+                TripPolicy::FailureRate { window, .. } => 1 + window.max(1).div_ceil(64) as usize,
+            };
+            (0..=ring).map(|_| AtomicU64::new(0)).collect()
+        })
+    }
+
+    /// The half-open takeover deadline: milliseconds since the epoch, rounded up, at which
+    /// the latest trial admitted will have run for an open period. Only ever raised.
+    fn takeover(&self, config: &BreakerConfig) -> &AtomicU64 {
+        &self.extra(config)[0]
+    }
+
+    /// The failure-rate ring (`FailureRate` only).
+    pub(super) fn ring(&self, config: &BreakerConfig) -> Ring<'_> {
+        Ring(&self.extra(config)[1..])
+    }
+
+    /// Empties the failure-rate ring, if it exists. The takeover deadline stays: a trial
+    /// admitted in a race with the transition that clears the ring must keep its place.
+    fn clear_ring(&self) {
+        if let Some(extra) = self.extra.get() {
+            for slot in &extra[1..] {
+                // A swap, not a store: the same effect here, and loom (tokio-rs/loom#254) can
+                // let a plain store land inside a concurrent read-modify-write, an execution
+                // no hardware produces, which would fail the model of a clear racing the
+                // position's step back.
+                slot.swap(0, Ordering::Relaxed);
+            }
+        }
+    }
+}

@@ -1,0 +1,508 @@
+//! `#[circuit_breaker]`: stop calling a dependency that keeps failing, and let a few trial calls
+//! through before trusting it again.
+//!
+//! # States
+//!
+//! ```text
+//!            policy trips                open_for elapsed
+//!   Closed ───────────────▶ Open ─────────────────────────▶ HalfOpen
+//!     ▲                      ▲                                 │ │
+//!     │                      └──────── any trial fails ────────┘ │
+//!     └──────────────── `half_open` trials succeed ──────────────┘
+//! ```
+//!
+//! - **Closed**: every call runs. The [`TripPolicy`] watches the outcomes: `Consecutive` opens
+//!   after `threshold` failures in a row (a success resets the count); `FailureRate` opens when
+//!   at least `min_calls` of the last `window` calls are recorded and the failed fraction is at
+//!   least `failure_rate`, judged whenever an outcome is recorded: a success that brings the
+//!   recorded count to `min_calls` opens the breaker if the rate is already reached.
+//! - **Open**: no call runs; each is rejected with [`Rejected::CircuitOpen`] carrying
+//!   `retry_after: Some(time until the open period ends)`. The open period is never shorter than
+//!   `open_for`.
+//! - **Half-open**: the first caller after the open period becomes a trial. At most `half_open`
+//!   trials are admitted in this phase; everyone else is rejected unrun with
+//!   `retry_after: None` (the next admission depends on the trials' outcomes). When `half_open`
+//!   trials have succeeded the breaker closes with fresh counts; the first trial failure opens
+//!   it again for a full `open_for`. A trial that is cancelled (its future dropped) or whose
+//!   outcome is ignored gives its admission back at once, so another caller can be the trial:
+//!   a dropped trial cannot wedge the breaker. A successful trial keeps its admission, so a
+//!   phase admits `half_open` trials *in total*, not `half_open` at a time forever.
+//! - **Hung trials** (Polly's rule): a trial still running one open period (`open_for`) after
+//!   its admission no longer holds its place, so a trial that never finishes (a hung
+//!   connection, no timeout inside) cannot wedge the breaker either. When every place is
+//!   taken and the latest trial was admitted at least `open_for` ago, the next caller starts
+//!   the half-open phase over as its first trial; the late trials' outcomes are then ignored
+//!   (they neither close nor reopen the breaker, and give no place back), and the successes
+//!   of the old phase no longer count towards closing.
+//! - **Forced open / forced closed**: manual overrides ([`CircuitBreaker::force_open`],
+//!   [`CircuitBreaker::force_closed`]). Forced open rejects everything with `retry_after: None`
+//!   and `forced: true` (its message says "forced open", not half-open); forced closed admits
+//!   everything and records nothing. Both last until
+//!   [`CircuitBreaker::reset`] (back to closed with counts cleared) or the other override.
+//!
+//! # What counts as a failure
+//!
+//! [`CircuitBreaker::run`] classifies the outcome of the guarded future:
+//!
+//! | outcome | recorded as |
+//! |---|---|
+//! | `Ok(_)` | success |
+//! | `Err(Failure::Error(e))`, `is_failure(&e)` | failure |
+//! | `Err(Failure::Error(e))`, `!is_failure(&e)` | success: the service answered |
+//! | `Err(Failure::Rejected(Rejected::TimedOut { .. }))` | failure: a slow dependency is an unhealthy one |
+//! | any other inner rejection (`BulkheadFull`, an inner breaker's `CircuitOpen`) | nothing |
+//! | a panic in the body | failure; the panic then resumes unwinding |
+//! | the future dropped before it finished | nothing: a cancellation |
+//!
+//! An inner bulkhead's `BulkheadFull` is *local* back-pressure: the dependency never saw the
+//! call, so it says nothing about the dependency's health. Counting it would let a burst of
+//! callers open the breaker on a healthy service. A cancellation says nothing either: the
+//! caller lost interest (a `select!`, an outer timeout's sibling, a dropped request). Both
+//! release their permit without recording, which for a half-open trial means giving the
+//! admission back.
+//!
+//! How a panic or a cancellation reaches the state machine is in `permit.rs`.
+//!
+//! # Implementation details
+//!
+//! The module is split by concern; each file opens with the notes on what it holds:
+//!
+//! - this file: the public API ([`CircuitBreaker`], [`BreakerConfig`], [`TripPolicy`],
+//!   [`BreakerState`]) and the breaker's size;
+//! - `permit.rs`: [`BreakerPermit`], [`BreakerRun`] and the guard that records a panic;
+//! - `state.rs`: the state word: its bit layout, packing and unpacking, and generations;
+//! - `machine.rs`: the transitions (admission, recording, half-open trials, the takeover of
+//!   hung trials), the hot path, and the memory ordering of the state word;
+//! - `window.rs`: the failure-rate ring;
+//! - `clock.rs`: time, deadlines and the loom stand-in clock.
+//!
+//! # Size
+//!
+//! A `CircuitBreaker` is its configuration, the state word, the lazily allocated slow-path
+//! words (the takeover deadline, allocated at the first trial, and the failure-rate ring), the
+//! time of the last transition and the epoch: 128 bytes on 64-bit targets, 64 of them the
+//! configuration (the `stats` feature adds 40 bytes of counters). It is not padded to a
+//! cache line: the word is written only on a change of state and, under `Consecutive`, on a
+//! failure or a success that saw a non-zero count, so the readers sharing its line rarely lose
+//! it. Under `FailureRate` the writes go to the separately allocated ring, and only when a
+//! count can change: an absorbed success writes nothing.
+
+mod clock;
+mod machine;
+mod permit;
+mod state;
+mod window;
+
+#[cfg(all(test, loom))]
+mod loom;
+#[cfg(all(test, not(loom)))]
+mod tests;
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use resilience_config::breaker as limits;
+
+use crate::stats::{Counters, Stats};
+use crate::sync::{const_fn, Ordering};
+use crate::{events, Failure, InstanceName, Rejected};
+
+use self::clock::Clock;
+use self::machine::{Core, Refusal, Verdict};
+pub use self::permit::{BreakerPermit, BreakerRun};
+use self::state::{Tag, Word, TRIALS_MAX};
+
+/// When a closed breaker opens.
+///
+/// ```
+/// use resilience_runtime::TripPolicy;
+///
+/// // Open after 5 failures in a row.
+/// let consecutive = TripPolicy::Consecutive { threshold: 5 };
+/// // Open when at least 20 of the last 100 calls are known and half of them failed.
+/// let rate = TripPolicy::FailureRate { failure_rate: 0.5, window: 100, min_calls: 20 };
+/// assert_ne!(consecutive, rate);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum TripPolicy {
+    /// Open after `threshold` consecutive failures; a success resets the count.
+    Consecutive {
+        /// Failures in a row that open the breaker (at least 1).
+        threshold: u32,
+    },
+    /// Open when at least `min_calls` of the last `window` calls are recorded and the fraction
+    /// of failures among them is at least `failure_rate`.
+    FailureRate {
+        /// The failed fraction that opens the breaker, in `(0, 1]`.
+        failure_rate: f64,
+        /// How many of the most recent calls the rate is computed over (at least 1).
+        window: u32,
+        /// Calls that must be recorded before the rate is trusted (at most `window`).
+        min_calls: u32,
+    },
+}
+
+/// The configuration of one [`CircuitBreaker`]: the defaults from [`new`](Self::new), changed
+/// by `const` builder methods, so it can initialise a `static` and generated code sets only
+/// what the user wrote.
+///
+/// ```
+/// use resilience_runtime::{BreakerConfig, InstanceName, TripPolicy};
+/// use std::time::Duration;
+///
+/// const CONFIG: BreakerConfig = BreakerConfig::new(InstanceName::given("payment"))
+///     .with_policy(TripPolicy::Consecutive { threshold: 5 })
+///     .with_open_for(Duration::from_secs(30));
+/// assert_eq!(CONFIG.half_open(), 1);
+/// assert_eq!(CONFIG.open_for(), Duration::from_secs(30));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BreakerConfig {
+    pub(crate) name: InstanceName,
+    pub(crate) policy: TripPolicy,
+    pub(crate) open_for: Duration,
+    pub(crate) half_open: u32,
+}
+
+impl BreakerConfig {
+    /// The defaults of `#[circuit_breaker]`: open after 3 consecutive failures, stay open for
+    /// 10 s, then admit 1 trial (the values of [`resilience_config::breaker`], which the macros
+    /// check against too).
+    pub const fn new(name: InstanceName) -> Self {
+        Self {
+            name,
+            policy: TripPolicy::Consecutive {
+                threshold: limits::DEFAULT_THRESHOLD,
+            },
+            open_for: Duration::from_nanos(limits::DEFAULT_TIMEOUT_NANOS),
+            half_open: limits::DEFAULT_HALF_OPEN,
+        }
+    }
+
+    /// When the closed breaker opens.
+    #[must_use]
+    pub const fn with_policy(mut self, policy: TripPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Time spent open before trial calls are admitted (the attribute's `timeout`).
+    #[must_use]
+    pub const fn with_open_for(mut self, open_for: Duration) -> Self {
+        self.open_for = open_for;
+        self
+    }
+
+    /// Trial calls admitted while half-open; that many must succeed to close the breaker
+    /// (at least 1).
+    #[must_use]
+    pub const fn with_half_open(mut self, half_open: u32) -> Self {
+        self.half_open = half_open;
+        self
+    }
+
+    /// The instance name, reported in [`Rejected::CircuitOpen`].
+    pub const fn name(&self) -> InstanceName {
+        self.name
+    }
+
+    /// When the closed breaker opens.
+    pub const fn policy(&self) -> TripPolicy {
+        self.policy
+    }
+
+    /// Time spent open before trial calls are admitted.
+    pub const fn open_for(&self) -> Duration {
+        self.open_for
+    }
+
+    /// Trial calls admitted per half-open phase.
+    pub const fn half_open(&self) -> u32 {
+        self.half_open
+    }
+
+    /// Trials per half-open phase, as the state word can hold them.
+    fn trials(&self) -> u64 {
+        u64::from(self.half_open).clamp(1, TRIALS_MAX)
+    }
+}
+
+/// The state of a [`CircuitBreaker`], as [`CircuitBreaker::state`] reports it.
+///
+/// ```
+/// use resilience_runtime::{BreakerConfig, BreakerState, CircuitBreaker, InstanceName};
+///
+/// static B: CircuitBreaker = CircuitBreaker::new(BreakerConfig::new(InstanceName::given("db")));
+/// assert_eq!(B.state(), BreakerState::Closed);
+/// B.force_open();
+/// assert_eq!(B.state(), BreakerState::ForcedOpen);
+/// B.reset();
+/// assert_eq!(B.state(), BreakerState::Closed);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BreakerState {
+    /// Calls run; outcomes are watched by the trip policy.
+    Closed,
+    /// Calls are rejected until the open period ends.
+    Open,
+    /// Trial calls are admitted (or running); other calls are rejected.
+    HalfOpen,
+    /// Every call is rejected until [`CircuitBreaker::reset`] or
+    /// [`CircuitBreaker::force_closed`].
+    ForcedOpen,
+    /// Every call runs and nothing is recorded until [`CircuitBreaker::reset`] or
+    /// [`CircuitBreaker::force_open`].
+    ForcedClosed,
+}
+
+/// A circuit breaker: closed → open → half-open, in one atomic word.
+///
+/// Non-generic and `const`-constructible, so each guarded function keeps one in a `static`.
+/// [`run`](Self::run) guards a future; [`try_acquire`](Self::try_acquire) is the manual form.
+///
+/// ```
+/// use resilience_runtime::{BreakerConfig, BreakerState, CircuitBreaker, Failure, InstanceName, Rejected};
+/// use std::time::Duration;
+///
+/// static B: CircuitBreaker = CircuitBreaker::new(BreakerConfig::new(InstanceName::given("payment")));
+///
+/// async fn charge(fail: bool) -> Result<u32, Failure<&'static str>> {
+///     B.run(async { if fail { Err(Failure::Error("declined by bank")) } else { Ok(42) } }, |_| true)
+///         .await
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// for _ in 0..3 {
+///     assert!(matches!(charge(true).await, Err(Failure::Error(_))));
+/// }
+/// assert_eq!(B.state(), BreakerState::Open);
+/// // While open the body does not run.
+/// match charge(false).await {
+///     Err(Failure::Rejected(Rejected::CircuitOpen { retry_after, .. })) => {
+///         assert_eq!(retry_after, Some(Duration::from_secs(10)));
+///     }
+///     other => panic!("expected a rejection, got {other:?}"),
+/// }
+/// // After the open period one trial runs; its success closes the breaker.
+/// tokio::time::advance(Duration::from_secs(10)).await;
+/// assert_eq!(charge(false).await.unwrap(), 42);
+/// assert_eq!(B.state(), BreakerState::Closed);
+/// # }
+/// ```
+pub struct CircuitBreaker {
+    config: BreakerConfig,
+    core: Core,
+    clock: Clock,
+    counters: Counters,
+}
+
+impl CircuitBreaker {
+    const_fn! {
+        /// A closed breaker with `config`. `const`, so it can initialise a `static`.
+        pub fn new(config: BreakerConfig) -> Self {
+            let breaker = Self {
+                config,
+                core: Core::new(),
+                clock: Clock::new(),
+                counters: Counters::new(),
+            };
+            // The `OnceLock` that allocates the slow-path words synchronises itself, but loom
+            // cannot see it: under loom they are allocated here, before any thread shares the
+            // breaker.
+            #[cfg(loom)]
+            let _ = breaker.core.extra(&breaker.config);
+            breaker
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &BreakerConfig {
+        &self.config
+    }
+
+    /// How long the breaker has been in its current state: since its last transition, or since
+    /// its first call if it never had one. For snapshots; an open breaker whose open period is
+    /// over reports the time since it opened until a trial moves it to half-open.
+    pub fn time_in_state(&self) -> Duration {
+        self.core.in_state(self.clock.elapsed())
+    }
+
+    /// What this breaker counted (all zeros without the `stats` feature).
+    pub fn stats(&self) -> Stats {
+        self.counters.read()
+    }
+
+    /// The instance name.
+    pub fn name(&self) -> &'static str {
+        self.config.name.get()
+    }
+
+    /// The current state. An open breaker whose open period has ended reports
+    /// [`BreakerState::HalfOpen`]: the next call will be admitted as a trial.
+    pub fn state(&self) -> BreakerState {
+        self.core.state(|| self.clock.elapsed())
+    }
+
+    /// Asks to make one call. The returned permit must be told the call's outcome
+    /// ([`success`](BreakerPermit::success), [`failure`](BreakerPermit::failure) or
+    /// [`ignore`](BreakerPermit::ignore)); dropping it unsettled counts as a cancellation, or
+    /// as a failure if the thread is panicking.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected::CircuitOpen`] if the call must not run: `retry_after` is the time left in
+    /// the open period, or `None` while half-open trials are running or when forced open
+    /// (then `forced` is `true`).
+    ///
+    /// ```
+    /// use resilience_runtime::{BreakerConfig, CircuitBreaker, InstanceName, TripPolicy};
+    ///
+    /// static B: CircuitBreaker = CircuitBreaker::new(
+    ///     BreakerConfig::new(InstanceName::given("inventory")).with_policy(TripPolicy::Consecutive { threshold: 1 }),
+    /// );
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let permit = B.try_acquire().expect("closed");
+    /// permit.failure();
+    /// assert!(B.try_acquire().is_err());
+    /// # }
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> Result<BreakerPermit<'_>, Rejected> {
+        // The hot path, inline: one relaxed load, no write (`machine.rs`, "Memory ordering").
+        let word = self.core.load(Ordering::Relaxed);
+        if matches!(word.tag(), Tag::Closed | Tag::ForcedClosed) {
+            return Ok(BreakerPermit {
+                breaker: self,
+                word,
+            });
+        }
+        self.try_acquire_slow()
+    }
+
+    #[inline(never)]
+    fn try_acquire_slow(&self) -> Result<BreakerPermit<'_>, Rejected> {
+        let rejected = match self.core.acquire(&self.config, || self.clock.elapsed()) {
+            Ok(word) => {
+                return Ok(BreakerPermit {
+                    breaker: self,
+                    word,
+                })
+            }
+            Err(Refusal::Open { retry_after }) => {
+                Rejected::circuit_open(self.name(), Some(retry_after))
+            }
+            Err(Refusal::Busy) => Rejected::circuit_open(self.name(), None),
+            Err(Refusal::Forced) => Rejected::circuit_forced_open(self.name()),
+        };
+        events::rejected(&rejected);
+        Err(rejected)
+    }
+
+    /// Runs `fut` if the breaker admits it, and records its outcome.
+    ///
+    /// `Ok` is a success; `Err(Failure::Error(e))` is a failure if `is_failure(&e)`, otherwise
+    /// a success (the service answered); an inner [`Rejected::TimedOut`] is a failure; any
+    /// other inner rejection (a full bulkhead, an inner breaker) is not recorded. If this
+    /// future is dropped before `fut` finishes, nothing is recorded and a half-open trial's
+    /// admission is given back.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected::CircuitOpen`] (as `Failure::Rejected`) without polling `fut` if the breaker
+    /// refuses the call; otherwise `fut`'s own error.
+    ///
+    /// # Panics
+    ///
+    /// If `fut` panics, the panic is recorded as a failure and then resumed.
+    ///
+    /// ```
+    /// use resilience_runtime::{BreakerConfig, CircuitBreaker, Failure, InstanceName, TripPolicy};
+    ///
+    /// #[derive(Debug)]
+    /// enum HttpError { NotFound, Unavailable }
+    ///
+    /// static B: CircuitBreaker = CircuitBreaker::new(
+    ///     BreakerConfig::new(InstanceName::given("catalog")).with_policy(TripPolicy::Consecutive { threshold: 2 }),
+    /// );
+    ///
+    /// // A 404 is an answer from a healthy service, not a failure.
+    /// fn is_failure(e: &HttpError) -> bool { matches!(e, HttpError::Unavailable) }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// for _ in 0..5 {
+    ///     let r = B.run(async { Err::<(), _>(Failure::Error(HttpError::NotFound)) }, is_failure);
+    ///     assert!(matches!(r.await, Err(Failure::Error(HttpError::NotFound))));
+    /// }
+    /// assert!(B.try_acquire().is_ok(), "404s never open the breaker");
+    /// # }
+    /// ```
+    pub fn run<T, E, F, P>(&self, fut: F, is_failure: P) -> BreakerRun<'_, F, P>
+    where
+        F: Future<Output = Result<T, Failure<E>>>,
+        P: FnOnce(&E) -> bool,
+    {
+        BreakerRun::new(self, fut, is_failure)
+    }
+
+    /// Opens the breaker until [`reset`](Self::reset) or [`force_closed`](Self::force_closed):
+    /// every call is rejected with `retry_after: None` and `forced: true`, which its message
+    /// reports as "forced open". Outcomes of calls already running are not recorded.
+    ///
+    /// ```
+    /// # use resilience_runtime::{BreakerConfig, CircuitBreaker, InstanceName};
+    /// static B: CircuitBreaker = CircuitBreaker::new(BreakerConfig::new(InstanceName::given("maintenance")));
+    /// B.force_open();
+    /// assert!(B.try_acquire().is_err());
+    /// ```
+    pub fn force_open(&self) {
+        self.core
+            .force(&self.config, Tag::ForcedOpen, || self.clock.elapsed());
+    }
+
+    /// Closes the breaker until [`reset`](Self::reset) or [`force_open`](Self::force_open):
+    /// every call runs and no outcome is recorded, so it never trips.
+    ///
+    /// ```
+    /// # use resilience_runtime::{BreakerConfig, BreakerState, CircuitBreaker, InstanceName};
+    /// static B: CircuitBreaker = CircuitBreaker::new(BreakerConfig::new(InstanceName::given("critical")));
+    /// B.force_closed();
+    /// for _ in 0..10 {
+    ///     B.try_acquire().unwrap().failure();
+    /// }
+    /// assert_eq!(B.state(), BreakerState::ForcedClosed);
+    /// ```
+    pub fn force_closed(&self) {
+        self.core
+            .force(&self.config, Tag::ForcedClosed, || self.clock.elapsed());
+    }
+
+    /// Returns the breaker to [`BreakerState::Closed`] with its counts (and failure-rate window)
+    /// cleared, ending a forced state. Outcomes of calls already running are not recorded.
+    pub fn reset(&self) {
+        self.core
+            .force(&self.config, Tag::Closed, || self.clock.elapsed());
+    }
+
+    /// Records the outcome of the permit admitted under `word`.
+    fn record(&self, word: Word, verdict: Verdict) {
+        self.core
+            .record(&self.config, word, verdict, || self.clock.elapsed());
+    }
+}
+
+impl fmt::Debug for CircuitBreaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("name", &self.name())
+            .field("state", &self.state())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}

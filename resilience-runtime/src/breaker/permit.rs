@@ -1,0 +1,215 @@
+//! The permit of one call and the future of [`CircuitBreaker::run`]: how outcomes, panics and
+//! cancellations reach the state machine.
+//!
+//! A permit is settled by [`BreakerPermit::success`], [`BreakerPermit::failure`] or
+//! [`BreakerPermit::ignore`]; dropped unsettled it is a cancellation (nothing recorded, a
+//! half-open trial's admission given back).
+//!
+//! A panic in the body unwinds through [`BreakerRun`]'s `poll`, where a drop guard around the
+//! body's poll records it as a failure at that moment, so the verdict does not depend on when (or
+//! whether) the future is dropped afterwards. A permit's own `Drop` is the second line:
+//! dropped while [`std::thread::panicking`] (a panic in `is_failure`, or in code holding a
+//! permit from [`CircuitBreaker::try_acquire`]) it records a failure; dropped otherwise it is
+//! a cancellation.
+
+use std::fmt;
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+
+use super::machine::Verdict;
+use super::state::{Tag, Word};
+use super::{CircuitBreaker, TripPolicy};
+use crate::stats::Count;
+use crate::{Failure, Rejected};
+
+/// Permission to make one call through a [`CircuitBreaker`]; tell it the call's outcome.
+///
+/// Dropping a permit without settling it is a cancellation: nothing is recorded and a
+/// half-open trial's admission is given back. If it is dropped while the thread is panicking,
+/// it records a failure.
+///
+/// ```
+/// use resilience_runtime::{BreakerConfig, CircuitBreaker, InstanceName};
+///
+/// static B: CircuitBreaker = CircuitBreaker::new(BreakerConfig::new(InstanceName::given("search")));
+///
+/// let permit = B.try_acquire().unwrap();
+/// let answer: Result<u32, std::io::Error> = Ok(7);
+/// match answer {
+///     Ok(_) => permit.success(),
+///     Err(_) => permit.failure(),
+/// }
+/// ```
+#[must_use = "a dropped permit records nothing; settle it with success(), failure() or ignore()"]
+pub struct BreakerPermit<'a> {
+    pub(super) breaker: &'a CircuitBreaker,
+    /// The state word this permit was admitted under.
+    pub(super) word: Word,
+}
+
+impl BreakerPermit<'_> {
+    /// The call succeeded.
+    pub fn success(self) {
+        self.settle(Verdict::Success);
+    }
+
+    /// The call failed.
+    pub fn failure(self) {
+        self.settle(Verdict::Failure);
+    }
+
+    /// Releases the permit without recording anything: the outcome says nothing about the
+    /// dependency's health (for example, an inner bulkhead rejected the call).
+    pub fn ignore(self) {
+        self.settle(Verdict::Release);
+    }
+
+    #[inline]
+    fn settle(self, verdict: Verdict) {
+        let this = ManuallyDrop::new(self);
+        // The hot path, inline: a success admitted while closed with no failures counted has
+        // nothing to reset (the success is linearised at admission; `machine.rs`, "The hot
+        // path").
+        if verdict == Verdict::Success
+            && this.word.tag() == Tag::Closed
+            && this.word.payload() == 0
+            && matches!(this.breaker.config.policy, TripPolicy::Consecutive { .. })
+        {
+            return;
+        }
+        this.breaker.record(this.word, verdict);
+    }
+}
+
+impl Drop for BreakerPermit<'_> {
+    fn drop(&mut self) {
+        let verdict = if std::thread::panicking() {
+            Verdict::Failure
+        } else {
+            Verdict::Release
+        };
+        self.breaker.record(self.word, verdict);
+    }
+}
+
+impl fmt::Debug for BreakerPermit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BreakerPermit")
+            .field("breaker", &self.breaker.name())
+            .field("word", &self.word)
+            .finish()
+    }
+}
+
+pin_project! {
+    /// The future of [`CircuitBreaker::run`].
+    ///
+    /// A hand-written future rather than an `async fn`: it stores the guarded future once (an
+    /// `async fn` keeps its argument and the moved copy in separate slots of its state), and
+    /// its first poll is the whole admission check, inlined into the caller.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct BreakerRun<'a, F, P> {
+        breaker: &'a CircuitBreaker,
+        permit: Option<BreakerPermit<'a>>,
+        // `None` once the outcome is settled.
+        is_failure: Option<P>,
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<'a, F, P> BreakerRun<'a, F, P> {
+    /// A call of `fut` through `breaker`, not yet admitted.
+    pub(super) fn new(breaker: &'a CircuitBreaker, fut: F, is_failure: P) -> Self {
+        Self {
+            breaker,
+            permit: None,
+            is_failure: Some(is_failure),
+            fut,
+        }
+    }
+}
+
+impl<T, E, F, P> Future for BreakerRun<'_, F, P>
+where
+    F: Future<Output = Result<T, Failure<E>>>,
+    P: FnOnce(&E) -> bool,
+{
+    type Output = Result<T, Failure<E>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        assert!(
+            this.is_failure.is_some(),
+            "`BreakerRun` polled after completion"
+        );
+        if this.permit.is_none() {
+            match this.breaker.try_acquire() {
+                Ok(permit) => *this.permit = Some(permit),
+                Err(rejected) => {
+                    *this.is_failure = None;
+                    this.breaker.counters.add(&[Count::Call, Count::Rejection]);
+                    return Poll::Ready(Err(Failure::Rejected(rejected)));
+                }
+            }
+        }
+        // A panic in the body unwinds through this frame: the guard records it as a failure
+        // right there, whoever catches the panic and whenever this future is dropped.
+        let polled = {
+            let _guard = FailOnUnwind(this.permit);
+            this.fut.poll(cx)
+        };
+        let output = match polled {
+            Poll::Ready(output) => output,
+            Poll::Pending => return Poll::Pending,
+        };
+        let (Some(permit), Some(is_failure)) = (this.permit.take(), this.is_failure.take()) else {
+            unreachable!("admitted above and not yet settled");
+        };
+        let counters = &this.breaker.counters;
+        match &output {
+            Ok(_) => {
+                permit.success();
+                counters.add(&[Count::Call, Count::Success]);
+            }
+            Err(Failure::Error(error)) => {
+                if is_failure(error) {
+                    permit.failure();
+                    counters.add(&[Count::Call, Count::Failure]);
+                } else {
+                    permit.success();
+                    counters.add(&[Count::Call, Count::Success]);
+                }
+            }
+            Err(Failure::Rejected(Rejected::TimedOut { .. })) => {
+                permit.failure();
+                counters.add(&[Count::Call, Count::Failure]);
+            }
+            Err(Failure::Rejected(_)) => {
+                permit.ignore();
+                counters.add(&[Count::Call]);
+            }
+        }
+        Poll::Ready(output)
+    }
+}
+
+/// Settles the permit as a failure if it is dropped during a panic; on the normal path its
+/// drop is one relaxed load of the process's panic count.
+struct FailOnUnwind<'p, 'a>(&'p mut Option<BreakerPermit<'a>>);
+
+impl Drop for FailOnUnwind<'_, '_> {
+    #[inline]
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Some(permit) = self.0.take() {
+                permit.failure();
+            }
+        }
+    }
+}
