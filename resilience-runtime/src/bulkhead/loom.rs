@@ -3,7 +3,7 @@
 //! Run with:
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" cargo test -p resilience-runtime --release --test loom_bulkhead
+//! RUSTFLAGS="--cfg loom" cargo test -p resilience-runtime --release --lib
 //! ```
 //!
 //! loom runs every interleaving of the atomics and the queue lock; the two three-thread models
@@ -15,8 +15,6 @@
 //! woken). The last three race callers against a release between its `fetch_add` and its
 //! hand-over: a caller queueing then, a waiter cancelled then, and two releases for one waiter.
 
-#![cfg(loom)]
-
 use std::future::Future;
 use std::pin::{pin, Pin};
 use std::task::{Context, Poll, Wake, Waker};
@@ -24,7 +22,9 @@ use std::task::{Context, Poll, Wake, Waker};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use resilience_runtime::{Bulkhead, BulkheadConfig, BulkheadPermit, InstanceName};
+
+use super::{Bulkhead, BulkheadConfig, BulkheadPermit};
+use crate::{InstanceName, Rejected};
 
 fn bulkhead(max: u32) -> Arc<Bulkhead> {
     Arc::new(Bulkhead::new(BulkheadConfig::new(
@@ -206,7 +206,7 @@ fn queued(bulkhead: &'static Bulkhead) -> Pin<Box<impl Future<Output = AcquireRe
     wait
 }
 
-type AcquireResult = Result<BulkheadPermit<'static>, resilience_runtime::Rejected>;
+type AcquireResult = Result<BulkheadPermit<'static>, Rejected>;
 
 /// One slot, one queued waiter; the holder releases while a second caller arrives. The
 /// newcomer may see the released slot in `free` with `waiting > 0`: it must queue behind,
