@@ -291,11 +291,11 @@ pub use resilience_macros::circuit_breaker;
 ///
 /// | parameter | default | meaning |
 /// |---|---|---|
-/// | `max = N` | 3 | retries after the first attempt (`N + 1` attempts at most) |
+/// | `max = N` | 3 | retries after the first attempt (`N + 1` attempts at most); `0` is a single attempt |
 /// | `base = "100ms"` | `"100ms"` | the delay before retry `k` is `base * 2^k`, capped, then jittered |
 /// | `max_delay = "10s"` | `"10s"` | cap on any one delay |
 /// | `jitter = "full"` | `"full"` | `"none"`, `"full"` (uniform in `[0, d]`), `"equal"` (`d/2` + uniform in `[0, d/2]`), `"decorrelated"` (uniform in `[base, 3 * previous]`, capped) |
-/// | `retry_if = path` | every `Err` | `fn(&E) -> bool`; other errors return at once |
+/// | `retry_if = path` | every `Err` | `fn(&E) -> bool`; other errors return at once. It also judges an inner `TimedOut` or `BulkheadFull`, as the `E` the caller would get; an inner `CircuitOpen` always ends retrying |
 /// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
 ///
 /// Each attempt gets fresh clones of the owned arguments, so they must be `Clone`; references

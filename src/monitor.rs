@@ -49,12 +49,29 @@
 //! [`configure`] returns it as a [`ConfigError`], an environment variable's lands in
 //! [`override_errors`], and the compiled-in value stays.
 //!
-//! | attribute | parameters |
-//! |---|---|
-//! | `circuit_breaker` | `threshold`, `timeout`, `half_open`, `failure_rate`, `window`, `min_calls` |
-//! | `bulkhead` | `max`, `max_wait` (`none` waits forever), `queue` (`none` is unbounded) |
-//! | `retry` | `max`, `base`, `max_delay`, `jitter` |
-//! | `timeout` | `limit` |
+//! | attribute | parameter | values |
+//! |---|---|---|
+//! | `circuit_breaker` | `threshold` | 1 to 1048576 (2^20); switches a failure-rate breaker to consecutive failures |
+//! | | `failure_rate` | greater than 0, at most 1; switches a consecutive breaker to a window of 100 calls |
+//! | | `window` | 1 to 16777216 (2^24), failure-rate breakers only; a `min_calls` equal to the window (its default) follows it |
+//! | | `min_calls` | 1 to `window`, failure-rate breakers only |
+//! | | `timeout` | a duration longer than zero |
+//! | | `half_open` | 1 to 4096 (2^12) |
+//! | `bulkhead` | `max` | 1 to 2147483647 (`i32::MAX`) |
+//! | | `max_wait` | a duration (`0s` rejects at once), or `none`: wait forever |
+//! | | `queue` | 0 to 4294967295, or `none`: unbounded |
+//! | `retry` | `max` | 0 (a single attempt: retries off) to 4294967295 |
+//! | | `base` | a duration, at most `max_delay` |
+//! | | `max_delay` | a duration, at least `base` |
+//! | | `jitter` | `none`, `full`, `equal` or `decorrelated` |
+//! | `timeout` | `limit` | a duration longer than zero |
+//!
+//! Values are written as in the attributes, without the quotes: whole numbers, rates like
+//! `0.5`, durations like `250ms`, `10s`, `1.5s`, `2m`, `1h` (`0.5ns` is refused, not rounded
+//! to zero). The limits are the ones the attributes are checked against when they compile. A
+//! value alone is checked by [`configure`] up front; rules between parameters (`min_calls` at
+//! most `window`, `base` at most `max_delay`) when the instance applies its overrides at its
+//! first call, and a refusal then lands in [`override_errors`].
 //!
 //! # Events and metrics
 //!
@@ -66,7 +83,7 @@
 //! |---|---|---|
 //! | `circuit breaker state changed` | `warn` when it opens, `info` otherwise | `name`, `from`, `to` |
 //! | `call rejected` | `debug` | `name`, `reason` (`circuit_open`, `bulkhead_full`, `timed_out`) |
-//! | `retrying` | `debug` | `name`, `attempt`, `delay_ms`, `cause` (`error`, or a rejection reason) |
+//! | `retrying` | `debug` | `name`, `attempt` (the retry about to happen, from 1), `delay_ms`, `cause` (`error`, or a rejection reason) |
 //! | `retries exhausted` | `info` | `name`, `attempts`, `cause` |
 //! | `resilience override ignored; the compiled-in value stays` | `warn` | `key`, `value`, `reason` |
 //!

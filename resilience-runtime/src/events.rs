@@ -5,25 +5,8 @@
 //! report: state transitions, rejections, retries. A breaker's successful call reports
 //! nothing.
 //!
-//! # `tracing` events (target `resilience`)
-//!
-//! | message | level | fields |
-//! |---|---|---|
-//! | `circuit breaker state changed` | `warn` when it opens, `info` otherwise | `name`, `from`, `to` |
-//! | `call rejected` | `debug` | `name`, `reason` (`circuit_open`, `bulkhead_full`, `timed_out`) |
-//! | `retrying` | `debug` | `name`, `attempt` (the retry about to happen, from 1), `delay_ms`, `cause` (`error` or a rejection reason) |
-//! | `retries exhausted` | `info` | `name`, `attempts`, `cause` |
-//! | `resilience override ignored; the compiled-in value stays` | `warn` | `key`, `value`, `reason` |
-//!
-//! # `metrics` names
-//!
-//! | name | type | labels |
-//! |---|---|---|
-//! | `resilience_breaker_transitions_total` | counter | `name`, `from`, `to` |
-//! | `resilience_breaker_state` | gauge: 0 closed, 1 open, 2 half-open, 3 forced open, 4 forced closed | `name` |
-//! | `resilience_rejections_total` | counter | `name`, `reason` |
-//! | `resilience_retries_total` | counter | `name`, `cause` |
-//! | `resilience_retries_exhausted_total` | counter | `name` |
+//! The events, their fields and the metric names are documented once, for users, in the
+//! facade's `monitor` module (`src/monitor.rs`); a change here changes that table.
 
 #![cfg_attr(not(feature = "tracing"), allow(unused_variables))]
 

@@ -13,22 +13,8 @@
 //!    `name` is named after its function, so `my_app::client::Client::charge` reads
 //!    `RESILIENCE_MY_APP_CLIENT_CLIENT_CHARGE_RETRY_MAX`.
 //!
-//! | attribute | parameter | values |
-//! |---|---|---|
-//! | `circuit_breaker` | `threshold` | 1 to 1048576 (2^20); switches a failure-rate breaker to consecutive failures |
-//! | | `failure_rate` | greater than 0, at most 1; switches a consecutive breaker to a window of 100 calls |
-//! | | `window` | 1 to 16777216 (2^24), failure-rate breakers only; a `min_calls` equal to the window (its default) follows it |
-//! | | `min_calls` | 1 to `window`, failure-rate breakers only |
-//! | | `timeout` | a duration longer than zero |
-//! | | `half_open` | 1 to 4096 (2^12) |
-//! | `bulkhead` | `max` | 1 to 2147483647 (`i32::MAX`) |
-//! | | `max_wait` | a duration (`0s` rejects at once), or `none`: wait forever |
-//! | | `queue` | 0 to 4294967295, or `none`: unbounded |
-//! | `retry` | `max` | 0 (a single attempt: retries off) to 4294967295 |
-//! | | `base` | a duration, at most `max_delay` |
-//! | | `max_delay` | a duration, at least `base` |
-//! | | `jitter` | `none`, `full`, `equal` or `decorrelated` |
-//! | `timeout` | `limit` | a duration longer than zero |
+//! The parameters and their limits are documented once, for users, in the facade's `monitor`
+//! module (`src/monitor.rs`); the limits themselves are `resilience_config`'s.
 //!
 //! Values are written as in the attributes (without the quotes): whole numbers, rates like
 //! `0.5`, durations like `250ms`, `10s`, `1.5s`, `2m`, `1h` in whole nanoseconds (`0.5ns` is
