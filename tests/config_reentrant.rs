@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::Duration;
 
+use common::events::OnEvent;
 use common::{Runs, ServiceError};
 use resilience::{bulkhead, circuit_breaker, monitor, retry};
 
@@ -53,33 +54,21 @@ fn poll_once<F: Future>(future: F) -> Option<F::Output> {
 
 /// On the warning about a refused override, calls annotated functions: one not called yet
 /// (its first call resolves and registers instances) and the one whose first call this is.
-#[derive(Clone, Default)]
-struct CallsBack(Arc<AtomicUsize>);
-
-impl tracing::Subscriber for CallsBack {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
+/// Counts the warnings in `calls`.
+fn calls_back(calls: Arc<AtomicUsize>) -> impl Fn(&tracing::Event<'_>) + Send + Sync + 'static {
+    move |event| {
         let is_override = event
             .metadata()
             .fields()
             .iter()
             .any(|field| field.name() == "key");
-        if is_override && self.0.fetch_add(1, Ordering::SeqCst) == 0 {
+        if is_override && calls.fetch_add(1, Ordering::SeqCst) == 0 {
             assert_eq!(poll_once(inner()), Some(Ok(())));
             assert_eq!(poll_once(trigger()), Some(Ok(())));
             assert!(!monitor::snapshot().is_empty());
             assert!(!monitor::override_errors().is_empty());
         }
     }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
 }
 
 #[tokio::test]
@@ -88,8 +77,8 @@ async fn a_subscriber_may_call_annotated_functions_from_an_override_warning() {
     // The only test of this binary: no other thread reads the environment while it changes.
     std::env::set_var(&key, "zero");
 
-    let subscriber = CallsBack::default();
-    let calls = subscriber.0.clone();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let subscriber = OnEvent(calls_back(Arc::clone(&calls)));
     let (done, finished) = tokio::sync::oneshot::channel();
     // On a thread of its own, so a deadlock there fails the timeout below instead of hanging
     // the test.

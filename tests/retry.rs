@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::{Runs, ServiceError};
+use common::{offsets_ms, Runs, ServiceError};
 use resilience::{circuit_breaker, retry};
 use tokio::time::Instant;
 
@@ -59,12 +59,7 @@ async fn delays_double_exactly_without_jitter() {
 
     let begin = Instant::now();
     call().await.unwrap_err();
-    let offsets: Vec<u128> = STARTS
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|t| (*t - begin).as_millis())
-        .collect();
+    let offsets = offsets_ms(&STARTS, begin);
     assert_eq!(offsets, [0, 100, 300, 700]);
     assert_eq!(
         begin.elapsed(),

@@ -8,7 +8,7 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{Runs, ServiceError};
+use common::{offsets_ms, Runs, ServiceError};
 use resilience::{circuit_breaker, fallback, retry, timeout, Rejected};
 use tokio::time::{sleep, Instant};
 
@@ -83,12 +83,7 @@ async fn retry_gives_every_attempt_the_full_limit() {
 
     let begin = Instant::now();
     call().await.unwrap();
-    let offsets: Vec<u128> = STARTS
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|t| (*t - begin).as_millis())
-        .collect();
+    let offsets = offsets_ms(&STARTS, begin);
     assert_eq!(offsets, [0, 110, 230]);
     assert_eq!(begin.elapsed(), Duration::from_millis(320));
 }

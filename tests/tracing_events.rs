@@ -6,37 +6,9 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
+use common::events::{fields, OnEvent};
 use common::ServiceError;
 use resilience::{circuit_breaker, retry};
-
-/// A `tracing` subscriber that keeps every event's message and fields.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<String>>>);
-
-impl tracing::Subscriber for Capture {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        struct Fields(String);
-        impl tracing::field::Visit for Fields {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                use std::fmt::Write;
-                let _ = write!(self.0, " {}={value:?}", field.name());
-            }
-        }
-        let mut fields = Fields(String::new());
-        event.record(&mut fields);
-        self.0.lock().unwrap().push(fields.0);
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
 
 #[test]
 fn transitions_rejections_and_retries_are_tracing_events() {
@@ -46,8 +18,11 @@ fn transitions_rejections_and_retries_are_tracing_events() {
         Err(ServiceError::Unavailable)
     }
 
-    let capture = Capture::default();
-    let _guard = tracing::subscriber::set_default(capture.clone());
+    let capture = Arc::new(Mutex::new(Vec::new()));
+    let captured = Arc::clone(&capture);
+    let _guard = tracing::subscriber::set_default(OnEvent(move |event: &tracing::Event<'_>| {
+        captured.lock().unwrap().push(fields(event));
+    }));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -57,7 +32,7 @@ fn transitions_rejections_and_retries_are_tracing_events() {
         call().await.unwrap_err(); // fails, retries once, fails: the breaker opens
         call().await.unwrap_err(); // rejected: the retry stops at once
     });
-    let events = capture.0.lock().unwrap().clone();
+    let events = capture.lock().unwrap().clone();
     let has = |needle: &str| events.iter().any(|e| e.contains(needle));
     assert!(
         has("message=retrying name=") && has("delay_ms=10 cause=\"error\""),

@@ -2,7 +2,12 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod events;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use tokio::time::Instant;
 
 use resilience::Rejected;
 
@@ -69,4 +74,14 @@ impl Runs {
     pub(crate) fn get(&self) -> usize {
         self.0.load(Ordering::SeqCst)
     }
+}
+
+/// The moments recorded in `starts`, in milliseconds after `begin`: when each attempt began.
+pub(crate) fn offsets_ms(starts: &Mutex<Vec<Instant>>, begin: Instant) -> Vec<u128> {
+    starts
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|t| (*t - begin).as_millis())
+        .collect()
 }
