@@ -57,6 +57,7 @@ use crate::{BreakerConfig, BulkheadConfig, Jitter, RetryConfig, TripPolicy};
 
 /// An override that could not be applied; the compiled-in value stays.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConfigError {
     /// The key as given: `payment/circuit_breaker/threshold`, or the environment variable.
     pub key: String,
