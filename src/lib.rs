@@ -257,7 +257,14 @@ pub mod runtime {
 /// successful trials → closed; any failed trial → open for a full `timeout` again. While open
 /// the body does not run and the caller gets [`Rejected::CircuitOpen`] with the time left.
 /// A panic in the body counts as a failure and keeps unwinding; a call whose future is dropped
-/// counts as nothing and frees its trial slot at once.
+/// counts as nothing and frees its trial slot at once. A trial that never finishes (a hung
+/// connection, no `#[timeout]` inside) holds its place for one `timeout` after its admission
+/// at most: then the next caller becomes a trial and the late trial's outcome is ignored.
+/// With `failure_rate`, the rule is judged whenever an outcome is recorded, so the success
+/// that brings the recorded calls to `min_calls` opens the breaker if the rate is already
+/// reached. A breaker forced open through [`monitor`] rejects with a `CircuitOpen` that says
+/// "forced open". The implementation (one atomic word, memory orderings, the loom models) is
+/// described in the runtime crate's `breaker` module.
 ///
 /// ```
 /// use resilience::{circuit_breaker, Rejected};
