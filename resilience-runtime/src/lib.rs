@@ -20,6 +20,7 @@
 
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
 
+mod attempt;
 mod breaker;
 mod bulkhead;
 mod error;
@@ -34,6 +35,7 @@ mod stats;
 mod sync;
 mod timeout;
 
+pub use attempt::{Attempt, CallId};
 pub use breaker::{
     BreakerConfig, BreakerPermit, BreakerRun, BreakerState, CircuitBreaker, TripPolicy,
 };

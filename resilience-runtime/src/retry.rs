@@ -443,6 +443,13 @@ fn uniform(low: Duration, high: Duration) -> Duration {
     Duration::from_nanos(ns)
 }
 
+/// 128 random bits from this thread's generator (a call id). While the thread's locals are
+/// being destroyed, from a generator seeded for this draw alone.
+pub(crate) fn random_u128() -> u128 {
+    RNG.try_with(|rng| rng.borrow_mut().random())
+        .unwrap_or_else(|_| seeded_rng().random())
+}
+
 /// Whole nanoseconds, saturating at `u64::MAX` (about 584 years).
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)

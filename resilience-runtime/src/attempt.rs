@@ -1,0 +1,110 @@
+//! [`Attempt`]: which attempt of a call the body is running, and the id all of them share.
+//!
+//! `#[retry(context = attempt)]` binds an `Attempt` inside the body. Its [`CallId`] is drawn
+//! once per logical call (128 bits from the runtime's per-thread generator, seeded from the
+//! operating system) and copied into every attempt, so a body can send it as an
+//! `Idempotency-Key` and the server can drop the duplicates a retry after a lost response
+//! would otherwise cause. Both types are two words on the caller's stack: no allocation, no
+//! task-local, and nothing at all when `context` is not used.
+
+use std::fmt;
+
+/// The id of one logical call: the same on every attempt, different between calls.
+///
+/// `Display` writes it as a UUID-style string of 32 hex digits in groups of 8-4-4-4-12.
+///
+/// ```
+/// use resilience_runtime::Attempt;
+///
+/// let first = Attempt::first();
+/// let id = first.call_id().to_string();
+/// assert_eq!(id.len(), 36);
+/// assert_eq!(id.matches('-').count(), 4);
+/// assert_eq!(first.next().call_id(), first.call_id(), "a retry keeps the id");
+/// assert_ne!(Attempt::first().call_id(), first.call_id(), "another call, another id");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(u128);
+
+impl CallId {
+    /// A fresh random id.
+    pub fn random() -> Self {
+        Self(crate::retry::random_u128())
+    }
+
+    /// The 128 bits.
+    pub const fn as_u128(self) -> u128 {
+        self.0
+    }
+}
+
+impl fmt::Display for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0;
+        write!(
+            f,
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            b >> 96,
+            (b >> 80) & 0xffff,
+            (b >> 64) & 0xffff,
+            (b >> 48) & 0xffff,
+            b & 0xffff_ffff_ffff
+        )
+    }
+}
+
+impl fmt::Debug for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CallId({self})")
+    }
+}
+
+/// One attempt of a call under `#[retry(context = name)]`: its number and the call's id.
+///
+/// ```
+/// use resilience_runtime::Attempt;
+///
+/// let first = Attempt::first();
+/// assert_eq!((first.number(), first.is_retry()), (0, false));
+/// let second = first.next();
+/// assert_eq!((second.number(), second.is_retry()), (1, true));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Attempt {
+    number: u32,
+    call_id: CallId,
+}
+
+impl Attempt {
+    /// The first attempt of a new call, with a fresh [`CallId`].
+    pub fn first() -> Self {
+        Self {
+            number: 0,
+            call_id: CallId::random(),
+        }
+    }
+
+    /// The attempt after this one, with the same call id.
+    #[must_use]
+    pub const fn next(self) -> Self {
+        Self {
+            number: self.number.saturating_add(1),
+            call_id: self.call_id,
+        }
+    }
+
+    /// 0 for the first attempt, 1 for the first retry, and so on.
+    pub const fn number(&self) -> u32 {
+        self.number
+    }
+
+    /// Whether this attempt is a retry (not the first).
+    pub const fn is_retry(&self) -> bool {
+        self.number > 0
+    }
+
+    /// The id shared by every attempt of this call: send it as an idempotency key.
+    pub const fn call_id(&self) -> CallId {
+        self.call_id
+    }
+}
