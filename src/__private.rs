@@ -12,8 +12,8 @@ use core::time::Duration;
 use pin_project_lite::pin_project;
 
 pub use resilience_runtime::{
-    BreakerConfig, Bulkhead, BulkheadConfig, CircuitBreaker, Failure, InstanceName, Jitter,
-    Rejected, RetryConfig, RetryPolicy, Site, Timeout, TripPolicy,
+    Attempt, BreakerConfig, Bulkhead, BulkheadConfig, CircuitBreaker, Failure, InstanceName,
+    Jitter, Rejected, RetryConfig, RetryPolicy, Site, Timeout, TripPolicy,
 };
 
 /// The return type of an annotated function: a `Result` under any spelling.

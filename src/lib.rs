@@ -226,7 +226,7 @@
 
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
 
-pub use resilience_runtime::{Failure, Rejected};
+pub use resilience_runtime::{Attempt, CallId, Failure, Rejected};
 
 /// The state machines behind the attributes, for use without the macros (see "Equivalent
 /// code without the macros" above) and for monitoring (see [`monitor`]).
@@ -303,12 +303,59 @@ pub use resilience_macros::circuit_breaker;
 /// | `max_delay = "10s"` | `"10s"` | cap on any one delay |
 /// | `jitter = "full"` | `"full"` | `"none"`, `"full"` (uniform in `[0, d]`), `"equal"` (`d/2` + uniform in `[0, d/2]`), `"decorrelated"` (uniform in `[base, 3 * previous]`, capped) |
 /// | `retry_if = path` | every `Err` | `fn(&E) -> bool`; other errors return at once. It also judges an inner `TimedOut` or `BulkheadFull`, as the `E` the caller would get; an inner `CircuitOpen` always ends retrying |
+/// | `context = name` | none | binds `name:` [`Attempt`] inside the body: the attempt's `number()` (0 first), `is_retry()`, and the `call_id()` shared by every attempt of the call |
 /// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
 ///
 /// Each attempt gets fresh clones of the owned arguments, so they must be `Clone`; references
 /// (including `&self` and `&mut self`) are passed as they are. When attempts run out, the
 /// last error is returned. Dropping the call's future stops further attempts. Stacked around a
 /// `#[circuit_breaker]`, an open circuit ends the retrying at once.
+///
+/// # Retrying what is not idempotent
+///
+/// A retry is safe when running the call twice does no harm: a read, a `PUT` of a whole
+/// value. For a call that changes something each time it runs (charging a card, creating an
+/// order), an attempt whose answer was lost may have done its work already. Two ways out:
+///
+/// - **Refuse to retry what may have happened.** `retry_if` sees the user's errors and the
+///   inner `TimedOut` and `BulkheadFull` rejections; return `false` for a timeout (the request
+///   may have been served) and `true` only for errors that say the request was not processed
+///   (a refused connection, a 503 before the body was read).
+/// - **Let the server drop duplicates.** With `context = attempt`, send
+///   `attempt.call_id()` as the `Idempotency-Key` (or request id): it is the same on every
+///   attempt of one call and different between calls (128 random bits, shown as a UUID), so
+///   the server can answer a repeated key with the first result instead of doing the work
+///   again. Then every error is safe to retry.
+///
+/// ```
+/// use resilience::{retry, CallId, Rejected};
+/// use std::collections::HashSet;
+/// use std::sync::Mutex;
+///
+/// #[derive(Debug)]
+/// enum Error { LostResponse, Rejected(Rejected) }
+/// impl From<Rejected> for Error {
+///     fn from(r: Rejected) -> Self { Error::Rejected(r) }
+/// }
+///
+/// static SEEN: Mutex<Vec<(u32, CallId)>> = Mutex::new(Vec::new());
+///
+/// #[retry(max = 2, base = "10ms", context = attempt)]
+/// async fn create_order(sku: String) -> Result<u32, Error> {
+///     SEEN.lock().unwrap().push((attempt.number(), attempt.call_id()));
+///     // The request carries `Idempotency-Key: {attempt.call_id()}`; the first answer is lost.
+///     if !attempt.is_retry() { return Err(Error::LostResponse); }
+///     Ok(sku.len() as u32)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// assert_eq!(create_order("book".to_string()).await.unwrap(), 4);
+/// let seen = SEEN.lock().unwrap();
+/// assert_eq!(seen.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [0, 1]);
+/// assert_eq!(seen[0].1, seen[1].1, "one key for both attempts");
+/// # }
+/// ```
 ///
 /// ```
 /// use resilience::{retry, Rejected};

@@ -359,15 +359,33 @@ impl Gen<'_> {
                 #config,
             ));
         };
+        // `context = name`: the attempt, bound where the body can see it, advanced per retry.
+        let (context_init, context_bind, context_next) = match &a.context {
+            Some(context) => {
+                let name = &context.value;
+                let current = quote_spanned!(Span::mixed_site()=> __attempt);
+                (
+                    quote!(let mut #current = #p::Attempt::first();),
+                    quote!(let #name = #current;),
+                    quote!(#current = #current.next();),
+                )
+            }
+            None => Default::default(),
+        };
         let wrapped = quote! {
             async {
                 #moves
                 let mut #backoff = #id.get().backoff();
+                #context_init
                 loop {
                     #clones
+                    #context_bind
                     let #outcome = #inner.await;
                     match #id.get().delay_after(&mut #backoff, &#outcome, #predicate) {
-                        ::core::option::Option::Some(#delay) => #p::sleep(#delay).await,
+                        ::core::option::Option::Some(#delay) => {
+                            #p::sleep(#delay).await;
+                            #context_next
+                        }
                         ::core::option::Option::None => break #outcome,
                     }
                 }

@@ -42,12 +42,39 @@ pub(crate) fn function(function: &Function, kind: Kind, layers: &[Layer], errors
             }
         }
     }
+    for layer in layers {
+        if let LayerArgs::Retry(args) = &layer.args {
+            if let Some(context) = &args.context {
+                context_shadows(function, &context.value, errors);
+            }
+        }
+    }
     if layers.iter().any(|l| l.kind == Kind::Fallback) {
         for arg in function.args.iter().filter(|a| a.name.is_none()) {
             errors.add(syn::Error::new(
                 arg.span,
                 "#[fallback] passes the arguments on by name: give this argument a plain name and destructure it in the body",
             ));
+        }
+    }
+}
+
+/// `context = name` must not hide an argument the body uses by that name.
+fn context_shadows(function: &Function, context: &syn::Ident, errors: &mut Errors) {
+    for arg in &function.args {
+        if let Some(binding) = arg.bindings.iter().find(|b| b.ident == *context) {
+            let mut error = syn::Error::new(
+                context.span(),
+                format!(
+                    "`context = {context}` would hide the argument `{}` inside the body; give the attempt another name, like `context = attempt`",
+                    binding.ident
+                ),
+            );
+            error.combine(syn::Error::new(
+                binding.ident.span(),
+                format!("the argument `{}` is declared here", binding.ident),
+            ));
+            errors.add(error);
         }
     }
 }

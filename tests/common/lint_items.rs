@@ -69,12 +69,13 @@ impl Client {
     /// # Errors
     ///
     /// Never.
-    #[retry(jitter = "decorrelated")]
+    #[retry(jitter = "decorrelated", context = attempt)]
     pub async fn show(
         &self,
         value: impl std::fmt::Display + Clone,
         _unused: u8,
     ) -> Result<String, Error> {
+        debug_assert!(!attempt.is_retry() || attempt.number() > 0);
         Ok(format!("{value}{}", self.base))
     }
 }

@@ -188,6 +188,16 @@ pub(crate) fn set_once<T>(
 
 /// The error for a key the attribute does not know.
 pub(crate) fn unknown_key(kind: Kind, key: &Ident, valid: &[&str]) -> syn::Error {
+    if key == "context" {
+        return syn::Error::new(
+            key.span(),
+            format!(
+                "`context` belongs to #[retry]: it binds the attempt's number and call id inside \
+                 the body, and #[{}] makes no attempts; move it to the #[retry] of this stack",
+                kind.name()
+            ),
+        );
+    }
     syn::Error::new(
         key.span(),
         format!(

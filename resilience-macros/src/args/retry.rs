@@ -8,7 +8,15 @@ use syn::Path;
 
 use super::{duration, int, path, set_once, string, unknown_key, Errors, Kind, RawArg, Spanned};
 
-const KEYS: &[&str] = &["max", "base", "max_delay", "jitter", "retry_if", "crate"];
+const KEYS: &[&str] = &[
+    "max",
+    "base",
+    "max_delay",
+    "jitter",
+    "retry_if",
+    "context",
+    "crate",
+];
 
 pub(crate) use resilience_config::retry::{Jitter as JitterKind, DEFAULT_JITTER};
 
@@ -20,6 +28,10 @@ pub(crate) struct RetryArgs {
     pub(crate) max_delay: Option<Spanned<u64>>,
     pub(crate) jitter: Option<Spanned<JitterKind>>,
     pub(crate) retry_if: Option<Spanned<Path>>,
+    /// `context = name`: the local that holds the [`Attempt`] inside the body.
+    ///
+    /// [`Attempt`]: https://docs.rs/async-resilience/latest/resilience/struct.Attempt.html
+    pub(crate) context: Option<Spanned<syn::Ident>>,
 }
 
 impl RetryArgs {
@@ -37,11 +49,30 @@ impl RetryArgs {
                 "max_delay" => set_once(&mut args.max_delay, &key, duration(&value)),
                 "jitter" => set_once(&mut args.jitter, &key, jitter(&value)),
                 "retry_if" => set_once(&mut args.retry_if, &key, path(&value)),
+                "context" => set_once(&mut args.context, &key, local_name(&value)),
                 _ => Err(unknown_key(Kind::Retry, &key, KEYS)),
             };
             errors.push(result);
         }
         errors.finish().map(|()| args)
+    }
+}
+
+/// A plain identifier, for a local the body will use: `context = attempt`.
+fn local_name(value: &syn::Expr) -> syn::Result<Spanned<syn::Ident>> {
+    let ident = match value {
+        syn::Expr::Path(p) if p.qself.is_none() => p.path.get_ident(),
+        _ => None,
+    };
+    match ident {
+        Some(ident) if ident != "self" => Ok(Spanned {
+            value: ident.clone(),
+            span: ident.span(),
+        }),
+        _ => Err(syn::Error::new_spanned(
+            value,
+            "expected a name for the attempt's local, like `context = attempt`",
+        )),
     }
 }
 
