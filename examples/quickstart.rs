@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use resilience::{bulkhead, circuit_breaker, fallback, retry, timeout, Rejected};
+use resilience::{bulkhead, circuit_breaker, fallback, retry, timeout, CallId, Rejected};
 use tokio::sync::RwLock;
 use tokio::time::{sleep, sleep_until, Instant};
 
@@ -49,7 +49,7 @@ impl PaymentError {
     }
 }
 
-/// One charge. The id doubles as an idempotency key, which is what makes retrying it safe.
+/// One charge; `id` is its number on the timeline.
 struct Charge {
     id: u32,
     card: &'static str,
@@ -94,11 +94,15 @@ impl PaymentClient {
     /// Read the attributes top down, outermost first: retry (up to 2 more attempts, 50ms then
     /// 100ms apart) around a circuit breaker (open after 3 outages in a row, for 2s) around a
     /// bulkhead (2 charges at a time; wait at most 100ms for a slot).
-    #[retry(max = 2, base = "50ms", jitter = "none", retry_if = PaymentError::is_outage)]
+    ///
+    /// Charging a card is not idempotent: a retry after a lost response would charge twice.
+    /// `context = attempt` gives the body the call's id, the same on every attempt, sent as
+    /// the idempotency key so the service drops the duplicate.
+    #[retry(max = 2, base = "50ms", jitter = "none", retry_if = PaymentError::is_outage, context = attempt)]
     #[circuit_breaker(threshold = 3, timeout = "2s", failure_if = PaymentError::is_outage)]
     #[bulkhead(max = 2, max_wait = "100ms")]
     async fn charge(&self, charge: &Charge) -> Result<Receipt, PaymentError> {
-        self.service.charge(charge).await
+        self.service.charge(charge, attempt.call_id()).await
     }
 
     /// Today's exchange rate for `currency`: given up after 300ms, and answered from the last
@@ -156,6 +160,17 @@ async fn main() {
     client.service.drop_next(1);
     timeline.event("the service drops the next request");
     timeline.charge(&client, GOOD_CARD, 30_00).await;
+    client.service.lose_next_response();
+    timeline.event("the service charges the next request, but its answer is lost");
+    timeline.charge(&client, GOOD_CARD, 18_00).await;
+    let id = timeline.last_call();
+    let charged = client.service.times_charged(id);
+    timeline.note(&format!(
+        "call {id} reached the service {} times and charged the card {charged} time: the retry \
+         sent the same idempotency key, and the service dropped the duplicate",
+        client.service.runs(id)
+    ));
+    assert_eq!(charged, 1, "a retried charge must not charge twice");
     timeline.rate(&client, "EUR").await;
 
     timeline.at(250).await;
@@ -221,6 +236,10 @@ struct PaymentService {
     health: Mutex<Health>,
     /// Requests received per charge id: how often each call's body ran.
     runs: Mutex<HashMap<u32, u32>>,
+    /// Receipts by idempotency key: a request with a key seen before is a duplicate.
+    receipts: Mutex<HashMap<CallId, u32>>,
+    /// Cards actually charged, per charge id.
+    charged: Mutex<HashMap<u32, u32>>,
     requests: AtomicU32,
     charging: AtomicU32,
     most_charging: AtomicU32,
@@ -230,6 +249,7 @@ struct Health {
     latency: Duration,
     down: bool,
     drop_next: u32,
+    lose_next_response: bool,
 }
 
 impl PaymentService {
@@ -241,8 +261,11 @@ impl PaymentService {
                 latency: Self::LATENCY,
                 down: false,
                 drop_next: 0,
+                lose_next_response: false,
             }),
             runs: Mutex::new(HashMap::new()),
+            receipts: Mutex::new(HashMap::new()),
+            charged: Mutex::new(HashMap::new()),
             requests: AtomicU32::new(0),
             charging: AtomicU32::new(0),
             most_charging: AtomicU32::new(0),
@@ -262,7 +285,18 @@ impl PaymentService {
             latency: Self::LATENCY,
             down: false,
             drop_next: 0,
+            lose_next_response: false,
         };
+    }
+
+    /// The next charge goes through, but its answer never reaches the client.
+    fn lose_next_response(&self) {
+        self.health.lock().unwrap().lose_next_response = true;
+    }
+
+    /// How many times the charge with this id took money from the card.
+    fn times_charged(&self, id: u32) -> u32 {
+        self.charged.lock().unwrap().get(&id).copied().unwrap_or(0)
     }
 
     fn slow_down(&self, latency: Duration) {
@@ -291,7 +325,8 @@ impl PaymentService {
         Ok(())
     }
 
-    async fn charge(&self, charge: &Charge) -> Result<Receipt, PaymentError> {
+    /// Charges once per idempotency key: a repeated key gets the first receipt back.
+    async fn charge(&self, charge: &Charge, key: CallId) -> Result<Receipt, PaymentError> {
         *self.runs.lock().unwrap().entry(charge.id).or_default() += 1;
         let charging = self.charging.fetch_add(1, Ordering::Relaxed) + 1;
         self.most_charging.fetch_max(charging, Ordering::Relaxed);
@@ -301,9 +336,15 @@ impl PaymentService {
         if charge.card == DECLINED_CARD {
             return Err(PaymentError::Declined);
         }
-        Ok(Receipt {
-            number: 1000 + charge.id,
-        })
+        let number = *self.receipts.lock().unwrap().entry(key).or_insert_with(|| {
+            *self.charged.lock().unwrap().entry(charge.id).or_default() += 1;
+            1000 + charge.id
+        });
+        let lost = std::mem::take(&mut self.health.lock().unwrap().lose_next_response);
+        if lost {
+            return Err(PaymentError::Unavailable);
+        }
+        Ok(Receipt { number })
     }
 
     async fn exchange_rate(&self, currency: &str) -> Result<f64, PaymentError> {
@@ -453,6 +494,11 @@ impl Timeline {
         let call = self.next_call.get();
         self.next_call.set(call + 1);
         call
+    }
+
+    /// The number of the last call made.
+    fn last_call(&self) -> u32 {
+        self.next_call.get() - 1
     }
 
     /// Charges `cents` to `card`, prints how that went, and hands back the error if any.
