@@ -31,7 +31,7 @@ use crate::item::{Arg, ReceiverKind};
 const SELF_LOCAL: &str = "__resilience_self";
 
 /// How the body is built: what the stack around it needs of the arguments.
-pub(crate) struct Attempt<'a> {
+pub(crate) struct BodyFuture<'a> {
     /// `::resilience::__private`, spanned at the return type.
     pub(crate) p_ret: &'a TokenStream,
     /// `::resilience::__private`.
@@ -49,7 +49,7 @@ pub(crate) struct Attempt<'a> {
     pub(crate) receiver_reused: bool,
 }
 
-impl Attempt<'_> {
+impl BodyFuture<'_> {
     /// `{ rebinds; body::<R, _>(async move { typed return; block }) }`.
     pub(crate) fn future(&self, mut block: Block) -> TokenStream {
         let mut rebinds = TokenStream::new();

@@ -160,7 +160,7 @@ fn expand(function: Function, layers: &[Layer]) -> TokenStream {
     };
 
     let p_ret = respan(&p, ret_span);
-    let attempt = body::Attempt {
+    let user_body = body::BodyFuture {
         p_ret: &p_ret,
         p: &p,
         ret: &ret,
@@ -177,7 +177,7 @@ fn expand(function: Function, layers: &[Layer]) -> TokenStream {
             _ => false,
         }),
     };
-    let mut pipeline = attempt.future(*block);
+    let mut pipeline = user_body.future(*block);
 
     let site = format_ident!("{}", crate::item::SITE).into_token_stream();
     let gen = Gen {
