@@ -123,6 +123,12 @@ pub fn every_error<E>(_: &E) -> bool {
     true
 }
 
+/// The default `retry_after`: no hint, the backoff decides.
+#[inline]
+pub fn no_hint<E>(_: &E) -> Option<Duration> {
+    None
+}
+
 /// Applies a predicate (a path the user gave, or [`every_error`]).
 #[inline]
 pub fn applies<E>(predicate: impl FnOnce(&E) -> bool, error: &E) -> bool {

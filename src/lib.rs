@@ -194,7 +194,8 @@
 //!             |_error| true, // failure_if: every error counts
 //!         );
 //!         let outcome = attempt.await;
-//!         match RETRY.delay_after(&mut backoff, &outcome, |_error| true) {
+//!         // retry_if: every error; retry_after: no server hint.
+//!         match RETRY.delay_after(&mut backoff, &outcome, |_error| true, |_error| None) {
 //!             Some(delay) => tokio::time::sleep(delay).await,
 //!             None => break outcome,
 //!         }

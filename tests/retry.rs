@@ -125,7 +125,8 @@ fn assert_varied_within(delays: &[Duration], low: Duration, high: Duration) {
 #[tokio::test(start_paused = true)]
 async fn full_jitter_stays_in_zero_to_delay_and_varies() {
     static COUNT: AtomicU32 = AtomicU32::new(0);
-    #[retry(max = 1, base = "100ms", jitter = "full")]
+    // Every call retries once: far past the default budget, which this test is not about.
+    #[retry(max = 1, base = "100ms", jitter = "full", budget = "none")]
     async fn call() -> Result<(), ServiceError> {
         fail_on_odd(&COUNT)
     }
@@ -136,7 +137,7 @@ async fn full_jitter_stays_in_zero_to_delay_and_varies() {
 #[tokio::test(start_paused = true)]
 async fn equal_jitter_stays_in_half_to_delay_and_varies() {
     static COUNT: AtomicU32 = AtomicU32::new(0);
-    #[retry(max = 1, base = "100ms", jitter = "equal")]
+    #[retry(max = 1, base = "100ms", jitter = "equal", budget = "none")]
     async fn call() -> Result<(), ServiceError> {
         fail_on_odd(&COUNT)
     }

@@ -58,6 +58,11 @@ pub enum Error {
         /// The parameter.
         parameter: &'static str,
     },
+    /// A share outside `[0, 1]`.
+    ShareOutOfRange {
+        /// The parameter.
+        parameter: &'static str,
+    },
     /// Not a jitter kind.
     UnknownJitter {
         /// The text as given.
@@ -116,6 +121,10 @@ impl fmt::Display for Error {
             Error::RateOutOfRange { parameter } => write!(
                 f,
                 "`{parameter}` must be greater than 0 and at most 1, like `0.5`"
+            ),
+            Error::ShareOutOfRange { parameter } => write!(
+                f,
+                "`{parameter}` must be from 0 to 1, like `0.2`, or \"none\""
             ),
             Error::UnknownJitter { text } => {
                 write!(f, "unknown jitter `{text}`; expected one of: ")?;

@@ -13,7 +13,7 @@
 //!   no `f64`, and a value finer than a nanosecond (`"0.5ns"`) is an error, not a zero;
 //! - one module per attribute ([`breaker`], [`retry`], [`bulkhead`], [`timeout`]) with its
 //!   defaults (`DEFAULT_*` constants) and one descriptor per parameter ([`Count`], [`Rate`],
-//!   [`Time`]) holding its limits, which checks a typed value (the macros) or parses and
+//!   [`Share`], [`Time`]) holding its limits, which checks a typed value (the macros) or parses and
 //!   checks text (the runtime);
 //! - the rules that relate parameters ([`breaker::check_min_calls`],
 //!   [`retry::check_base`]) and [`check_name`];
@@ -46,7 +46,7 @@ pub use duration::{
     format_duration, parse_duration, HOUR, MICROSECOND, MILLISECOND, MINUTE, SECOND,
 };
 pub use error::Error;
-pub use param::{Count, Rate, Time};
+pub use param::{Count, Rate, Share, Time};
 
 /// Checks an explicit instance name: it names the instance in errors, monitoring and override
 /// keys, so it cannot be empty.

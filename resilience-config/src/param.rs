@@ -112,6 +112,51 @@ impl Rate {
     }
 }
 
+/// A share from 0 to 1, both included: a retry `budget`.
+///
+/// ```
+/// use resilience_config::retry::BUDGET;
+///
+/// assert_eq!(BUDGET.parse("0.2"), Ok(0.2));
+/// assert_eq!(BUDGET.check(0.0), Ok(0.0), "the reserve alone");
+/// assert!(BUDGET.check(1.5).is_err());
+/// assert!(BUDGET.check(-1.0).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    /// The parameter as written in attributes and override keys.
+    pub name: &'static str,
+}
+
+impl Share {
+    /// `value`, if it is from 0 to 1 (not NaN).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShareOutOfRange`].
+    pub fn check(&self, value: f64) -> Result<f64, Error> {
+        if (0.0..=1.0).contains(&value) {
+            Ok(value)
+        } else {
+            Err(Error::ShareOutOfRange {
+                parameter: self.name,
+            })
+        }
+    }
+
+    /// Parses a decimal number (blanks around it allowed) and checks it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotARate`], or what [`Share::check`] says.
+    pub fn parse(&self, text: &str) -> Result<f64, Error> {
+        let value = text.trim().parse::<f64>().map_err(|_| Error::NotARate {
+            text: text.to_owned(),
+        })?;
+        self.check(value)
+    }
+}
+
 /// A duration parameter, in nanoseconds: a breaker's `timeout`, a retry's `base`, ...
 ///
 /// The grammar's own limit (`u64::MAX` nanoseconds) is the upper one; some parameters refuse

@@ -6,8 +6,13 @@
 //! | `base` | [`DEFAULT_BASE_NANOS`] (100 ms) | any duration, at most `max_delay` ([`check_base`]) |
 //! | `max_delay` | [`DEFAULT_MAX_DELAY_NANOS`] (10 s) | any duration |
 //! | `jitter` | [`DEFAULT_JITTER`] (`"full"`) | [`Jitter::ALL`] |
+//! | `budget` | [`DEFAULT_BUDGET`] (0.2) | 0 to 1, or `"none"` ([`parse_budget`]) |
+//! | `budget_min` | [`DEFAULT_BUDGET_MIN`] (10 a second) | 0 to 2^20 |
+//! | `max_elapsed` | none | longer than zero |
+//!
+//! The budget's window is [`BUDGET_WINDOW_SECS`] (10 s), Finagle's `ttl`: not a parameter.
 
-use crate::{Count, Error, Time, MILLISECOND, SECOND};
+use crate::{Count, Error, Share, Time, MILLISECOND, SECOND};
 
 /// Retries after the first attempt. Zero is a single attempt, so an operator can switch
 /// retries off.
@@ -34,6 +39,53 @@ pub const MAX_DELAY: Time = Time {
 };
 /// The default `max_delay`: 10 s.
 pub const DEFAULT_MAX_DELAY_NANOS: u64 = 10 * SECOND;
+
+/// The retry budget: the share of the calls served that retries may add.
+pub const BUDGET: Share = Share { name: "budget" };
+/// The default `budget`: retries may add 20 % to the calls (Finagle's `percentCanRetry`).
+pub const DEFAULT_BUDGET: f64 = 0.2;
+/// What `budget = "none"` is written as: no budget.
+pub const NO_BUDGET: &str = "none";
+
+/// The budget's reserve, in retries per second of the window, always there.
+pub const BUDGET_MIN: Count = Count {
+    name: "budget_min",
+    min: 0,
+    max: 1 << 20,
+};
+/// The default `budget_min` (Finagle's `minRetriesPerSec`).
+pub const DEFAULT_BUDGET_MIN: u32 = 10;
+
+/// The rolling window over which the budget counts calls and retries, in seconds.
+pub const BUDGET_WINDOW_SECS: u32 = 10;
+
+/// The total time budget of a call, from the start of its first attempt.
+pub const MAX_ELAPSED: Time = Time {
+    name: "max_elapsed",
+    zero: Some("`max_elapsed` must be longer than zero: no retry could ever start"),
+};
+
+/// A `budget` as an override writes it: a share from 0 to 1, or `none` in any case (no
+/// budget).
+///
+/// ```
+/// use resilience_config::retry::parse_budget;
+///
+/// assert_eq!(parse_budget("0.1"), Ok(Some(0.1)));
+/// assert_eq!(parse_budget(" none "), Ok(None));
+/// assert!(parse_budget("1.5").is_err());
+/// ```
+///
+/// # Errors
+///
+/// What [`Share::parse`] says.
+pub fn parse_budget(text: &str) -> Result<Option<f64>, Error> {
+    if text.trim().eq_ignore_ascii_case(NO_BUDGET) {
+        Ok(None)
+    } else {
+        BUDGET.parse(text).map(Some)
+    }
+}
 
 /// The default `jitter`.
 pub const DEFAULT_JITTER: Jitter = Jitter::Full;

@@ -324,31 +324,12 @@ impl Gen<'_> {
         inner: &TokenStream,
     ) -> (Option<TokenStream>, TokenStream) {
         let p = self.p;
-        let name = self.name(None);
-        // Only what the user wrote; the defaults live in `RetryConfig::new`.
-        let mut config = quote!(#p::RetryConfig::new(#name));
-        if let Some(max) = &a.max {
-            let max = max.value;
-            config.extend(quote!(.with_max(#max)));
-        }
-        if let Some(base) = &a.base {
-            let base = duration(base.value);
-            config.extend(quote!(.with_base(#base)));
-        }
-        if let Some(max_delay) = &a.max_delay {
-            let max_delay = duration(max_delay.value);
-            config.extend(quote!(.with_max_delay(#max_delay)));
-        }
-        if let Some(jitter) = &a.jitter {
-            let jitter = match jitter.value {
-                JitterKind::None => quote!(#p::Jitter::None),
-                JitterKind::Full => quote!(#p::Jitter::Full),
-                JitterKind::Equal => quote!(#p::Jitter::Equal),
-                JitterKind::Decorrelated => quote!(#p::Jitter::Decorrelated),
-            };
-            config.extend(quote!(.with_jitter(#jitter)));
-        }
+        let config = self.retry_config(a);
         let predicate = self.predicate(a.retry_if.as_ref());
+        let hint = match &a.retry_after {
+            Some(path) => path.value.to_token_stream(),
+            None => quote!(#p::no_hint),
+        };
         let clones = self.fresh_clones();
         let moves = self.moves();
         let backoff = quote_spanned!(Span::mixed_site()=> __backoff);
@@ -381,7 +362,7 @@ impl Gen<'_> {
                     #clones
                     #context_bind
                     let #outcome = #inner.await;
-                    match #id.get().delay_after(&mut #backoff, &#outcome, #predicate) {
+                    match #id.get().delay_after(&mut #backoff, &#outcome, #predicate, #hint) {
                         ::core::option::Option::Some(#delay) => {
                             #p::sleep(#delay).await;
                             #context_next
@@ -392,6 +373,51 @@ impl Gen<'_> {
             }
         };
         (Some(item), wrapped)
+    }
+
+    /// `RetryConfig::new(name)` with only what the user wrote; the defaults live there.
+    fn retry_config(&self, a: &args::RetryArgs) -> TokenStream {
+        let p = self.p;
+        let name = self.name(a.name.as_ref());
+        let mut config = quote!(#p::RetryConfig::new(#name));
+        if let Some(max) = &a.max {
+            let max = max.value;
+            config.extend(quote!(.with_max(#max)));
+        }
+        if let Some(base) = &a.base {
+            let base = duration(base.value);
+            config.extend(quote!(.with_base(#base)));
+        }
+        if let Some(max_delay) = &a.max_delay {
+            let max_delay = duration(max_delay.value);
+            config.extend(quote!(.with_max_delay(#max_delay)));
+        }
+        if let Some(jitter) = &a.jitter {
+            let jitter = match jitter.value {
+                JitterKind::None => quote!(#p::Jitter::None),
+                JitterKind::Full => quote!(#p::Jitter::Full),
+                JitterKind::Equal => quote!(#p::Jitter::Equal),
+                JitterKind::Decorrelated => quote!(#p::Jitter::Decorrelated),
+            };
+            config.extend(quote!(.with_jitter(#jitter)));
+        }
+        if let Some(max_elapsed) = &a.max_elapsed {
+            let max_elapsed = duration(max_elapsed.value);
+            config.extend(quote!(.with_max_elapsed(#max_elapsed)));
+        }
+        match a.budget.as_ref().map(|b| b.value) {
+            Some(Some(share)) => {
+                let share = Literal::f64_suffixed(share);
+                config.extend(quote!(.with_budget(#share)));
+            }
+            Some(None) => config.extend(quote!(.without_budget())),
+            None => {}
+        }
+        if let Some(budget_min) = &a.budget_min {
+            let budget_min = budget_min.value;
+            config.extend(quote!(.with_budget_min(#budget_min)));
+        }
+        config
     }
 
     /// `InstanceName::given("payment")`, or the function's own path.

@@ -149,7 +149,17 @@ pub(crate) fn layer(layer: &Layer, errors: &mut Errors) {
             }
         }
         LayerArgs::Retry(args) => {
+            name(args.name.as_ref(), errors);
             count(retry::MAX, args.max.as_ref(), errors);
+            time(retry::MAX_ELAPSED, args.max_elapsed.as_ref(), errors);
+            count(retry::BUDGET_MIN, args.budget_min.as_ref(), errors);
+            if let Some(Spanned {
+                value: Some(share),
+                span,
+            }) = &args.budget
+            {
+                spanned(retry::BUDGET.check(*share), *span, errors);
+            }
             time(retry::BASE, args.base.as_ref(), errors);
             time(retry::MAX_DELAY, args.max_delay.as_ref(), errors);
             match (&args.base, &args.max_delay) {

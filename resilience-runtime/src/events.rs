@@ -70,40 +70,35 @@ pub(crate) fn rejected(rejected: &Rejected) {
     .increment(1);
 }
 
-/// A retry is about to wait `delay` (`Some`), or the retries ran out (`None`).
+/// A retry is about to wait `delay`; `attempt` is its number, from 1.
 #[inline]
-pub(crate) fn retry(
-    name: &'static str,
-    retries: u32,
-    delay: Option<Duration>,
-    cause: &'static str,
-) {
+pub(crate) fn retrying(name: &'static str, attempt: u32, delay: Duration, cause: &'static str) {
     #[cfg(feature = "tracing")]
-    match delay {
-        Some(delay) => tracing::debug!(
-            target: "resilience",
-            name,
-            attempt = retries,
-            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-            cause,
-            "retrying"
-        ),
-        None => tracing::info!(
-            target: "resilience",
-            name,
-            attempts = retries + 1,
-            cause,
-            "retries exhausted"
-        ),
-    }
+    tracing::debug!(
+        target: "resilience",
+        name,
+        attempt,
+        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+        cause,
+        "retrying"
+    );
     #[cfg(feature = "metrics")]
-    match delay {
-        Some(_) => {
-            metrics::counter!("resilience_retries_total", "name" => name, "cause" => cause)
+    metrics::counter!("resilience_retries_total", "name" => name, "cause" => cause).increment(1);
+}
+
+/// A failed call is returned without a further retry, after `attempts` attempts: its retries
+/// ran out (`cause` is the last failure's), or the budget or `max_elapsed` stopped them
+/// (`cause` says which).
+#[inline]
+pub(crate) fn retries_exhausted(name: &'static str, attempts: u32, cause: &'static str) {
+    #[cfg(feature = "tracing")]
+    tracing::info!(target: "resilience", name, attempts, cause, "retries exhausted");
+    #[cfg(feature = "metrics")]
+    {
+        metrics::counter!("resilience_retries_exhausted_total", "name" => name).increment(1);
+        if cause == crate::retry::BUDGET {
+            metrics::counter!("resilience_retry_budget_exhausted_total", "name" => name)
                 .increment(1);
-        }
-        None => {
-            metrics::counter!("resilience_retries_exhausted_total", "name" => name).increment(1);
         }
     }
 }

@@ -23,6 +23,7 @@
 mod attempt;
 mod breaker;
 mod bulkhead;
+mod clock;
 mod error;
 mod events;
 mod name;

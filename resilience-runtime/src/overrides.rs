@@ -512,7 +512,15 @@ impl Overridable for BulkheadConfig {
 
 impl Overridable for RetryConfig {
     const ATTRIBUTE: &'static str = "retry";
-    const PARAMETERS: &'static [&'static str] = &["max", "base", "max_delay", "jitter"];
+    const PARAMETERS: &'static [&'static str] = &[
+        "max",
+        "base",
+        "max_delay",
+        "jitter",
+        "budget",
+        "budget_min",
+        "max_elapsed",
+    ];
 
     fn check(parameter: &str, value: &str) -> Result<(), Error> {
         match parameter {
@@ -520,6 +528,9 @@ impl Overridable for RetryConfig {
             "base" => retry::BASE.parse(value).map(drop),
             "max_delay" => retry::MAX_DELAY.parse(value).map(drop),
             "jitter" => retry::Jitter::from_name(value).map(drop),
+            "budget" => retry::parse_budget(value).map(drop),
+            "budget_min" => retry::BUDGET_MIN.parse(value).map(drop),
+            "max_elapsed" => optional(value, |v| retry::MAX_ELAPSED.parse(v)).map(drop),
             _ => Err(unknown::<Self>(parameter)),
         }
     }
@@ -530,6 +541,11 @@ impl Overridable for RetryConfig {
             "base" => self.base = duration(retry::BASE, value)?,
             "max_delay" => self.max_delay = duration(retry::MAX_DELAY, value)?,
             "jitter" => self.jitter = jitter(retry::Jitter::from_name(value)?),
+            "budget" => self.budget = retry::parse_budget(value)?,
+            "budget_min" => self.budget_min = retry::BUDGET_MIN.parse(value)?,
+            "max_elapsed" => {
+                self.max_elapsed = optional(value, |v| duration(retry::MAX_ELAPSED, v))?;
+            }
             _ => return Err(unknown::<Self>(parameter)),
         }
         Ok(())
@@ -683,7 +699,7 @@ mod tests {
         let errors = configure([("unknown/retry/tries", "2")]).unwrap_err();
         assert_eq!(
             errors[0].reason,
-            "unknown parameter `tries` for retry; expected one of: max, base, max_delay, jitter"
+            "unknown parameter `tries` for retry; expected one of: max, base, max_delay, jitter, budget, budget_min, max_elapsed"
         );
     }
 

@@ -209,9 +209,12 @@ fn resolve<T: Registered>(own: &'static T) -> (&'static T, Vec<ConfigError>) {
     let entry = T::wrap(instance);
     registry.push(entry);
     drop(registry);
-    if let Instance::CircuitBreaker(breaker) = entry {
+    match entry {
         // Starts the breaker's clock, so its time in state counts from its first call.
-        let _ = breaker.time_in_state();
+        Instance::CircuitBreaker(breaker) => drop(breaker.time_in_state()),
+        // Starts the budget's clock, so its average rate counts from the first call.
+        Instance::Retry(policy) => policy.start(),
+        _ => {}
     }
     (instance, refused)
 }

@@ -17,6 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// | bulkhead | calls that got a slot or were turned away | — | turned away (`BulkheadFull`) | — |
 /// | retry | calls | final outcomes: `Ok` / `Err` | — | retries made |
 /// | timeout | calls that finished or timed out | — | timed out | — |
+///
+/// A retry instance also counts `budget_exhausted`: failed calls it did not retry because
+/// its retry budget was spent (they are among its `failures`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
@@ -30,6 +33,8 @@ pub struct Stats {
     pub rejections: u64,
     /// Retries made.
     pub retries: u64,
+    /// Failed calls not retried because the retry budget was spent.
+    pub budget_exhausted: u64,
 }
 
 /// Which counter to add to.
@@ -40,13 +45,14 @@ pub(crate) enum Count {
     Failure,
     Rejection,
     Retry,
+    BudgetExhausted,
 }
 
 /// The counters of one instance; empty without the `stats` feature.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     #[cfg(feature = "stats")]
-    counts: [AtomicU64; 5],
+    counts: [AtomicU64; 6],
 }
 
 impl Counters {
@@ -54,6 +60,7 @@ impl Counters {
         Self {
             #[cfg(feature = "stats")]
             counts: [
+                AtomicU64::new(0),
                 AtomicU64::new(0),
                 AtomicU64::new(0),
                 AtomicU64::new(0),
@@ -86,6 +93,7 @@ impl Counters {
                 failures: get(Count::Failure),
                 rejections: get(Count::Rejection),
                 retries: get(Count::Retry),
+                budget_exhausted: get(Count::BudgetExhausted),
             }
         }
         #[cfg(not(feature = "stats"))]

@@ -8,18 +8,13 @@
 //! after the moment of opening, rounded *up* to a whole millisecond, and the open period ends
 //! when the elapsed time rounded *down* reaches it, so it is never shorter than `open_for`.
 //! The state machine itself (`Core`) takes the elapsed time as a lazily called function and
-//! knows nothing of tokio; under `--cfg loom` the clock is a settable counter.
+//! knows nothing of tokio; the epoch and the clock are [`crate::clock::Clock`]'s, a settable
+//! counter under `--cfg loom`.
 //!
-//! # Memory ordering
-//!
-//! The epoch is a `OnceLock`, which synchronises itself: whichever thread initialises it,
-//! every reader gets the one value, so a deadline written relative to it means the same to
-//! every thread whatever ordering the word was read with.
+//! The epoch's memory ordering is [`crate::clock`]'s.
 //!
 //! [`CircuitBreaker::state`]: super::CircuitBreaker::state
 
-#[cfg(not(loom))]
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::state::PAYLOAD_MAX;
@@ -50,49 +45,5 @@ impl<F: Fn() -> Duration> Now<F> {
 
     pub(super) fn get(&mut self) -> Duration {
         *self.cached.get_or_insert_with(&self.read)
-    }
-}
-/// Elapsed time since a per-breaker epoch, taken on first need.
-#[cfg(not(loom))]
-pub(super) struct Clock {
-    epoch: OnceLock<tokio::time::Instant>,
-}
-
-#[cfg(not(loom))]
-impl Clock {
-    pub(super) const fn new() -> Self {
-        Self {
-            epoch: OnceLock::new(),
-        }
-    }
-
-    pub(super) fn elapsed(&self) -> Duration {
-        let epoch = *self.epoch.get_or_init(tokio::time::Instant::now);
-        tokio::time::Instant::now().saturating_duration_since(epoch)
-    }
-}
-
-/// Under loom: a counter the model sets, so executions are deterministic.
-#[cfg(loom)]
-pub(super) struct Clock {
-    now_ms: std::sync::atomic::AtomicU64,
-}
-
-#[cfg(loom)]
-impl Clock {
-    pub(super) fn new() -> Self {
-        Self {
-            now_ms: std::sync::atomic::AtomicU64::new(0),
-        }
-    }
-
-    pub(super) fn elapsed(&self) -> Duration {
-        Duration::from_millis(self.now_ms.load(std::sync::atomic::Ordering::SeqCst))
-    }
-
-    /// Sets the time: milliseconds since the breaker's epoch (for the loom models).
-    #[cfg(test)]
-    pub(super) fn set_now_ms(&self, ms: u64) {
-        self.now_ms.store(ms, std::sync::atomic::Ordering::SeqCst);
     }
 }

@@ -108,10 +108,10 @@ use crate::stats::{Counters, Stats};
 use crate::sync::{const_fn, Ordering};
 use crate::{events, Failure, InstanceName, Rejected};
 
-use self::clock::Clock;
 use self::machine::{Core, Refusal, Verdict};
 pub use self::permit::{BreakerPermit, BreakerRun};
 use self::state::{Tag, Word, TRIALS_MAX};
+use crate::clock::Clock;
 
 /// When a closed breaker opens.
 ///

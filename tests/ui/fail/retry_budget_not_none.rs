@@ -1,0 +1,22 @@
+#![allow(dead_code)]
+
+use resilience::retry;
+
+#[derive(Debug)]
+pub enum Error {
+    Down,
+    Rejected(resilience::Rejected),
+}
+
+impl From<resilience::Rejected> for Error {
+    fn from(r: resilience::Rejected) -> Self {
+        Error::Rejected(r)
+    }
+}
+
+#[retry(budget = "off")]
+async fn call() -> Result<(), Error> {
+    Ok(())
+}
+
+fn main() {}
