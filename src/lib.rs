@@ -304,13 +304,76 @@ pub use resilience_macros::circuit_breaker;
 /// | `max_delay = "10s"` | `"10s"` | cap on any one delay |
 /// | `jitter = "full"` | `"full"` | `"none"`, `"full"` (uniform in `[0, d]`), `"equal"` (`d/2` + uniform in `[0, d/2]`), `"decorrelated"` (uniform in `[base, 3 * previous]`, capped) |
 /// | `retry_if = path` | every `Err` | `fn(&E) -> bool`; other errors return at once. It also judges an inner `TimedOut` or `BulkheadFull`, as the `E` the caller would get; an inner `CircuitOpen` always ends retrying |
+/// | `retry_after = path` | none | `fn(&E) -> Option<Duration>`: the server's hint (HTTP `Retry-After`, gRPC pushback). `Some(d)` makes the next delay `d`, capped at `max_delay`, instead of the backoff's |
+/// | `max_elapsed = "30s"` | none | total time budget: no retry starts whose delay would end later than this after the first attempt began |
+/// | `budget = 0.2` | `0.2` | retry budget: over a rolling 10 s, retries may add at most this share (0 to 1) of the calls the instance served; `"none"` turns it off. See [Retry storms](#retry-storms) |
+/// | `budget_min = 10` | `10` | the budget's reserve: retries per second always allowed, whatever the share |
 /// | `context = name` | none | binds `name:` [`Attempt`] inside the body: the attempt's `number()` (0 first), `is_retry()`, and the `call_id()` shared by every attempt of the call |
+/// | `name = "payments"` | the function's path | functions with the same name share one retry instance, hence one budget |
 /// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
 ///
 /// Each attempt gets fresh clones of the owned arguments, so they must be `Clone`; references
 /// (including `&self` and `&mut self`) are passed as they are. When attempts run out, the
-/// last error is returned. Dropping the call's future stops further attempts. Stacked around a
-/// `#[circuit_breaker]`, an open circuit ends the retrying at once.
+/// last error is returned; so it is when `max_elapsed` or the budget stops the retries. Dropping
+/// the call's future stops further attempts. Stacked around a `#[circuit_breaker]`, an open
+/// circuit ends the retrying at once.
+///
+/// # Retry storms
+///
+/// When a dependency goes down, every caller's `#[retry(max = 3)]` sends it four calls for
+/// each one the application makes, at exactly the moment it can least take them, and every
+/// replica does the same. The retry budget (Finagle's `RetryBudget`, on by default) stops the
+/// multiplication: over a rolling 10 s, retries may add at most `budget` (0.2) of the calls
+/// this instance served, plus a reserve of `budget_min` (10) retries per second that is
+/// always there. So during an outage the dependency receives at most 1.2 times the calls plus
+/// 10 a second, instead of 4 times; a call that finds the budget spent returns its own error
+/// at once, without a new kind of rejection, and is counted (`budget_exhausted` in
+/// [`monitor::snapshot`]), reported (`retries exhausted` with cause `budget`) and metered
+/// (`resilience_retry_budget_exhausted_total`). Occasional failures never notice it: each call
+/// deposits a fifth of a retry, and the reserve covers quiet services.
+///
+/// The budget and a circuit breaker work together. The breaker *stops* calls once it has
+/// seen enough failures, and then for its whole open period; the budget stops the
+/// *multiplication* from the first failed call, before the breaker trips, and keeps
+/// protecting a dependency that fails only partly — one failure in three never opens a
+/// threshold breaker, yet with retries alone it would receive half as many calls again.
+///
+/// Its cost on a call that does not fail is one relaxed atomic add. `budget = "none"` turns it
+/// off (for a dependency you own and size for retries); functions that share a `name` share
+/// one budget. A server that says when to come back is honoured through `retry_after`, and a
+/// call's total time is bounded by `max_elapsed`:
+///
+/// ```
+/// use resilience::{retry, Rejected};
+/// use std::time::Duration;
+///
+/// #[derive(Debug)]
+/// enum Error { Busy { retry_after: Option<Duration> }, Rejected(Rejected) }
+/// impl From<Rejected> for Error {
+///     fn from(r: Rejected) -> Self { Error::Rejected(r) }
+/// }
+///
+/// /// The server's `Retry-After`, when it sent one.
+/// fn retry_after(error: &Error) -> Option<Duration> {
+///     match error {
+///         Error::Busy { retry_after } => *retry_after,
+///         Error::Rejected(_) => None,
+///     }
+/// }
+///
+/// #[retry(max = 5, retry_after = retry_after, max_elapsed = "10s", name = "quotes")]
+/// async fn quote() -> Result<u32, Error> {
+///     Err(Error::Busy { retry_after: Some(Duration::from_secs(4)) })
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let start = tokio::time::Instant::now();
+/// assert!(quote().await.is_err());
+/// // Retries at 4 s and 8 s, as the server asked; one at 12 s would end past 10 s.
+/// assert_eq!(start.elapsed(), Duration::from_secs(8));
+/// # }
+/// ```
 ///
 /// # Retrying what is not idempotent
 ///

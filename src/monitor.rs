@@ -64,6 +64,9 @@
 //! | | `base` | a duration, at most `max_delay` |
 //! | | `max_delay` | a duration, at least `base` |
 //! | | `jitter` | `none`, `full`, `equal` or `decorrelated` |
+//! | | `budget` | 0 to 1, or `none`: no budget |
+//! | | `budget_min` | 0 to 1048576 (2^20) retries a second |
+//! | | `max_elapsed` | a duration longer than zero, or `none`: no total time budget |
 //! | `timeout` | `limit` | a duration longer than zero |
 //!
 //! Values are written as in the attributes, without the quotes: whole numbers, rates like
@@ -84,7 +87,7 @@
 //! | `circuit breaker state changed` | `warn` when it opens, `info` otherwise | `name`, `from`, `to` |
 //! | `call rejected` | `debug` | `name`, `reason` (`circuit_open`, `bulkhead_full`, `timed_out`) |
 //! | `retrying` | `debug` | `name`, `attempt` (the retry about to happen, from 1), `delay_ms`, `cause` (`error`, or a rejection reason) |
-//! | `retries exhausted` | `info` | `name`, `attempts`, `cause` |
+//! | `retries exhausted` | `info` | `name`, `attempts`, `cause` (the last failure's, or `budget`: the retry budget was spent, or `max_elapsed`: the next delay would end past it) |
 //! | `resilience override ignored; the compiled-in value stays` | `warn` | `key`, `value`, `reason` |
 //!
 //! | metric | type | labels |
@@ -94,6 +97,7 @@
 //! | `resilience_rejections_total` | counter | `name`, `reason` |
 //! | `resilience_retries_total` | counter | `name`, `cause` |
 //! | `resilience_retries_exhausted_total` | counter | `name` |
+//! | `resilience_retry_budget_exhausted_total` | counter: failed calls not retried because the budget was spent | `name` |
 //!
 //! State names in events and labels: `closed`, `open`, `half_open`, `forced_open`,
 //! `forced_closed`.

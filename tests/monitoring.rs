@@ -179,6 +179,30 @@ async fn a_configuration_table_overrides_a_threshold_at_first_use() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn an_operator_can_turn_the_retry_budget_off() {
+    static RUNS: Runs = Runs::new();
+    #[retry(
+        max = 2,
+        base = "10ms",
+        budget = 0,
+        budget_min = 0,
+        name = "unbudgeted"
+    )]
+    async fn call() -> Result<(), ServiceError> {
+        RUNS.hit();
+        Err(ServiceError::Unavailable)
+    }
+
+    monitor::configure([("unbudgeted/retry/budget", "none")]).unwrap();
+    call().await.unwrap_err();
+    assert_eq!(
+        RUNS.get(),
+        3,
+        "the compiled budget allows no retry; the override none"
+    );
+}
+
 #[test]
 fn a_bad_configuration_entry_is_refused_with_the_reason() {
     let errors = monitor::configure([
@@ -277,6 +301,11 @@ fn out_of_range_configuration_entries_are_refused_with_the_attributes_limits() {
         ("limits/bulkhead/max", "2147483648"),
         ("limits/bulkhead/max_wait", "0.5ns"),
         ("limits/retry/max", "0"),
+        ("limits/retry/budget", "1.5"),
+        ("limits/retry/budget", "-1"),
+        ("limits/retry/budget", "none"),
+        ("limits/retry/max_elapsed", "0s"),
+        ("limits/retry/budget_min", "1048577"),
         ("/retry/max", "1"),
     ])
     .unwrap_err();
@@ -288,9 +317,13 @@ fn out_of_range_configuration_entries_are_refused_with_the_attributes_limits() {
             "`threshold` must be at most 1048576",
             "`max` must be at most 2147483647",
             "`0.5ns` is finer than a nanosecond; durations are whole nanoseconds",
+            "`budget` must be from 0 to 1, like `0.2`, or \"none\"",
+            "`budget` must be from 0 to 1, like `0.2`, or \"none\"",
+            "`max_elapsed` must be longer than zero: no retry could ever start",
+            "`budget_min` must be at most 1048576",
             "`name` must not be empty: it names the instance in errors, monitoring and overrides",
         ],
-        "`max = 0` is valid: retries switched off"
+        "`max = 0` and `budget = none` are valid: retries or the budget switched off"
     );
 }
 
@@ -392,6 +425,10 @@ fn transitions_rejections_and_retries_are_metrics() {
     async fn call() -> Result<(), ServiceError> {
         Err(ServiceError::Unavailable)
     }
+    #[retry(max = 3, budget = 0, budget_min = 0, name = "penniless")]
+    async fn penniless() -> Result<(), ServiceError> {
+        Err(ServiceError::Unavailable)
+    }
 
     let recorded = Recorded::default();
     metrics::with_local_recorder(&recorded, || {
@@ -404,6 +441,8 @@ fn transitions_rejections_and_retries_are_metrics() {
             call().await.unwrap_err();
             call().await.unwrap_err();
             call().await.unwrap_err();
+            penniless().await.unwrap_err();
+            penniless().await.unwrap_err();
         });
     });
     assert_eq!(
@@ -416,6 +455,14 @@ fn transitions_rejections_and_retries_are_metrics() {
     );
     assert_eq!(
         recorded.get("resilience_rejections_total{name=metered,reason=circuit_open}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        recorded.get("resilience_retry_budget_exhausted_total{name=penniless}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        recorded.get("resilience_retries_exhausted_total{name=penniless}"),
         Some(2.0)
     );
     assert!(

@@ -17,6 +17,11 @@ fn transitions_rejections_and_retries_are_tracing_events() {
     async fn call() -> Result<(), ServiceError> {
         Err(ServiceError::Unavailable)
     }
+    // No budget for any retry: the first failure is returned, reported with cause `budget`.
+    #[retry(max = 3, budget = 0, budget_min = 0, name = "penniless")]
+    async fn penniless() -> Result<(), ServiceError> {
+        Err(ServiceError::Unavailable)
+    }
 
     let capture = Arc::new(Mutex::new(Vec::new()));
     let captured = Arc::clone(&capture);
@@ -31,6 +36,7 @@ fn transitions_rejections_and_retries_are_tracing_events() {
     rt.block_on(async {
         call().await.unwrap_err(); // fails, retries once, fails: the breaker opens
         call().await.unwrap_err(); // rejected: the retry stops at once
+        penniless().await.unwrap_err();
     });
     let events = capture.lock().unwrap().clone();
     let has = |needle: &str| events.iter().any(|e| e.contains(needle));
@@ -44,6 +50,10 @@ fn transitions_rejections_and_retries_are_tracing_events() {
     );
     assert!(
         has(r#"message=call rejected name="traced" reason="circuit_open""#),
+        "{events:#?}"
+    );
+    assert!(
+        has(r#"message=retries exhausted name="penniless" attempts=1 cause="budget""#),
         "{events:#?}"
     );
 }

@@ -8,7 +8,11 @@
 //!
 mod backoff;
 mod budget;
+#[cfg(all(test, not(loom)))]
+mod budget_tests;
 mod config;
+#[cfg(all(test, loom))]
+mod loom;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
