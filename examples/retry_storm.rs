@@ -364,11 +364,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         started.elapsed().as_secs_f64()
     );
 
-    let limit = limit(&runs[0]);
+    // The budget's window is 9 to 10 s long (it moves in whole seconds), so over an outage the
+    // retries may reach 10/9 of the nominal share; the runs so far sit at the nominal limit.
+    let limit = 1.0 + (limit(&runs[0]) - 1.0) * 10.0 / 9.0;
     assert!(
         with <= limit,
         "with the budget, the dependency received {with:.4}x the calls during the outage, \
-         more than 1 + {BUDGET} + the reserve's share ({limit:.4}x)"
+         more than 1 + 10/9 x ({BUDGET} + the reserve's share) ({limit:.4}x)"
     );
     assert!(
         without >= STORM_AT_LEAST,
