@@ -65,7 +65,7 @@ fn main() {
     state_row::<BulkheadConfig>("&nbsp;&nbsp;of which `BulkheadConfig`");
     state_row::<RetryPolicy>("`RetryPolicy`");
     state_row::<RetryConfig>("&nbsp;&nbsp;of which `RetryConfig`");
-    state_row::<Backoff>("`Backoff` (per call, inside the future)");
+    state_row::<Backoff<'static>>("`Backoff` (per call, inside the future)");
     state_row::<Timeout>("`Timeout`");
 
     let rt = runtime(Builder::new_current_thread());

@@ -94,11 +94,9 @@ pub enum Jitter {
 /// assert_eq!(backoff.retries(), 1);
 /// ```
 #[derive(Debug)]
-pub struct Backoff {
-    max: u32,
-    base: Duration,
-    max_delay: Duration,
-    jitter: Jitter,
+pub struct Backoff<'a> {
+    /// The policy's parameters, read in place: a call's future holds a reference, not a copy.
+    config: &'a RetryConfig,
     pub(super) retries: u32,
     /// The last delay handed out (`base` before the first); only decorrelated jitter reads it.
     previous: Duration,
@@ -106,20 +104,18 @@ pub struct Backoff {
     deadline: Option<Instant>,
 }
 
-impl Backoff {
-    /// The delays of a call starting now.
-    pub(super) fn new(config: &RetryConfig) -> Self {
+impl<'a> Backoff<'a> {
+    /// The delays of a call starting now. Reads the clock only with `max_elapsed`.
+    #[inline]
+    pub(super) fn new(config: &'a RetryConfig) -> Self {
         Self {
-            max: config.max,
-            base: config.base,
-            max_delay: config.max_delay,
-            jitter: config.jitter,
+            config,
             retries: 0,
             previous: config.base,
-            // A deadline past what `Instant` can hold is no deadline.
-            deadline: config
-                .max_elapsed
-                .and_then(|limit| Instant::now().checked_add(limit)),
+            deadline: match config.max_elapsed {
+                None => None,
+                Some(limit) => deadline_after(limit),
+            },
         }
     }
 
@@ -136,23 +132,30 @@ impl Backoff {
     /// The delay to wait before the next retry, or `None` when `max` retries were already
     /// handed out and the last error should be returned.
     pub fn next_delay(&mut self) -> Option<Duration> {
-        if self.retries >= self.max {
+        let RetryConfig {
+            max,
+            base,
+            max_delay,
+            jitter,
+            ..
+        } = *self.config;
+        if self.retries >= max {
             return None;
         }
         let k = self.retries;
         self.retries += 1;
-        let delay = match self.jitter {
-            Jitter::None => exponential(self.base, k, self.max_delay),
-            Jitter::Full => uniform(Duration::ZERO, exponential(self.base, k, self.max_delay)),
+        let delay = match jitter {
+            Jitter::None => exponential(base, k, max_delay),
+            Jitter::Full => uniform(Duration::ZERO, exponential(base, k, max_delay)),
             Jitter::Equal => {
-                let d = exponential(self.base, k, self.max_delay);
+                let d = exponential(base, k, max_delay);
                 let half = d / 2;
                 // `d - half` rather than `half`, so an odd number of nanoseconds still reaches d.
                 half + uniform(Duration::ZERO, d.saturating_sub(half))
             }
             Jitter::Decorrelated => {
-                let high = self.previous.saturating_mul(3).max(self.base);
-                uniform(self.base, high).min(self.max_delay)
+                let high = self.previous.saturating_mul(3).max(base);
+                uniform(base, high).min(max_delay)
             }
         };
         self.previous = delay;
@@ -165,7 +168,14 @@ impl Backoff {
     }
 }
 
-impl Iterator for Backoff {
+/// `limit` from now; a deadline past what `Instant` can hold is no deadline.
+#[cold]
+#[inline(never)]
+fn deadline_after(limit: Duration) -> Option<Instant> {
+    Instant::now().checked_add(limit)
+}
+
+impl Iterator for Backoff<'_> {
     type Item = Duration;
 
     fn next(&mut self) -> Option<Duration> {
@@ -173,12 +183,12 @@ impl Iterator for Backoff {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = usize::try_from(self.max - self.retries).ok();
+        let left = usize::try_from(self.config.max - self.retries).ok();
         (left.unwrap_or(usize::MAX), left)
     }
 }
 
-impl FusedIterator for Backoff {}
+impl FusedIterator for Backoff<'_> {}
 
 /// `min(base * 2^k, cap)`, saturating instead of overflowing for any `k`.
 pub(super) fn exponential(base: Duration, k: u32, cap: Duration) -> Duration {

@@ -175,7 +175,7 @@ impl RetryPolicy {
     #[inline]
     pub fn delay_after<T, E: From<Rejected>>(
         &self,
-        backoff: &mut Backoff,
+        backoff: &mut Backoff<'_>,
         outcome: &Result<T, Failure<E>>,
         retry_if: impl FnOnce(&E) -> bool,
         retry_after: impl FnOnce(&E) -> Option<Duration>,
@@ -207,7 +207,7 @@ impl RetryPolicy {
     #[cold]
     fn retry(
         &self,
-        backoff: &mut Backoff,
+        backoff: &mut Backoff<'_>,
         cause: &'static str,
         hint: Option<Duration>,
     ) -> Option<Duration> {
@@ -244,10 +244,11 @@ impl RetryPolicy {
 
     /// The delays for one call, starting before its first retry.
     ///
-    /// Cheap: a copy of a few fields and, with a budget, one relaxed atomic add (the call's
-    /// deposit); the clock is read only with `max_elapsed`. No allocation, no random number.
+    /// Cheap: a reference to the configuration and, with a budget, one relaxed atomic add (the
+    /// call's deposit); the clock is read only with `max_elapsed`. No allocation, no random
+    /// number.
     #[inline]
-    pub fn backoff(&self) -> Backoff {
+    pub fn backoff(&self) -> Backoff<'_> {
         self.counters.add(&[Count::Call]);
         if self.config.budget.is_some() {
             self.budget.deposit();
