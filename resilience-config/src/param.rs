@@ -105,10 +105,7 @@ impl Rate {
     ///
     /// [`Error::NotARate`], or what [`Rate::check`] says.
     pub fn parse(&self, text: &str) -> Result<f64, Error> {
-        let value = text.trim().parse::<f64>().map_err(|_| Error::NotARate {
-            text: text.to_owned(),
-        })?;
-        self.check(value)
+        self.check(decimal(text)?)
     }
 }
 
@@ -150,11 +147,15 @@ impl Share {
     ///
     /// [`Error::NotARate`], or what [`Share::check`] says.
     pub fn parse(&self, text: &str) -> Result<f64, Error> {
-        let value = text.trim().parse::<f64>().map_err(|_| Error::NotARate {
-            text: text.to_owned(),
-        })?;
-        self.check(value)
+        self.check(decimal(text)?)
     }
+}
+
+/// A decimal number, blanks around it allowed.
+fn decimal(text: &str) -> Result<f64, Error> {
+    text.trim().parse::<f64>().map_err(|_| Error::NotARate {
+        text: text.to_owned(),
+    })
 }
 
 /// A duration parameter, in nanoseconds: a breaker's `timeout`, a retry's `base`, ...
