@@ -237,8 +237,8 @@ pub use resilience_runtime::{Attempt, CallId, Failure, Rejected};
 pub mod runtime {
     pub use resilience_runtime::{
         Backoff, BreakerConfig, BreakerPermit, BreakerRun, BreakerState, Bulkhead, BulkheadConfig,
-        BulkheadPermit, BulkheadRun, CircuitBreaker, Failure, InstanceName, Jitter, Rejected,
-        RetryConfig, RetryPolicy, Stats, Timeout, TimeoutRun, TripPolicy,
+        BulkheadPermit, BulkheadRun, CircuitBreaker, ErrorClass, Failure, InstanceName, Jitter,
+        Rejected, RetryConfig, RetryPolicy, Stats, Timeout, TimeoutRun, TripPolicy,
     };
 }
 
@@ -251,6 +251,7 @@ pub mod runtime {
 /// | `half_open = N` | 1 | trial calls admitted while half-open; others are rejected unrun |
 /// | `failure_rate = 0.5`, `window = N`, `min_calls = N` | — / 100 / `window` | open when at least `min_calls` of the last `window` calls are recorded and failures / recorded ≥ `failure_rate`; replaces `threshold` |
 /// | `failure_if = path` | every `Err` | `fn(&E) -> bool`; errors for which it returns false count as successes |
+/// | `ignore_if = path` | none | `fn(&E) -> bool`; errors for which it returns true are recorded as neither success nor failure, whatever `failure_if` says; a half-open trial ending so gives its place back |
 /// | `name = "payment"` | the function's path | functions with the same name share one breaker |
 /// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
 ///

@@ -282,7 +282,13 @@ impl Gen<'_> {
             let half_open = half_open.value;
             config.extend(quote!(.with_half_open(#half_open)));
         }
-        let predicate = self.predicate(a.failure_if.as_ref());
+        let mut predicate = self.predicate(a.failure_if.as_ref());
+        if let Some(ignore_if) = &a.ignore_if {
+            // Spanned on the user's path: a predicate of the wrong type is reported there.
+            let span = ignore_if.span;
+            let (p, ignore_if) = (respan(p, span), &ignore_if.value);
+            predicate = quote_spanned!(span=> #p::ignore_if(#ignore_if, #predicate));
+        }
         let item = quote! {
             static #id: #p::Site<#p::CircuitBreaker> =
                 #p::Site::new(#p::CircuitBreaker::new(#config));

@@ -1,5 +1,6 @@
 //! `#[circuit_breaker(threshold = 3, timeout = "10s", half_open = 1, failure_rate = 0.5,
-//! window = 100, min_calls = 100, failure_if = path, name = "...", crate = "...")]`
+//! window = 100, min_calls = 100, failure_if = path, ignore_if = path, name = "...",
+//! crate = "...")]`
 //!
 //! The defaults are `resilience_config::breaker`'s, the ones the runtime's overrides use.
 
@@ -17,6 +18,7 @@ const KEYS: &[&str] = &[
     "window",
     "min_calls",
     "failure_if",
+    "ignore_if",
     "name",
     "crate",
 ];
@@ -31,6 +33,7 @@ pub(crate) struct BreakerArgs {
     pub(crate) window: Option<Spanned<u32>>,
     pub(crate) min_calls: Option<Spanned<u32>>,
     pub(crate) failure_if: Option<Spanned<Path>>,
+    pub(crate) ignore_if: Option<Spanned<Path>>,
     pub(crate) name: Option<Spanned<LitStr>>,
 }
 
@@ -65,6 +68,7 @@ impl BreakerArgs {
                 "window" => set_once(&mut args.window, &key, int(&value)),
                 "min_calls" => set_once(&mut args.min_calls, &key, int(&value)),
                 "failure_if" => set_once(&mut args.failure_if, &key, path(&value)),
+                "ignore_if" => set_once(&mut args.ignore_if, &key, path(&value)),
                 "name" => set_once(
                     &mut args.name,
                     &key,

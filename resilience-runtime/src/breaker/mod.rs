@@ -47,8 +47,9 @@
 //! | outcome | recorded as |
 //! |---|---|
 //! | `Ok(_)` | success |
-//! | `Err(Failure::Error(e))`, `is_failure(&e)` | failure |
-//! | `Err(Failure::Error(e))`, `!is_failure(&e)` | success: the service answered |
+//! | `Err(Failure::Error(e))`, `is_failure(&e)` is `true` or [`ErrorClass::Failed`] | failure |
+//! | `Err(Failure::Error(e))`, `is_failure(&e)` is `false` or [`ErrorClass::Succeeded`] | success: the service answered |
+//! | `Err(Failure::Error(e))`, `is_failure(&e)` is [`ErrorClass::Ignored`] | nothing (the attribute's `ignore_if`, resilience4j's `ignoreExceptions`) |
 //! | `Err(Failure::Rejected(Rejected::TimedOut { .. }))` | failure: a slow dependency is an unhealthy one |
 //! | any other inner rejection (`BulkheadFull`, an inner breaker's `CircuitOpen`) | nothing |
 //! | a panic in the body | failure; the panic then resumes unwinding |
@@ -59,7 +60,11 @@
 //! callers open the breaker on a healthy service. A cancellation says nothing either: the
 //! caller lost interest (a `select!`, an outer timeout's sibling, a dropped request). Both
 //! release their permit without recording, which for a half-open trial means giving the
-//! admission back.
+//! admission back. So does an error the caller classifies as [`ErrorClass::Ignored`]: a
+//! validation error, say, that the service reports without having been exercised. It neither
+//! resets nor extends a run of consecutive failures, takes no place in a failure-rate window,
+//! and a half-open trial ending so gives its place back, so it can neither close nor reopen
+//! the breaker.
 //!
 //! How a panic or a cancellation reaches the state machine is in `permit.rs`.
 //!
@@ -97,6 +102,8 @@ mod window;
 mod loom;
 #[cfg(all(test, not(loom)))]
 mod tests;
+#[cfg(all(test, not(loom)))]
+mod tests_outcomes;
 
 use std::fmt;
 use std::future::Future;
@@ -142,6 +149,38 @@ pub enum TripPolicy {
         /// Calls that must be recorded before the rate is trusted (at most `window`).
         min_calls: u32,
     },
+}
+
+/// How [`CircuitBreaker::run`] records an error of the guarded future: what its `is_failure`
+/// argument returns (a `bool` converts: `true` is a failure, `false` a success).
+///
+/// ```
+/// use resilience_runtime::ErrorClass;
+///
+/// assert_eq!(ErrorClass::from(true), ErrorClass::Failed);
+/// assert_eq!(ErrorClass::from(false), ErrorClass::Succeeded);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// The dependency failed: recorded as a failure (a half-open trial ending so reopens).
+    Failed,
+    /// The dependency answered (a "not found", say): recorded as a success.
+    Succeeded,
+    /// Says nothing about the dependency's health: recorded as neither, and a half-open
+    /// trial ending so gives its place back.
+    Ignored,
+}
+
+impl From<bool> for ErrorClass {
+    /// `true` is a failure, `false` a success: the `is_failure` predicates of `failure_if`.
+    fn from(is_failure: bool) -> Self {
+        if is_failure {
+            Self::Failed
+        } else {
+            Self::Succeeded
+        }
+    }
 }
 
 /// The configuration of one [`CircuitBreaker`]: the defaults from [`new`](Self::new), changed
@@ -406,8 +445,10 @@ impl CircuitBreaker {
 
     /// Runs `fut` if the breaker admits it, and records its outcome.
     ///
-    /// `Ok` is a success; `Err(Failure::Error(e))` is a failure if `is_failure(&e)`, otherwise
-    /// a success (the service answered); an inner [`Rejected::TimedOut`] is a failure; any
+    /// `Ok` is a success; `Err(Failure::Error(e))` is what `is_failure(&e)` says: a `bool`
+    /// (`true` a failure, `false` a success: the service answered) or an [`ErrorClass`],
+    /// whose [`Ignored`](ErrorClass::Ignored) records nothing and gives a half-open trial's
+    /// admission back; an inner [`Rejected::TimedOut`] is a failure; any
     /// other inner rejection (a full bulkhead, an inner breaker) is not recorded. If this
     /// future is dropped before `fut` finishes, nothing is recorded and a half-open trial's
     /// admission is given back.
@@ -443,10 +484,11 @@ impl CircuitBreaker {
     /// assert!(B.try_acquire().is_ok(), "404s never open the breaker");
     /// # }
     /// ```
-    pub fn run<T, E, F, P>(&self, fut: F, is_failure: P) -> BreakerRun<'_, F, P>
+    pub fn run<T, E, F, P, C>(&self, fut: F, is_failure: P) -> BreakerRun<'_, F, P>
     where
         F: Future<Output = Result<T, Failure<E>>>,
-        P: FnOnce(&E) -> bool,
+        P: FnOnce(&E) -> C,
+        C: Into<ErrorClass>,
     {
         BreakerRun::new(self, fut, is_failure)
     }

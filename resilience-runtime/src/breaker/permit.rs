@@ -22,7 +22,7 @@ use pin_project_lite::pin_project;
 
 use super::machine::Verdict;
 use super::state::{Tag, Word};
-use super::{CircuitBreaker, TripPolicy};
+use super::{CircuitBreaker, ErrorClass, TripPolicy};
 use crate::stats::Count;
 use crate::{Failure, Rejected};
 
@@ -134,10 +134,11 @@ impl<'a, F, P> BreakerRun<'a, F, P> {
     }
 }
 
-impl<T, E, F, P> Future for BreakerRun<'_, F, P>
+impl<T, E, F, P, C> Future for BreakerRun<'_, F, P>
 where
     F: Future<Output = Result<T, Failure<E>>>,
-    P: FnOnce(&E) -> bool,
+    P: FnOnce(&E) -> C,
+    C: Into<ErrorClass>,
 {
     type Output = Result<T, Failure<E>>;
 
@@ -177,15 +178,20 @@ where
                 permit.success();
                 counters.add(&[Count::Call, Count::Success]);
             }
-            Err(Failure::Error(error)) => {
-                if is_failure(error) {
+            Err(Failure::Error(error)) => match is_failure(error).into() {
+                ErrorClass::Failed => {
                     permit.failure();
                     counters.add(&[Count::Call, Count::Failure]);
-                } else {
+                }
+                ErrorClass::Succeeded => {
                     permit.success();
                     counters.add(&[Count::Call, Count::Success]);
                 }
-            }
+                ErrorClass::Ignored => {
+                    permit.ignore();
+                    counters.add(&[Count::Call]);
+                }
+            },
             Err(Failure::Rejected(Rejected::TimedOut { .. })) => {
                 permit.failure();
                 counters.add(&[Count::Call, Count::Failure]);

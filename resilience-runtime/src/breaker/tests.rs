@@ -9,10 +9,10 @@ use super::clock::deadline_ms;
 use super::state::{GEN_MASK, PAYLOAD_MAX};
 use super::*;
 
-const SECOND: Duration = Duration::from_secs(1);
-const OPEN_FOR: Duration = Duration::from_secs(10);
+pub(super) const SECOND: Duration = Duration::from_secs(1);
+pub(super) const OPEN_FOR: Duration = Duration::from_secs(10);
 
-fn consecutive(threshold: u32, half_open: u32) -> BreakerConfig {
+pub(super) fn consecutive(threshold: u32, half_open: u32) -> BreakerConfig {
     BreakerConfig {
         policy: TripPolicy::Consecutive { threshold },
         open_for: OPEN_FOR,
@@ -21,7 +21,7 @@ fn consecutive(threshold: u32, half_open: u32) -> BreakerConfig {
     }
 }
 
-fn rate(failure_rate: f64, window: u32, min_calls: u32) -> BreakerConfig {
+pub(super) fn rate(failure_rate: f64, window: u32, min_calls: u32) -> BreakerConfig {
     BreakerConfig {
         policy: TripPolicy::FailureRate {
             failure_rate,
@@ -33,7 +33,7 @@ fn rate(failure_rate: f64, window: u32, min_calls: u32) -> BreakerConfig {
 }
 
 /// The `retry_after` of a rejection; panics if the call is admitted.
-fn rejected(breaker: &CircuitBreaker) -> Option<Duration> {
+pub(super) fn rejected(breaker: &CircuitBreaker) -> Option<Duration> {
     match breaker.try_acquire() {
         Err(Rejected::CircuitOpen {
             retry_after,
@@ -49,16 +49,16 @@ fn rejected(breaker: &CircuitBreaker) -> Option<Duration> {
     }
 }
 
-fn fail(breaker: &CircuitBreaker) {
+pub(super) fn fail(breaker: &CircuitBreaker) {
     breaker.try_acquire().expect("admitted").failure();
 }
 
-fn succeed(breaker: &CircuitBreaker) {
+pub(super) fn succeed(breaker: &CircuitBreaker) {
     breaker.try_acquire().expect("admitted").success();
 }
 
 /// Runs a body through `breaker.run`, counting body runs in `runs`.
-async fn call(
+pub(super) async fn call(
     breaker: &CircuitBreaker,
     runs: &AtomicUsize,
     outcome: Result<u32, Failure<&'static str>>,

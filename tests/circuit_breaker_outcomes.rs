@@ -1,0 +1,74 @@
+//! `#[circuit_breaker]`: which outcomes count, and when (`ignore_if`), through the facade on
+//! tokio's paused clock.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Runs, ServiceError};
+use resilience::circuit_breaker;
+use tokio::time::advance;
+
+fn is_bad_request(error: &ServiceError) -> bool {
+    matches!(error, ServiceError::BadRequest)
+}
+
+fn is_unavailable(error: &ServiceError) -> bool {
+    matches!(error, ServiceError::Unavailable)
+}
+
+#[tokio::test(start_paused = true)]
+async fn ignore_if_records_an_error_as_neither_success_nor_failure() {
+    static RUNS: Runs = Runs::new();
+    #[circuit_breaker(threshold = 2, timeout = "10s", ignore_if = is_bad_request)]
+    async fn call(error: Option<ServiceError>) -> Result<(), ServiceError> {
+        RUNS.hit();
+        error.map_or(Ok(()), Err)
+    }
+
+    call(Some(ServiceError::Unavailable)).await.unwrap_err();
+    for _ in 0..4 {
+        assert_eq!(
+            call(Some(ServiceError::BadRequest)).await,
+            Err(ServiceError::BadRequest)
+        );
+    }
+    call(Some(ServiceError::Unavailable)).await.unwrap_err();
+    assert!(
+        call(None).await.unwrap_err().is_circuit_open(),
+        "the bad requests did not reset the count of failures"
+    );
+    assert_eq!(RUNS.get(), 6);
+
+    // Half-open: a bad request is the trial's outcome, but says nothing; the place is given
+    // back, and the next caller's success closes the breaker.
+    advance(Duration::from_secs(10)).await;
+    assert_eq!(
+        call(Some(ServiceError::BadRequest)).await,
+        Err(ServiceError::BadRequest)
+    );
+    call(None).await.unwrap();
+    call(Some(ServiceError::Unavailable)).await.unwrap_err();
+    call(None).await.unwrap();
+    assert_eq!(RUNS.get(), 10, "closed again: every call ran");
+}
+
+#[tokio::test(start_paused = true)]
+async fn ignore_if_wins_over_failure_if() {
+    static RUNS: Runs = Runs::new();
+    // `failure_if` alone would count the bad request as a success (it is not `Unavailable`).
+    #[circuit_breaker(threshold = 2, failure_if = is_unavailable, ignore_if = is_bad_request)]
+    async fn call(error: ServiceError) -> Result<(), ServiceError> {
+        RUNS.hit();
+        Err(error)
+    }
+
+    call(ServiceError::Unavailable).await.unwrap_err();
+    call(ServiceError::BadRequest).await.unwrap_err();
+    call(ServiceError::Unavailable).await.unwrap_err();
+    assert!(call(ServiceError::Unavailable)
+        .await
+        .unwrap_err()
+        .is_circuit_open());
+    assert_eq!(RUNS.get(), 3);
+}
