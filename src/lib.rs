@@ -246,7 +246,7 @@ pub mod runtime {
 ///
 /// | parameter | default | meaning |
 /// |---|---|---|
-/// | `threshold = N` | 3 | consecutive failures that open the breaker; a success resets the count |
+/// | `threshold = N` | 3 | consecutive failures that open the breaker; a success resets the count when it completes (failure, failure, a slow success admitted before them, failure: one failure counted) |
 /// | `timeout = "10s"` | `"10s"` | time spent open before trial calls are admitted |
 /// | `half_open = N` | 1 | trial calls admitted while half-open; others are rejected unrun |
 /// | `failure_rate = 0.5`, `window = N`, `min_calls = N` | — / 100 / `window` | open when at least `min_calls` of the last `window` calls are recorded and failures / recorded ≥ `failure_rate`; replaces `threshold` |

@@ -72,3 +72,29 @@ async fn ignore_if_wins_over_failure_if() {
         .is_circuit_open());
     assert_eq!(RUNS.get(), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_success_resets_failures_in_completion_order() {
+    static RUNS: Runs = Runs::new();
+    #[circuit_breaker(threshold = 3, timeout = "10s")]
+    async fn call(fail: bool, takes: Duration) -> Result<(), ServiceError> {
+        RUNS.hit();
+        tokio::time::sleep(takes).await;
+        if fail {
+            Err(ServiceError::Unavailable)
+        } else {
+            Ok(())
+        }
+    }
+
+    // The slow call is admitted first (`join!` polls it first), then two failures complete,
+    // then it succeeds, then one more failure: three failures, never three in a row.
+    let (slow, ()) = tokio::join!(call(false, Duration::from_secs(5)), async {
+        call(true, Duration::ZERO).await.unwrap_err();
+        call(true, Duration::ZERO).await.unwrap_err();
+    });
+    slow.unwrap();
+    call(true, Duration::ZERO).await.unwrap_err();
+    call(false, Duration::ZERO).await.unwrap();
+    assert_eq!(RUNS.get(), 5, "never opened");
+}

@@ -1,5 +1,6 @@
 //! Model checks of the circuit breaker's transitions: concurrent half-open admission,
-//! concurrent failures tripping the breaker, successes racing failures, and the takeover of a
+//! concurrent failures tripping the breaker, successes racing failures (and a slow success
+//! resetting the count at its completion), and the takeover of a
 //! hung trial's place (racing the hung trial's outcome, and racing another taker); and of the
 //! failure-rate window: an absorbed success racing a failure, failures racing across the
 //! position's step back, and that step racing a clear.
@@ -213,6 +214,35 @@ fn success_racing_failure_while_closed() {
             }
             other => panic!("impossible state {other:?} (success admitted: {succeeded})"),
         }
+    });
+}
+
+/// A success admitted before any failure completes while another failure is recorded, with
+/// one failure already counted (threshold 3). The success resets the count it finds when it
+/// completes (completion order): either it lands first (reset, then one failure) or after
+/// the racing failure (two failures, then reset). Never three failures: linearised at its
+/// admission, as before the completion-order rule, it would reset nothing.
+#[test]
+fn slow_success_resets_at_completion_racing_a_failure() {
+    model(|| {
+        // Leaked so the slow permit, taken here, can move to a thread (`'static`).
+        let breaker: &'static CircuitBreaker = Box::leak(Box::new(CircuitBreaker::new(
+            BreakerConfig::new(InstanceName::given("loom"))
+                .with_policy(TripPolicy::Consecutive { threshold: 3 }),
+        )));
+        let slow = breaker.try_acquire().expect("closed, no failure counted");
+        breaker.try_acquire().expect("closed").failure();
+        let success = thread::spawn(move || slow.success());
+        let failure = thread::spawn(move || breaker.try_acquire().map(BreakerPermit::failure));
+        success.join().unwrap();
+        failure
+            .join()
+            .unwrap()
+            .expect("closed: the failing call was admitted");
+        let (generation, failures) = breaker.loom_snapshot();
+        assert_eq!(generation, 0, "never opened");
+        assert!(failures <= 1, "{failures} failures counted after the reset");
+        assert_eq!(breaker.state(), BreakerState::Closed);
     });
 }
 

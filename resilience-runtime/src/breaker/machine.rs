@@ -5,14 +5,18 @@
 //! # The hot path
 //!
 //! Closed with the `Consecutive` policy: [`CircuitBreaker::try_acquire`] is one relaxed load
-//! and no write. [`BreakerPermit::success`] writes only if the failure count *seen at
-//! acquire* was non-zero. That is correct because a call's success may be linearised at any
-//! moment between its admission and its completion: if the count was zero at admission the
-//! success is placed there, where resetting the count to zero changes nothing; failures that
-//! other calls record meanwhile are ordered after it and keep counting. If the count was
-//! non-zero, the success is placed at completion and resets whatever count it finds then. A
-//! failure is a CAS that increments the count or, at `threshold`, opens the breaker. No lock,
-//! no allocation, and the clock is read only when opening or while open.
+//! and no write. [`BreakerPermit::success`] is one more relaxed load, at completion, and
+//! writes only if that load finds a failure counted in the permit's phase: then a CAS resets
+//! the count to zero. A success therefore resets the failures that completed before it, in
+//! completion order, as users reason about them (failure, failure, a slow call admitted
+//! before them that succeeds, failure: one failure counted, not three). It is linearised at
+//! its completion load: failures whose CAS precedes the value that load reads (which
+//! includes every failure that happens-before the completion, by read-write coherence) are
+//! reset, and failures after it in the word's modification order keep counting. A success
+//! that finds the count at zero writes nothing, so a healthy breaker's word is only read
+//! and the line holding it stays shared between cores. A failure is a CAS that increments
+//! the count or, at `threshold`, opens the breaker. No lock, no allocation, and the clock is
+//! read only when opening or while open.
 //!
 //! # Hung trials
 //!
@@ -234,10 +238,7 @@ impl Core {
             (Tag::Closed, _) if verdict == Verdict::Release => {}
             (Tag::Closed, TripPolicy::Consecutive { threshold }) => {
                 if verdict == Verdict::Success {
-                    // Linearised at acquire when the count was zero then: nothing to reset.
-                    if permit.payload() == 0 {
-                        return;
-                    }
+                    // Linearised at completion: resets whatever count of its phase it finds.
                     transition = self.update(permit, |current| {
                         (current.payload() != 0).then(|| current.with_payload(0))
                     });

@@ -12,7 +12,8 @@
 //! ```
 //!
 //! - **Closed**: every call runs. The [`TripPolicy`] watches the outcomes: `Consecutive` opens
-//!   after `threshold` failures in a row (a success resets the count); `FailureRate` opens when
+//!   after `threshold` failures in a row (a success resets the count when it completes, so a
+//!   slow success admitted before some failures still resets them: completion order); `FailureRate` opens when
 //!   at least `min_calls` of the last `window` calls are recorded and the failed fraction is at
 //!   least `failure_rate`, judged whenever an outcome is recorded: a success that brings the
 //!   recorded count to `min_calls` opens the breaker if the rate is already reached.
@@ -134,7 +135,8 @@ use crate::clock::Clock;
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub enum TripPolicy {
-    /// Open after `threshold` consecutive failures; a success resets the count.
+    /// Open after `threshold` consecutive failures; a success resets the count when it
+    /// completes.
     Consecutive {
         /// Failures in a row that open the breaker (at least 1).
         threshold: u32,

@@ -24,6 +24,7 @@ use super::machine::Verdict;
 use super::state::{Tag, Word};
 use super::{CircuitBreaker, ErrorClass, TripPolicy};
 use crate::stats::Count;
+use crate::sync::Ordering;
 use crate::{Failure, Rejected};
 
 /// Permission to make one call through a [`CircuitBreaker`]; tell it the call's outcome.
@@ -71,13 +72,14 @@ impl BreakerPermit<'_> {
     #[inline]
     fn settle(self, verdict: Verdict) {
         let this = ManuallyDrop::new(self);
-        // The hot path, inline: a success admitted while closed with no failures counted has
-        // nothing to reset (the success is linearised at admission; `machine.rs`, "The hot
-        // path").
+        // The hot path, inline: a success admitted while closed that finds no failure counted
+        // when it completes has nothing to reset (one relaxed load; `machine.rs`, "The hot
+        // path"). A non-zero payload is a count to reset, or another phase's word (an open
+        // deadline, trial counts), which `record` finds stale.
         if verdict == Verdict::Success
             && this.word.tag() == Tag::Closed
-            && this.word.payload() == 0
             && matches!(this.breaker.config.policy, TripPolicy::Consecutive { .. })
+            && this.breaker.core.load(Ordering::Relaxed).payload() == 0
         {
             return;
         }

@@ -1,5 +1,6 @@
-//! How outcomes are recorded beyond success and failure: errors classified as
-//! [`ErrorClass::Ignored`] (the attribute's `ignore_if`).
+//! How outcomes are recorded beyond a plain success or failure: errors classified as
+//! [`ErrorClass::Ignored`] (the attribute's `ignore_if`), and successes that complete after
+//! failures admitted later (completion order).
 
 use std::sync::atomic::AtomicUsize;
 
@@ -133,4 +134,61 @@ async fn ignored_errors_take_no_place_in_a_failure_rate_window() {
     erring(&breaker, &runs, HttpError::Unavailable).await;
     assert_eq!(breaker.state(), BreakerState::Open, "S S F F: 2 of 4");
     assert_eq!(runs.load(Ordering::SeqCst), 12);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_success_resets_the_failures_that_completed_before_it() {
+    // Failure, failure, a slow call admitted before them that succeeds, failure: the slow
+    // success resets the count when it completes, so threshold 3 is not reached.
+    let breaker = CircuitBreaker::new(consecutive(3, 1));
+    let slow = breaker
+        .try_acquire()
+        .expect("closed, no failure counted yet");
+    fail(&breaker);
+    fail(&breaker);
+    slow.success();
+    fail(&breaker);
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    fail(&breaker);
+    assert_eq!(breaker.state(), BreakerState::Closed, "two in a row");
+    fail(&breaker);
+    assert_eq!(breaker.state(), BreakerState::Open, "three in a row");
+
+    // Through `run`, with the slow call held across the failures by the paused clock.
+    let breaker = CircuitBreaker::new(consecutive(3, 1));
+    let runs = AtomicUsize::new(0);
+    let slow = breaker.run(
+        async {
+            runs.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(OPEN_FOR).await;
+            Ok::<_, Failure<HttpError>>(7)
+        },
+        classify,
+    );
+    // `join!` polls the slow call first: it is admitted and sleeps while the failures run.
+    let (slow, ()) = tokio::join!(slow, async {
+        erring(&breaker, &runs, HttpError::Unavailable).await;
+        erring(&breaker, &runs, HttpError::Unavailable).await;
+        advance(OPEN_FOR).await;
+    });
+    assert_eq!(slow.expect("succeeded"), 7);
+    erring(&breaker, &runs, HttpError::Unavailable).await;
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    assert_eq!(runs.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_success_from_an_earlier_phase_resets_nothing() {
+    // The slow success completes after the breaker opened and closed again: it belongs to
+    // the first closed phase and must not reset the second one's count.
+    let breaker = CircuitBreaker::new(consecutive(2, 1));
+    let slow = breaker.try_acquire().unwrap();
+    fail(&breaker);
+    fail(&breaker);
+    advance(OPEN_FOR).await;
+    succeed(&breaker); // the trial closes it: a new closed generation
+    fail(&breaker);
+    slow.success();
+    fail(&breaker);
+    assert_eq!(breaker.state(), BreakerState::Open);
 }
