@@ -248,6 +248,7 @@ pub mod runtime {
 /// |---|---|---|
 /// | `threshold = N` | 3 | consecutive failures that open the breaker; a success resets the count when it completes (failure, failure, a slow success admitted before them, failure: one failure counted) |
 /// | `timeout = "10s"` | `"10s"` | time spent open before trial calls are admitted |
+/// | `timeout_max = "5m"` | `timeout` | open-period backoff: each failed half-open trial doubles the open period, up to `timeout_max`; closing resets it; `retry_after` reports the current period. At least `timeout` |
 /// | `half_open = N` | 1 | trial calls admitted while half-open; others are rejected unrun |
 /// | `failure_rate = 0.5`, `window = N`, `min_calls = N` | — / 100 / `window` | open when at least `min_calls` of the last `window` calls are recorded and failures / recorded ≥ `failure_rate`; replaces `threshold` |
 /// | `failure_if = path` | every `Err` | `fn(&E) -> bool`; errors for which it returns false count as successes |
@@ -256,7 +257,8 @@ pub mod runtime {
 /// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
 ///
 /// Closed → (threshold reached) → open → (`timeout` elapsed) → half-open → `half_open`
-/// successful trials → closed; any failed trial → open for a full `timeout` again. While open
+/// successful trials → closed; any failed trial → open for a full `timeout` again (doubled
+/// each time, up to `timeout_max`, when that is set). While open
 /// the body does not run and the caller gets [`Rejected::CircuitOpen`] with the time left.
 /// A panic in the body counts as a failure and keeps unwinding; a call whose future is dropped
 /// counts as nothing and frees its trial slot at once. A trial that never finishes (a hung

@@ -98,3 +98,39 @@ async fn a_slow_success_resets_failures_in_completion_order() {
     call(false, Duration::ZERO).await.unwrap();
     assert_eq!(RUNS.get(), 5, "never opened");
 }
+
+#[tokio::test(start_paused = true)]
+async fn timeout_max_doubles_the_open_period_after_each_failed_trial() {
+    static RUNS: Runs = Runs::new();
+    #[circuit_breaker(threshold = 1, timeout = "10s", timeout_max = "25s", name = "backoff")]
+    async fn call(fail: bool) -> Result<(), ServiceError> {
+        RUNS.hit();
+        common::answer(fail)
+    }
+
+    let retry_after = |error: ServiceError| match error {
+        ServiceError::Rejected(resilience::Rejected::CircuitOpen { retry_after, .. }) => {
+            retry_after
+        }
+        other => panic!("expected CircuitOpen, got {other:?}"),
+    };
+    call(true).await.unwrap_err();
+    for period in [10, 20, 25, 25] {
+        let period = Duration::from_secs(period);
+        assert_eq!(retry_after(call(false).await.unwrap_err()), Some(period));
+        let breaker = resilience::monitor::breaker("backoff").expect("registered");
+        assert_eq!(breaker.open_period(), period);
+        advance(period.saturating_sub(Duration::from_millis(1))).await;
+        assert!(call(false).await.unwrap_err().is_circuit_open());
+        advance(Duration::from_millis(1)).await;
+        call(true).await.unwrap_err(); // the trial fails
+    }
+    advance(Duration::from_secs(25)).await;
+    call(false).await.unwrap(); // the trial succeeds: closed, the period reset
+    call(true).await.unwrap_err();
+    assert_eq!(
+        retry_after(call(false).await.unwrap_err()),
+        Some(Duration::from_secs(10))
+    );
+    assert_eq!(RUNS.get(), 7);
+}

@@ -278,6 +278,10 @@ impl Gen<'_> {
             let open_for = duration(timeout.value);
             config.extend(quote!(.with_open_for(#open_for)));
         }
+        if let Some(timeout_max) = &a.timeout_max {
+            let open_for_max = duration(timeout_max.value);
+            config.extend(quote!(.with_open_for_max(#open_for_max)));
+        }
         if let Some(half_open) = &a.half_open {
             let half_open = half_open.value;
             config.extend(quote!(.with_half_open(#half_open)));

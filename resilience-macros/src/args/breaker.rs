@@ -1,4 +1,4 @@
-//! `#[circuit_breaker(threshold = 3, timeout = "10s", half_open = 1, failure_rate = 0.5,
+//! `#[circuit_breaker(threshold = 3, timeout = "10s", timeout_max = "5m", half_open = 1, failure_rate = 0.5,
 //! window = 100, min_calls = 100, failure_if = path, ignore_if = path, name = "...",
 //! crate = "...")]`
 //!
@@ -13,6 +13,7 @@ use super::{
 const KEYS: &[&str] = &[
     "threshold",
     "timeout",
+    "timeout_max",
     "half_open",
     "failure_rate",
     "window",
@@ -28,6 +29,7 @@ const KEYS: &[&str] = &[
 pub(crate) struct BreakerArgs {
     pub(crate) threshold: Option<Spanned<u32>>,
     pub(crate) timeout: Option<Spanned<u64>>,
+    pub(crate) timeout_max: Option<Spanned<u64>>,
     pub(crate) half_open: Option<Spanned<u32>>,
     pub(crate) failure_rate: Option<Spanned<f64>>,
     pub(crate) window: Option<Spanned<u32>>,
@@ -63,6 +65,7 @@ impl BreakerArgs {
             let result = match key.to_string().as_str() {
                 "threshold" => set_once(&mut args.threshold, &key, int(&value)),
                 "timeout" => set_once(&mut args.timeout, &key, duration(&value)),
+                "timeout_max" => set_once(&mut args.timeout_max, &key, duration(&value)),
                 "half_open" => set_once(&mut args.half_open, &key, int(&value)),
                 "failure_rate" => set_once(&mut args.failure_rate, &key, float(&value)),
                 "window" => set_once(&mut args.window, &key, int(&value)),

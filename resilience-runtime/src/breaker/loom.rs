@@ -284,6 +284,41 @@ fn trial_success_racing_trial_failure() {
     });
 }
 
+/// With backoff (open for 10 s, up to 40 s), two trials of the second half-open phase in a
+/// row fail at once: whichever lands first reopens the breaker for exactly one more doubling
+/// (level 1 to 2: 40 s), and the other is stale. The period and the transition are one word,
+/// so no interleaving doubles twice or pairs the new phase with the old period.
+#[test]
+fn concurrent_failed_trials_double_the_open_period_once() {
+    model(|| {
+        let breaker = Arc::new(CircuitBreaker::new(
+            BreakerConfig::new(InstanceName::given("loom"))
+                .with_policy(TripPolicy::Consecutive { threshold: 1 })
+                .with_half_open(2)
+                .with_open_for_max(std::time::Duration::from_secs(40)),
+        ));
+        open_then_expire(&breaker); // open #1 until 10 000 ms, level 0
+        breaker.try_acquire().expect("trial").failure(); // open #3 for 20 s, level 1
+        breaker.loom_set_now_ms(OPEN_PERIOD_OVER + 20_000);
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let breaker = breaker.clone();
+                thread::spawn(move || {
+                    if let Ok(permit) = breaker.try_acquire() {
+                        permit.failure();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        // open #3 -> half-open #4 -> open #5, for 40 s from 30 000 ms.
+        assert_eq!(breaker.loom_snapshot(), (5, 30_000 + 40_000));
+        assert_eq!(breaker.open_period(), std::time::Duration::from_secs(40));
+    });
+}
+
 /// A call admitted while closed finishes (fails) while another thread drives the breaker
 /// through a whole cycle: open, half-open, a successful trial, closed again. Whenever the slow
 /// failure lands, it must not count in the new closed phase: only the generation tells the two

@@ -80,7 +80,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::clock::{deadline_ms, is_over, Now};
-use super::state::{Tag, Word};
+use super::state::{Tag, Word, LEVEL_MAX};
 use super::window::Ring;
 use super::{BreakerConfig, BreakerState, TripPolicy};
 use crate::events;
@@ -160,6 +160,13 @@ impl Core {
         }
     }
 
+    /// The open period of the breaker's latest opening, backoff included (`open_for * 2^level`,
+    /// capped); `open_for` while closed.
+    pub(super) fn open_period(&self, config: &BreakerConfig) -> Duration {
+        let word = self.load(Ordering::Relaxed);
+        config.open_period(word.level())
+    }
+
     /// Admits a call, returning the word it is admitted under.
     pub(super) fn acquire(
         &self,
@@ -204,7 +211,7 @@ impl Core {
             // this deadline too (or a later one). Kept even if the CAS fails: a deadline too
             // late only delays a takeover.
             self.takeover(config)
-                .fetch_max(deadline_ms(now.get(), config.open_for), Ordering::Relaxed);
+                .fetch_max(deadline_ms(now.get(), config.open_for()), Ordering::Relaxed);
             // Strong: a spurious failure would meet the deadline just written and turn a
             // takeover into a rejection.
             match self.word.compare_exchange(
@@ -247,7 +254,8 @@ impl Core {
                     transition = self.update(permit, |current| {
                         let failures = current.payload() + 1;
                         Some(if failures >= threshold {
-                            current.next(Tag::Open, deadline_ms(now.get(), config.open_for))
+                            // Closed has level 0: the first open period is `open_for`.
+                            current.next(Tag::Open, deadline_ms(now.get(), config.open_for()))
                         } else {
                             current.with_payload(failures)
                         })
@@ -284,7 +292,7 @@ impl Core {
                     && ring.trips(index, window, failure_rate, min_calls)
                 {
                     transition = self.update(permit, |current| {
-                        Some(current.next(Tag::Open, deadline_ms(now.get(), config.open_for)))
+                        Some(current.next(Tag::Open, deadline_ms(now.get(), config.open_for())))
                     });
                 }
             }
@@ -294,13 +302,21 @@ impl Core {
                         let succeeded = current.succeeded() + 1;
                         if succeeded >= config.trials() {
                             self.clear_ring();
-                            Some(current.next(Tag::Closed, 0))
+                            // Closing resets the open-period backoff.
+                            Some(current.next(Tag::Closed, 0).with_level(0))
                         } else {
                             Some(current.with_payload(Word::trials(current.admitted(), succeeded)))
                         }
                     }
                     Verdict::Failure => {
-                        Some(current.next(Tag::Open, deadline_ms(now.get(), config.open_for)))
+                        // Another failed trial: the open period doubles (up to the cap).
+                        let level = (current.level() + 1).min(LEVEL_MAX);
+                        let period = config.open_period(level);
+                        Some(
+                            current
+                                .next(Tag::Open, deadline_ms(now.get(), period))
+                                .with_level(level),
+                        )
                     }
                     Verdict::Release => {
                         debug_assert!(current.admitted() > current.succeeded());
@@ -355,7 +371,7 @@ impl Core {
         }
         let mut current = self.load(Ordering::SeqCst);
         loop {
-            let next = current.next(tag, 0);
+            let next = current.next(tag, 0).with_level(0);
             match self.word.compare_exchange_weak(
                 current.0,
                 next.0,

@@ -19,12 +19,16 @@
 //!   recorded count to `min_calls` opens the breaker if the rate is already reached.
 //! - **Open**: no call runs; each is rejected with [`Rejected::CircuitOpen`] carrying
 //!   `retry_after: Some(time until the open period ends)`. The open period is never shorter than
-//!   `open_for`.
+//!   `open_for`. With a longer `open_for_max` (the attribute's `timeout_max`) it backs off:
+//!   each half-open phase that ends with a failed trial doubles it, up to `open_for_max`, and
+//!   closing (or a reset) brings it back to `open_for` ([`CircuitBreaker::open_period`]). The
+//!   doubling lives in the state word (`state.rs`, "level"), so the transition and the
+//!   period it opens for are one compare-and-swap.
 //! - **Half-open**: the first caller after the open period becomes a trial. At most `half_open`
 //!   trials are admitted in this phase; everyone else is rejected unrun with
 //!   `retry_after: None` (the next admission depends on the trials' outcomes). When `half_open`
 //!   trials have succeeded the breaker closes with fresh counts; the first trial failure opens
-//!   it again for a full `open_for`. A trial that is cancelled (its future dropped) or whose
+//!   it again for a full open period (doubled, with backoff). A trial that is cancelled (its future dropped) or whose
 //!   outcome is ignored gives its admission back at once, so another caller can be the trial:
 //!   a dropped trial cannot wedge the breaker. A successful trial keeps its admission, so a
 //!   phase admits `half_open` trials *in total*, not `half_open` at a time forever.
@@ -103,6 +107,8 @@ mod window;
 mod loom;
 #[cfg(all(test, not(loom)))]
 mod tests;
+#[cfg(all(test, not(loom)))]
+mod tests_backoff;
 #[cfg(all(test, not(loom)))]
 mod tests_outcomes;
 
@@ -203,8 +209,25 @@ impl From<bool> for ErrorClass {
 pub struct BreakerConfig {
     pub(crate) name: InstanceName,
     pub(crate) policy: TripPolicy,
-    pub(crate) open_for: Duration,
+    /// `open_for` and `open_for_max` in nanoseconds (saturated), so the backoff's cap costs
+    /// no more room than a `Duration`; 0 for the cap means `open_for`.
+    pub(crate) open_for_ns: u64,
+    pub(crate) open_for_max_ns: u64,
     pub(crate) half_open: u32,
+}
+
+/// A duration in whole nanoseconds, saturated at `u64::MAX` (584 years, the longest duration
+/// the attributes' grammar writes).
+const fn nanos(duration: Duration) -> u64 {
+    let nanos = duration.as_nanos();
+    if nanos > u64::MAX as u128 {
+        u64::MAX
+    } else {
+        // Checked just above.
+        #[allow(clippy::cast_possible_truncation)]
+        let nanos = nanos as u64;
+        nanos
+    }
 }
 
 impl BreakerConfig {
@@ -217,7 +240,8 @@ impl BreakerConfig {
             policy: TripPolicy::Consecutive {
                 threshold: limits::DEFAULT_THRESHOLD,
             },
-            open_for: Duration::from_nanos(limits::DEFAULT_TIMEOUT_NANOS),
+            open_for_ns: limits::DEFAULT_TIMEOUT_NANOS,
+            open_for_max_ns: 0,
             half_open: limits::DEFAULT_HALF_OPEN,
         }
     }
@@ -232,7 +256,28 @@ impl BreakerConfig {
     /// Time spent open before trial calls are admitted (the attribute's `timeout`).
     #[must_use]
     pub const fn with_open_for(mut self, open_for: Duration) -> Self {
-        self.open_for = open_for;
+        self.open_for_ns = nanos(open_for);
+        self
+    }
+
+    /// The longest open period (the attribute's `timeout_max`): each half-open phase that
+    /// ends with a failed trial doubles the open period, up to this; closing resets it to
+    /// [`open_for`](Self::open_for). By default it is `open_for`: no backoff. A cap below
+    /// `open_for` is read as `open_for` (the attribute and overrides refuse it).
+    ///
+    /// ```
+    /// use resilience_runtime::{BreakerConfig, InstanceName};
+    /// use std::time::Duration;
+    ///
+    /// let config = BreakerConfig::new(InstanceName::given("payment"))
+    ///     .with_open_for(Duration::from_secs(10))
+    ///     .with_open_for_max(Duration::from_secs(300));
+    /// assert_eq!(config.open_for_max(), Duration::from_secs(300));
+    /// assert_eq!(BreakerConfig::new(InstanceName::given("db")).open_for_max(), Duration::from_secs(10));
+    /// ```
+    #[must_use]
+    pub const fn with_open_for_max(mut self, open_for_max: Duration) -> Self {
+        self.open_for_max_ns = nanos(open_for_max);
         self
     }
 
@@ -256,7 +301,26 @@ impl BreakerConfig {
 
     /// Time spent open before trial calls are admitted.
     pub const fn open_for(&self) -> Duration {
-        self.open_for
+        Duration::from_nanos(self.open_for_ns)
+    }
+
+    /// The longest open period, after backoff: `open_for` unless a longer cap was set.
+    pub const fn open_for_max(&self) -> Duration {
+        let max = if self.open_for_max_ns > self.open_for_ns {
+            self.open_for_max_ns
+        } else {
+            self.open_for_ns
+        };
+        Duration::from_nanos(max)
+    }
+
+    /// The open period after `level` failed half-open phases in a row: `open_for * 2^level`,
+    /// at most `open_for_max`.
+    pub(crate) fn open_period(&self, level: u32) -> Duration {
+        let doubled = self
+            .open_for_ns
+            .saturating_mul(1_u64.checked_shl(level).unwrap_or(u64::MAX));
+        Duration::from_nanos(doubled).min(self.open_for_max())
     }
 
     /// Trial calls admitted per half-open phase.
@@ -380,6 +444,34 @@ impl CircuitBreaker {
     /// The instance name.
     pub fn name(&self) -> &'static str {
         self.config.name.get()
+    }
+
+    /// The open period of the latest opening, backoff included: `timeout` doubled for each
+    /// half-open phase in a row that ended with a failed trial, at most `timeout_max`; back
+    /// to `timeout` once the breaker closes (or is reset or forced).
+    ///
+    /// ```
+    /// use resilience_runtime::{BreakerConfig, CircuitBreaker, InstanceName, TripPolicy};
+    /// use std::time::Duration;
+    ///
+    /// static B: CircuitBreaker = CircuitBreaker::new(
+    ///     BreakerConfig::new(InstanceName::given("flaky"))
+    ///         .with_policy(TripPolicy::Consecutive { threshold: 1 })
+    ///         .with_open_for(Duration::from_secs(10))
+    ///         .with_open_for_max(Duration::from_secs(60)),
+    /// );
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// B.try_acquire().unwrap().failure();
+    /// assert_eq!(B.open_period(), Duration::from_secs(10));
+    /// tokio::time::advance(Duration::from_secs(10)).await;
+    /// B.try_acquire().unwrap().failure(); // the trial fails: open twice as long
+    /// assert_eq!(B.open_period(), Duration::from_secs(20));
+    /// # }
+    /// ```
+    pub fn open_period(&self) -> Duration {
+        self.core.open_period(&self.config)
     }
 
     /// The current state. An open breaker whose open period has ended reports

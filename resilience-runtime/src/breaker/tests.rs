@@ -15,9 +15,8 @@ pub(super) const OPEN_FOR: Duration = Duration::from_secs(10);
 pub(super) fn consecutive(threshold: u32, half_open: u32) -> BreakerConfig {
     BreakerConfig {
         policy: TripPolicy::Consecutive { threshold },
-        open_for: OPEN_FOR,
         half_open,
-        ..BreakerConfig::new(InstanceName::given("test"))
+        ..BreakerConfig::new(InstanceName::given("test")).with_open_for(OPEN_FOR)
     }
 }
 
@@ -734,9 +733,8 @@ async fn twenty_thousand_concurrent_calls_are_all_accounted_for() {
     const TOTAL: usize = 20_000;
     static BREAKER: CircuitBreaker = CircuitBreaker::new(BreakerConfig {
         policy: TripPolicy::Consecutive { threshold: 4 },
-        open_for: Duration::from_millis(1),
         half_open: 2,
-        ..BreakerConfig::new(InstanceName::given("test"))
+        ..BreakerConfig::new(InstanceName::given("test")).with_open_for(Duration::from_millis(1))
     });
     static STARTED: AtomicUsize = AtomicUsize::new(0);
 
