@@ -12,8 +12,8 @@ use core::time::Duration;
 use pin_project_lite::pin_project;
 
 pub use resilience_runtime::{
-    Attempt, BreakerConfig, Bulkhead, BulkheadConfig, CircuitBreaker, Failure, InstanceName,
-    Jitter, Rejected, RetryConfig, RetryPolicy, Site, Timeout, TripPolicy,
+    Attempt, BreakerConfig, Bulkhead, BulkheadConfig, CircuitBreaker, ErrorClass, Failure,
+    InstanceName, Jitter, Rejected, RetryConfig, RetryPolicy, Site, Timeout, TripPolicy,
 };
 
 /// The return type of an annotated function: a `Result` under any spelling.
@@ -121,6 +121,23 @@ pub fn into_error<E: From<Rejected>>(failure: Failure<E>) -> E {
 #[inline]
 pub fn every_error<E>(_: &E) -> bool {
     true
+}
+
+/// A breaker's `ignore_if` before its `failure_if`: an error `ignore_if` accepts is recorded as
+/// neither success nor failure, whatever `failure_if` says (resilience4j's precedence of
+/// `ignoreExceptions` over `recordExceptions`).
+#[inline]
+pub fn ignore_if<E>(
+    ignore_if: impl FnOnce(&E) -> bool,
+    failure_if: impl FnOnce(&E) -> bool,
+) -> impl FnOnce(&E) -> ErrorClass {
+    move |error: &E| {
+        if ignore_if(error) {
+            ErrorClass::Ignored
+        } else {
+            ErrorClass::from(failure_if(error))
+        }
+    }
 }
 
 /// The default `retry_after`: no hint, the backoff decides.

@@ -237,8 +237,8 @@ pub use resilience_runtime::{Attempt, CallId, Failure, Rejected};
 pub mod runtime {
     pub use resilience_runtime::{
         Backoff, BreakerConfig, BreakerPermit, BreakerRun, BreakerState, Bulkhead, BulkheadConfig,
-        BulkheadPermit, BulkheadRun, CircuitBreaker, Failure, InstanceName, Jitter, Rejected,
-        RetryConfig, RetryPolicy, Stats, Timeout, TimeoutRun, TripPolicy,
+        BulkheadPermit, BulkheadRun, CircuitBreaker, ErrorClass, Failure, InstanceName, Jitter,
+        Rejected, RetryConfig, RetryPolicy, Stats, Timeout, TimeoutRun, TripPolicy,
     };
 }
 
@@ -246,16 +246,19 @@ pub mod runtime {
 ///
 /// | parameter | default | meaning |
 /// |---|---|---|
-/// | `threshold = N` | 3 | consecutive failures that open the breaker; a success resets the count |
+/// | `threshold = N` | 3 | consecutive failures that open the breaker; a success resets the count when it completes (failure, failure, a slow success admitted before them, failure: one failure counted) |
 /// | `timeout = "10s"` | `"10s"` | time spent open before trial calls are admitted |
+/// | `timeout_max = "5m"` | `timeout` | open-period backoff: each failed half-open trial doubles the open period, up to `timeout_max`; closing resets it; `retry_after` reports the current period. At least `timeout` |
 /// | `half_open = N` | 1 | trial calls admitted while half-open; others are rejected unrun |
 /// | `failure_rate = 0.5`, `window = N`, `min_calls = N` | — / 100 / `window` | open when at least `min_calls` of the last `window` calls are recorded and failures / recorded ≥ `failure_rate`; replaces `threshold` |
 /// | `failure_if = path` | every `Err` | `fn(&E) -> bool`; errors for which it returns false count as successes |
+/// | `ignore_if = path` | none | `fn(&E) -> bool`; errors for which it returns true are recorded as neither success nor failure, whatever `failure_if` says; a half-open trial ending so gives its place back |
 /// | `name = "payment"` | the function's path | functions with the same name share one breaker |
 /// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
 ///
 /// Closed → (threshold reached) → open → (`timeout` elapsed) → half-open → `half_open`
-/// successful trials → closed; any failed trial → open for a full `timeout` again. While open
+/// successful trials → closed; any failed trial → open for a full `timeout` again (doubled
+/// each time, up to `timeout_max`, when that is set). While open
 /// the body does not run and the caller gets [`Rejected::CircuitOpen`] with the time left.
 /// A panic in the body counts as a failure and keeps unwinding; a call whose future is dropped
 /// counts as nothing and frees its trial slot at once. A trial that never finishes (a hung

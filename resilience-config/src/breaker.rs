@@ -8,6 +8,7 @@
 //! | `failure_rate` | none: it selects the failure-rate mode | greater than 0, at most 1 |
 //! | `window` | [`DEFAULT_WINDOW`] (100) | 1 to 2^24 (a bit per call, allocated at first use) |
 //! | `min_calls` | the window ([`default_min_calls`]) | 1 to `window` |
+//! | `timeout_max` | `timeout`: no backoff | at least `timeout` ([`check_timeout_max`]) |
 //!
 //! `threshold` (consecutive failures) and `failure_rate` (with `window` and `min_calls`) are
 //! two trip policies: naming both is [`Error::ThresholdWithFailureRate`], and `window` or
@@ -87,6 +88,36 @@ pub const fn default_min_calls(window: u32) -> u32 {
 pub fn check_min_calls(min_calls: u32, window: u32) -> Result<(), Error> {
     if min_calls > window {
         Err(Error::MinCallsAboveWindow { window })
+    } else {
+        Ok(())
+    }
+}
+
+/// The longest open period: each half-open phase that ends with a failed trial doubles the
+/// open period, up to this. At least `timeout` ([`check_timeout_max`]); by default equal to it.
+pub const TIMEOUT_MAX: Time = Time {
+    name: "timeout_max",
+    zero: Some(
+        "`timeout_max` must be longer than zero: it caps the open period, which is never zero",
+    ),
+};
+
+/// The rule between `timeout_max` and `timeout`, in nanoseconds.
+///
+/// ```
+/// use resilience_config::breaker::check_timeout_max;
+///
+/// assert!(check_timeout_max(300_000_000_000, 10_000_000_000).is_ok());
+/// assert!(check_timeout_max(10_000_000_000, 10_000_000_000).is_ok(), "no backoff");
+/// assert!(check_timeout_max(5_000_000_000, 10_000_000_000).is_err());
+/// ```
+///
+/// # Errors
+///
+/// [`Error::TimeoutMaxBelowTimeout`]: the open period starts at `timeout` and only grows.
+pub fn check_timeout_max(timeout_max: u64, timeout: u64) -> Result<(), Error> {
+    if timeout_max < timeout {
+        Err(Error::TimeoutMaxBelowTimeout)
     } else {
         Ok(())
     }

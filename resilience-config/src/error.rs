@@ -77,6 +77,8 @@ pub enum Error {
     },
     /// `base` longer than `max_delay`.
     BaseAboveMaxDelay,
+    /// A breaker's `timeout_max` shorter than its `timeout`.
+    TimeoutMaxBelowTimeout,
     /// Both `threshold` and `failure_rate`.
     ThresholdWithFailureRate,
     /// A failure-rate parameter (`window`, `min_calls`) for a consecutive-failures breaker.
@@ -143,6 +145,9 @@ impl fmt::Display for Error {
             ),
             Error::BaseAboveMaxDelay => f.write_str(
                 "`base` is longer than `max_delay`: every delay would be capped to `max_delay`",
+            ),
+            Error::TimeoutMaxBelowTimeout => f.write_str(
+                "`timeout_max` is shorter than `timeout`: the open period starts at `timeout` and only doubles from there",
             ),
             Error::ThresholdWithFailureRate => f.write_str(
                 "`threshold` and `failure_rate` are two ways to decide when to open; use one of them",

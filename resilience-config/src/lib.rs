@@ -16,7 +16,7 @@
 //!   [`Share`], [`Time`]) holding its limits, which checks a typed value (the macros) or parses and
 //!   checks text (the runtime);
 //! - the rules that relate parameters ([`breaker::check_min_calls`],
-//!   [`retry::check_base`]) and [`check_name`];
+//!   [`breaker::check_timeout_max`], [`retry::check_base`]) and [`check_name`];
 //! - [`Error`], whose `Display` is the message both sides show.
 //!
 //! ```

@@ -278,11 +278,21 @@ impl Gen<'_> {
             let open_for = duration(timeout.value);
             config.extend(quote!(.with_open_for(#open_for)));
         }
+        if let Some(timeout_max) = &a.timeout_max {
+            let open_for_max = duration(timeout_max.value);
+            config.extend(quote!(.with_open_for_max(#open_for_max)));
+        }
         if let Some(half_open) = &a.half_open {
             let half_open = half_open.value;
             config.extend(quote!(.with_half_open(#half_open)));
         }
-        let predicate = self.predicate(a.failure_if.as_ref());
+        let mut predicate = self.predicate(a.failure_if.as_ref());
+        if let Some(ignore_if) = &a.ignore_if {
+            // Spanned on the user's path: a predicate of the wrong type is reported there.
+            let span = ignore_if.span;
+            let (p, ignore_if) = (respan(p, span), &ignore_if.value);
+            predicate = quote_spanned!(span=> #p::ignore_if(#ignore_if, #predicate));
+        }
         let item = quote! {
             static #id: #p::Site<#p::CircuitBreaker> =
                 #p::Site::new(#p::CircuitBreaker::new(#config));

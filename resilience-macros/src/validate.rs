@@ -111,43 +111,7 @@ fn clearly_not_result(ty: &Type) -> Option<String> {
 /// Ranges and conflicts of one attribute's parameters.
 pub(crate) fn layer(layer: &Layer, errors: &mut Errors) {
     match &layer.args {
-        LayerArgs::CircuitBreaker(args) => {
-            name(args.name.as_ref(), errors);
-            count(breaker::THRESHOLD, args.threshold.as_ref(), errors);
-            time(breaker::TIMEOUT, args.timeout.as_ref(), errors);
-            count(breaker::HALF_OPEN, args.half_open.as_ref(), errors);
-            if let Some(rate) = &args.failure_rate {
-                spanned(breaker::FAILURE_RATE.check(rate.value), rate.span, errors);
-                if let Some(threshold) = &args.threshold {
-                    errors.add(syn::Error::new(
-                        threshold.span,
-                        resilience_config::Error::ThresholdWithFailureRate,
-                    ));
-                }
-            } else {
-                for (key, value) in [("window", &args.window), ("min_calls", &args.min_calls)] {
-                    if let Some(value) = value {
-                        errors.add(syn::Error::new(
-                            value.span,
-                            format!("`{key}` belongs to the failure-rate mode; add `failure_rate = 0.5` or remove `{key}`"),
-                        ));
-                    }
-                }
-            }
-            count(breaker::WINDOW, args.window.as_ref(), errors);
-            count(breaker::MIN_CALLS, args.min_calls.as_ref(), errors);
-            if let Some(min_calls) = &args.min_calls {
-                let window = args
-                    .window
-                    .as_ref()
-                    .map_or(crate::args::DEFAULT_WINDOW, |w| w.value);
-                spanned(
-                    breaker::check_min_calls(min_calls.value, window),
-                    min_calls.span,
-                    errors,
-                );
-            }
-        }
+        LayerArgs::CircuitBreaker(args) => circuit_breaker(args, errors),
         LayerArgs::Retry(args) => {
             name(args.name.as_ref(), errors);
             count(retry::MAX, args.max.as_ref(), errors);
@@ -209,6 +173,71 @@ pub(crate) fn layer(layer: &Layer, errors: &mut Errors) {
         }
         LayerArgs::Timeout(args) => time(timeout::LIMIT, Some(&args.limit), errors),
         LayerArgs::Fallback(_) => {}
+    }
+}
+
+/// A breaker's ranges and the rules between its parameters.
+fn circuit_breaker(args: &crate::args::BreakerArgs, errors: &mut Errors) {
+    name(args.name.as_ref(), errors);
+    count(breaker::THRESHOLD, args.threshold.as_ref(), errors);
+    time(breaker::TIMEOUT, args.timeout.as_ref(), errors);
+    time(breaker::TIMEOUT_MAX, args.timeout_max.as_ref(), errors);
+    timeout_max(args, errors);
+    count(breaker::HALF_OPEN, args.half_open.as_ref(), errors);
+    if let Some(rate) = &args.failure_rate {
+        spanned(breaker::FAILURE_RATE.check(rate.value), rate.span, errors);
+        if let Some(threshold) = &args.threshold {
+            errors.add(syn::Error::new(
+                threshold.span,
+                resilience_config::Error::ThresholdWithFailureRate,
+            ));
+        }
+    } else {
+        for (key, value) in [("window", &args.window), ("min_calls", &args.min_calls)] {
+            if let Some(value) = value {
+                errors.add(syn::Error::new(
+                    value.span,
+                    format!("`{key}` belongs to the failure-rate mode; add `failure_rate = 0.5` or remove `{key}`"),
+                ));
+            }
+        }
+    }
+    count(breaker::WINDOW, args.window.as_ref(), errors);
+    count(breaker::MIN_CALLS, args.min_calls.as_ref(), errors);
+    if let Some(min_calls) = &args.min_calls {
+        let window = args
+            .window
+            .as_ref()
+            .map_or(crate::args::DEFAULT_WINDOW, |w| w.value);
+        spanned(
+            breaker::check_min_calls(min_calls.value, window),
+            min_calls.span,
+            errors,
+        );
+    }
+}
+
+/// `timeout_max` at least the breaker's `timeout`, written or the default.
+fn timeout_max(args: &crate::args::BreakerArgs, errors: &mut Errors) {
+    if let Some(max) = &args.timeout_max {
+        match &args.timeout {
+            Some(timeout) => spanned(
+                breaker::check_timeout_max(max.value, timeout.value),
+                max.span,
+                errors,
+            ),
+            None => {
+                if breaker::check_timeout_max(max.value, breaker::DEFAULT_TIMEOUT_NANOS).is_err() {
+                    errors.add(syn::Error::new(
+                        max.span,
+                        format!(
+                            "`timeout_max` is shorter than the default `timeout` of {}: the open period starts at `timeout` and only doubles from there; lower `timeout` too",
+                            resilience_config::format_duration(breaker::DEFAULT_TIMEOUT_NANOS)
+                        ),
+                    ));
+                }
+            }
+        }
     }
 }
 

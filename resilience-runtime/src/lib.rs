@@ -38,7 +38,7 @@ mod timeout;
 
 pub use attempt::{Attempt, CallId};
 pub use breaker::{
-    BreakerConfig, BreakerPermit, BreakerRun, BreakerState, CircuitBreaker, TripPolicy,
+    BreakerConfig, BreakerPermit, BreakerRun, BreakerState, CircuitBreaker, ErrorClass, TripPolicy,
 };
 pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, BulkheadRun};
 pub use error::Rejected;

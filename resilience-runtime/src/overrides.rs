@@ -378,6 +378,7 @@ impl Overridable for BreakerConfig {
         "window",
         "min_calls",
         "timeout",
+        "timeout_max",
         "half_open",
     ];
 
@@ -388,6 +389,7 @@ impl Overridable for BreakerConfig {
             "window" => breaker::WINDOW.parse(value).map(drop),
             "min_calls" => breaker::MIN_CALLS.parse(value).map(drop),
             "timeout" => breaker::TIMEOUT.parse(value).map(drop),
+            "timeout_max" => breaker::TIMEOUT_MAX.parse(value).map(drop),
             "half_open" => breaker::HALF_OPEN.parse(value).map(drop),
             _ => Err(unknown::<Self>(parameter)),
         }
@@ -450,7 +452,11 @@ impl Overridable for BreakerConfig {
             ("window", TripPolicy::Consecutive { .. }) => return Err(needs_rate("window")),
             ("min_calls", TripPolicy::Consecutive { .. }) => return Err(needs_rate("min_calls")),
             ("timeout", policy) => {
-                self.open_for = duration(breaker::TIMEOUT, value)?;
+                *self = self.with_open_for(duration(breaker::TIMEOUT, value)?);
+                policy
+            }
+            ("timeout_max", policy) => {
+                *self = self.with_open_for_max(duration(breaker::TIMEOUT_MAX, value)?);
                 policy
             }
             ("half_open", policy) => {
@@ -477,6 +483,15 @@ impl Overridable for BreakerConfig {
                 parameters: &["window", "min_calls"],
                 error,
             })?;
+        }
+        // Unset (0), the cap is `timeout` itself: nothing to check.
+        if self.open_for_max_ns != 0 {
+            breaker::check_timeout_max(self.open_for_max_ns, self.open_for_ns).map_err(
+                |error| Conflict {
+                    parameters: &["timeout", "timeout_max"],
+                    error,
+                },
+            )?;
         }
         Ok(())
     }
@@ -645,7 +660,7 @@ mod tests {
             }
         );
         assert_eq!(
-            breaker.open_for,
+            breaker.open_for(),
             Duration::from_nanos(breaker::DEFAULT_TIMEOUT_NANOS)
         );
         assert_eq!(breaker.half_open, breaker::DEFAULT_HALF_OPEN);
@@ -704,6 +719,30 @@ mod tests {
     }
 
     #[test]
+    fn timeout_max_obeys_the_attributes_rule_against_timeout() {
+        let compiled = BreakerConfig::new(InstanceName::given("backoff"));
+        let (config, refused) = overridden("backoff", &compiled, &[("timeout_max", "5m")]);
+        assert!(refused.is_empty(), "{refused:?}");
+        assert_eq!(config.open_for_max(), Duration::from_secs(300));
+
+        let (config, refused) = overridden("backoff-below", &compiled, &[("timeout_max", "5s")]);
+        assert_eq!(config, compiled, "refused: below the compiled 10 s timeout");
+        assert_eq!(refused.len(), 1);
+        assert_eq!(
+            refused[0].reason,
+            Error::TimeoutMaxBelowTimeout.to_string(),
+            "the attribute's message"
+        );
+
+        // Raising `timeout` past a compiled cap refuses the override, not the compiled value.
+        let capped = compiled.with_open_for_max(Duration::from_secs(60));
+        let (config, refused) = overridden("backoff-raised", &capped, &[("timeout", "2m")]);
+        assert_eq!(config, capped);
+        assert_eq!(refused[0].key, "backoff-raised/circuit_breaker/timeout");
+        assert!(configure([("x/circuit_breaker/timeout_max", "0s")]).is_err());
+    }
+
+    #[test]
     fn a_window_follows_a_failure_rate_breaker_and_its_default_min_calls() {
         let (config, refused) = overridden("follows", &rate_breaker(100, 100), &[("window", "20")]);
         assert!(refused.is_empty(), "{refused:?}");
@@ -723,7 +762,7 @@ mod tests {
             "compiled window"
         );
         assert_eq!(
-            config.open_for,
+            config.open_for(),
             Duration::from_secs(30),
             "the timeout still applies"
         );

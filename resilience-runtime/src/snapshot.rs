@@ -76,6 +76,9 @@ pub struct InstanceSnapshot {
     pub state: Option<BreakerState>,
     /// How long a breaker has been in that state (since its first call if it never changed).
     pub in_state: Option<Duration>,
+    /// A breaker's open period of its latest opening, backoff included (`timeout` while
+    /// closed; see `CircuitBreaker::open_period`).
+    pub open_period: Option<Duration>,
     /// A bulkhead's free slots.
     pub available: Option<u32>,
     /// A bulkhead's waiting callers.
@@ -99,6 +102,7 @@ impl InstanceSnapshot {
             kind,
             state: None,
             in_state: None,
+            open_period: None,
             available: None,
             waiting: None,
             config,
@@ -126,6 +130,7 @@ pub fn snapshot() -> Vec<InstanceSnapshot> {
             Instance::CircuitBreaker(b) => InstanceSnapshot {
                 state: Some(b.state()),
                 in_state: Some(b.time_in_state()),
+                open_period: Some(b.open_period()),
                 ..InstanceSnapshot::new(
                     b.name(),
                     InstanceConfig::CircuitBreaker(*b.config()),

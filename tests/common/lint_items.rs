@@ -28,6 +28,10 @@ fn is_down(error: &Error) -> bool {
     matches!(error, Error::Down)
 }
 
+fn is_rejected(error: &Error) -> bool {
+    matches!(error, Error::Rejected(_))
+}
+
 impl Client {
     #[allow(clippy::unused_async)] // a fallback is an async fn by contract
     async fn cached(&self, _amount: u64, _note: String, _error: Error) -> Result<u64, Error> {
@@ -58,7 +62,7 @@ impl Client {
     ///
     /// Never.
     #[retry]
-    #[circuit_breaker(failure_rate = 0.5, window = 10, min_calls = 5)]
+    #[circuit_breaker(failure_rate = 0.5, window = 10, min_calls = 5, ignore_if = is_rejected)]
     pub async fn bump(&mut self) -> Result<u64, Error> {
         self.base += 1;
         Ok(self.base)

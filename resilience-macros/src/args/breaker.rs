@@ -1,5 +1,6 @@
-//! `#[circuit_breaker(threshold = 3, timeout = "10s", half_open = 1, failure_rate = 0.5,
-//! window = 100, min_calls = 100, failure_if = path, name = "...", crate = "...")]`
+//! `#[circuit_breaker(threshold = 3, timeout = "10s", timeout_max = "5m", half_open = 1, failure_rate = 0.5,
+//! window = 100, min_calls = 100, failure_if = path, ignore_if = path, name = "...",
+//! crate = "...")]`
 //!
 //! The defaults are `resilience_config::breaker`'s, the ones the runtime's overrides use.
 
@@ -12,11 +13,13 @@ use super::{
 const KEYS: &[&str] = &[
     "threshold",
     "timeout",
+    "timeout_max",
     "half_open",
     "failure_rate",
     "window",
     "min_calls",
     "failure_if",
+    "ignore_if",
     "name",
     "crate",
 ];
@@ -26,11 +29,13 @@ const KEYS: &[&str] = &[
 pub(crate) struct BreakerArgs {
     pub(crate) threshold: Option<Spanned<u32>>,
     pub(crate) timeout: Option<Spanned<u64>>,
+    pub(crate) timeout_max: Option<Spanned<u64>>,
     pub(crate) half_open: Option<Spanned<u32>>,
     pub(crate) failure_rate: Option<Spanned<f64>>,
     pub(crate) window: Option<Spanned<u32>>,
     pub(crate) min_calls: Option<Spanned<u32>>,
     pub(crate) failure_if: Option<Spanned<Path>>,
+    pub(crate) ignore_if: Option<Spanned<Path>>,
     pub(crate) name: Option<Spanned<LitStr>>,
 }
 
@@ -60,11 +65,13 @@ impl BreakerArgs {
             let result = match key.to_string().as_str() {
                 "threshold" => set_once(&mut args.threshold, &key, int(&value)),
                 "timeout" => set_once(&mut args.timeout, &key, duration(&value)),
+                "timeout_max" => set_once(&mut args.timeout_max, &key, duration(&value)),
                 "half_open" => set_once(&mut args.half_open, &key, int(&value)),
                 "failure_rate" => set_once(&mut args.failure_rate, &key, float(&value)),
                 "window" => set_once(&mut args.window, &key, int(&value)),
                 "min_calls" => set_once(&mut args.min_calls, &key, int(&value)),
                 "failure_if" => set_once(&mut args.failure_if, &key, path(&value)),
+                "ignore_if" => set_once(&mut args.ignore_if, &key, path(&value)),
                 "name" => set_once(
                     &mut args.name,
                     &key,

@@ -1,5 +1,6 @@
 //! Model checks of the circuit breaker's transitions: concurrent half-open admission,
-//! concurrent failures tripping the breaker, successes racing failures, and the takeover of a
+//! concurrent failures tripping the breaker, successes racing failures (and a slow success
+//! resetting the count at its completion), and the takeover of a
 //! hung trial's place (racing the hung trial's outcome, and racing another taker); and of the
 //! failure-rate window: an absorbed success racing a failure, failures racing across the
 //! position's step back, and that step racing a clear.
@@ -216,6 +217,35 @@ fn success_racing_failure_while_closed() {
     });
 }
 
+/// A success admitted before any failure completes while another failure is recorded, with
+/// one failure already counted (threshold 3). The success resets the count it finds when it
+/// completes (completion order): either it lands first (reset, then one failure) or after
+/// the racing failure (two failures, then reset). Never three failures: linearised at its
+/// admission, as before the completion-order rule, it would reset nothing.
+#[test]
+fn slow_success_resets_at_completion_racing_a_failure() {
+    model(|| {
+        // Leaked so the slow permit, taken here, can move to a thread (`'static`).
+        let breaker: &'static CircuitBreaker = Box::leak(Box::new(CircuitBreaker::new(
+            BreakerConfig::new(InstanceName::given("loom"))
+                .with_policy(TripPolicy::Consecutive { threshold: 3 }),
+        )));
+        let slow = breaker.try_acquire().expect("closed, no failure counted");
+        breaker.try_acquire().expect("closed").failure();
+        let success = thread::spawn(move || slow.success());
+        let failure = thread::spawn(move || breaker.try_acquire().map(BreakerPermit::failure));
+        success.join().unwrap();
+        failure
+            .join()
+            .unwrap()
+            .expect("closed: the failing call was admitted");
+        let (generation, failures) = breaker.loom_snapshot();
+        assert_eq!(generation, 0, "never opened");
+        assert!(failures <= 1, "{failures} failures counted after the reset");
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    });
+}
+
 /// Two half-open trials, one succeeding and one failing, in any order: the breaker ends open,
 /// because any trial failure reopens it and a success from the old phase is ignored.
 #[test]
@@ -251,6 +281,41 @@ fn trial_success_racing_trial_failure() {
             }
             other => panic!("impossible state {other:?}"),
         }
+    });
+}
+
+/// With backoff (open for 10 s, up to 40 s), two trials of the second half-open phase in a
+/// row fail at once: whichever lands first reopens the breaker for exactly one more doubling
+/// (level 1 to 2: 40 s), and the other is stale. The period and the transition are one word,
+/// so no interleaving doubles twice or pairs the new phase with the old period.
+#[test]
+fn concurrent_failed_trials_double_the_open_period_once() {
+    model(|| {
+        let breaker = Arc::new(CircuitBreaker::new(
+            BreakerConfig::new(InstanceName::given("loom"))
+                .with_policy(TripPolicy::Consecutive { threshold: 1 })
+                .with_half_open(2)
+                .with_open_for_max(std::time::Duration::from_secs(40)),
+        ));
+        open_then_expire(&breaker); // open #1 until 10 000 ms, level 0
+        breaker.try_acquire().expect("trial").failure(); // open #3 for 20 s, level 1
+        breaker.loom_set_now_ms(OPEN_PERIOD_OVER + 20_000);
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let breaker = breaker.clone();
+                thread::spawn(move || {
+                    if let Ok(permit) = breaker.try_acquire() {
+                        permit.failure();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        // open #3 -> half-open #4 -> open #5, for 40 s from 30 000 ms.
+        assert_eq!(breaker.loom_snapshot(), (5, 30_000 + 40_000));
+        assert_eq!(breaker.open_period(), std::time::Duration::from_secs(40));
     });
 }
 

@@ -5,14 +5,18 @@
 //! # The hot path
 //!
 //! Closed with the `Consecutive` policy: [`CircuitBreaker::try_acquire`] is one relaxed load
-//! and no write. [`BreakerPermit::success`] writes only if the failure count *seen at
-//! acquire* was non-zero. That is correct because a call's success may be linearised at any
-//! moment between its admission and its completion: if the count was zero at admission the
-//! success is placed there, where resetting the count to zero changes nothing; failures that
-//! other calls record meanwhile are ordered after it and keep counting. If the count was
-//! non-zero, the success is placed at completion and resets whatever count it finds then. A
-//! failure is a CAS that increments the count or, at `threshold`, opens the breaker. No lock,
-//! no allocation, and the clock is read only when opening or while open.
+//! and no write. [`BreakerPermit::success`] is one more relaxed load, at completion, and
+//! writes only if that load finds a failure counted in the permit's phase: then a CAS resets
+//! the count to zero. A success therefore resets the failures that completed before it, in
+//! completion order, as users reason about them (failure, failure, a slow call admitted
+//! before them that succeeds, failure: one failure counted, not three). It is linearised at
+//! its completion load: failures whose CAS precedes the value that load reads (which
+//! includes every failure that happens-before the completion, by read-write coherence) are
+//! reset, and failures after it in the word's modification order keep counting. A success
+//! that finds the count at zero writes nothing, so a healthy breaker's word is only read
+//! and the line holding it stays shared between cores. A failure is a CAS that increments
+//! the count or, at `threshold`, opens the breaker. No lock, no allocation, and the clock is
+//! read only when opening or while open.
 //!
 //! # Hung trials
 //!
@@ -76,7 +80,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::clock::{deadline_ms, is_over, Now};
-use super::state::{Tag, Word};
+use super::state::{Tag, Word, LEVEL_MAX};
 use super::window::Ring;
 use super::{BreakerConfig, BreakerState, TripPolicy};
 use crate::events;
@@ -156,6 +160,13 @@ impl Core {
         }
     }
 
+    /// The open period of the breaker's latest opening, backoff included (`open_for * 2^level`,
+    /// capped); `open_for` while closed.
+    pub(super) fn open_period(&self, config: &BreakerConfig) -> Duration {
+        let word = self.load(Ordering::Relaxed);
+        config.open_period(word.level())
+    }
+
     /// Admits a call, returning the word it is admitted under.
     pub(super) fn acquire(
         &self,
@@ -200,7 +211,7 @@ impl Core {
             // this deadline too (or a later one). Kept even if the CAS fails: a deadline too
             // late only delays a takeover.
             self.takeover(config)
-                .fetch_max(deadline_ms(now.get(), config.open_for), Ordering::Relaxed);
+                .fetch_max(deadline_ms(now.get(), config.open_for()), Ordering::Relaxed);
             // Strong: a spurious failure would meet the deadline just written and turn a
             // takeover into a rejection.
             match self.word.compare_exchange(
@@ -234,10 +245,7 @@ impl Core {
             (Tag::Closed, _) if verdict == Verdict::Release => {}
             (Tag::Closed, TripPolicy::Consecutive { threshold }) => {
                 if verdict == Verdict::Success {
-                    // Linearised at acquire when the count was zero then: nothing to reset.
-                    if permit.payload() == 0 {
-                        return;
-                    }
+                    // Linearised at completion: resets whatever count of its phase it finds.
                     transition = self.update(permit, |current| {
                         (current.payload() != 0).then(|| current.with_payload(0))
                     });
@@ -246,7 +254,8 @@ impl Core {
                     transition = self.update(permit, |current| {
                         let failures = current.payload() + 1;
                         Some(if failures >= threshold {
-                            current.next(Tag::Open, deadline_ms(now.get(), config.open_for))
+                            // Closed has level 0: the first open period is `open_for`.
+                            current.next(Tag::Open, deadline_ms(now.get(), config.open_for()))
                         } else {
                             current.with_payload(failures)
                         })
@@ -283,7 +292,7 @@ impl Core {
                     && ring.trips(index, window, failure_rate, min_calls)
                 {
                     transition = self.update(permit, |current| {
-                        Some(current.next(Tag::Open, deadline_ms(now.get(), config.open_for)))
+                        Some(current.next(Tag::Open, deadline_ms(now.get(), config.open_for())))
                     });
                 }
             }
@@ -293,13 +302,21 @@ impl Core {
                         let succeeded = current.succeeded() + 1;
                         if succeeded >= config.trials() {
                             self.clear_ring();
-                            Some(current.next(Tag::Closed, 0))
+                            // Closing resets the open-period backoff.
+                            Some(current.next(Tag::Closed, 0).with_level(0))
                         } else {
                             Some(current.with_payload(Word::trials(current.admitted(), succeeded)))
                         }
                     }
                     Verdict::Failure => {
-                        Some(current.next(Tag::Open, deadline_ms(now.get(), config.open_for)))
+                        // Another failed trial: the open period doubles (up to the cap).
+                        let level = (current.level() + 1).min(LEVEL_MAX);
+                        let period = config.open_period(level);
+                        Some(
+                            current
+                                .next(Tag::Open, deadline_ms(now.get(), period))
+                                .with_level(level),
+                        )
                     }
                     Verdict::Release => {
                         debug_assert!(current.admitted() > current.succeeded());
@@ -354,7 +371,7 @@ impl Core {
         }
         let mut current = self.load(Ordering::SeqCst);
         loop {
-            let next = current.next(tag, 0);
+            let next = current.next(tag, 0).with_level(0);
             match self.word.compare_exchange_weak(
                 current.0,
                 next.0,

@@ -12,18 +12,23 @@
 //! ```
 //!
 //! - **Closed**: every call runs. The [`TripPolicy`] watches the outcomes: `Consecutive` opens
-//!   after `threshold` failures in a row (a success resets the count); `FailureRate` opens when
+//!   after `threshold` failures in a row (a success resets the count when it completes, so a
+//!   slow success admitted before some failures still resets them: completion order); `FailureRate` opens when
 //!   at least `min_calls` of the last `window` calls are recorded and the failed fraction is at
 //!   least `failure_rate`, judged whenever an outcome is recorded: a success that brings the
 //!   recorded count to `min_calls` opens the breaker if the rate is already reached.
 //! - **Open**: no call runs; each is rejected with [`Rejected::CircuitOpen`] carrying
 //!   `retry_after: Some(time until the open period ends)`. The open period is never shorter than
-//!   `open_for`.
+//!   `open_for`. With a longer `open_for_max` (the attribute's `timeout_max`) it backs off:
+//!   each half-open phase that ends with a failed trial doubles it, up to `open_for_max`, and
+//!   closing (or a reset) brings it back to `open_for` ([`CircuitBreaker::open_period`]). The
+//!   doubling lives in the state word (`state.rs`, "level"), so the transition and the
+//!   period it opens for are one compare-and-swap.
 //! - **Half-open**: the first caller after the open period becomes a trial. At most `half_open`
 //!   trials are admitted in this phase; everyone else is rejected unrun with
 //!   `retry_after: None` (the next admission depends on the trials' outcomes). When `half_open`
 //!   trials have succeeded the breaker closes with fresh counts; the first trial failure opens
-//!   it again for a full `open_for`. A trial that is cancelled (its future dropped) or whose
+//!   it again for a full open period (doubled, with backoff). A trial that is cancelled (its future dropped) or whose
 //!   outcome is ignored gives its admission back at once, so another caller can be the trial:
 //!   a dropped trial cannot wedge the breaker. A successful trial keeps its admission, so a
 //!   phase admits `half_open` trials *in total*, not `half_open` at a time forever.
@@ -47,8 +52,9 @@
 //! | outcome | recorded as |
 //! |---|---|
 //! | `Ok(_)` | success |
-//! | `Err(Failure::Error(e))`, `is_failure(&e)` | failure |
-//! | `Err(Failure::Error(e))`, `!is_failure(&e)` | success: the service answered |
+//! | `Err(Failure::Error(e))`, `is_failure(&e)` is `true` or [`ErrorClass::Failed`] | failure |
+//! | `Err(Failure::Error(e))`, `is_failure(&e)` is `false` or [`ErrorClass::Succeeded`] | success: the service answered |
+//! | `Err(Failure::Error(e))`, `is_failure(&e)` is [`ErrorClass::Ignored`] | nothing (the attribute's `ignore_if`, resilience4j's `ignoreExceptions`) |
 //! | `Err(Failure::Rejected(Rejected::TimedOut { .. }))` | failure: a slow dependency is an unhealthy one |
 //! | any other inner rejection (`BulkheadFull`, an inner breaker's `CircuitOpen`) | nothing |
 //! | a panic in the body | failure; the panic then resumes unwinding |
@@ -59,7 +65,11 @@
 //! callers open the breaker on a healthy service. A cancellation says nothing either: the
 //! caller lost interest (a `select!`, an outer timeout's sibling, a dropped request). Both
 //! release their permit without recording, which for a half-open trial means giving the
-//! admission back.
+//! admission back. So does an error the caller classifies as [`ErrorClass::Ignored`]: a
+//! validation error, say, that the service reports without having been exercised. It neither
+//! resets nor extends a run of consecutive failures, takes no place in a failure-rate window,
+//! and a half-open trial ending so gives its place back, so it can neither close nor reopen
+//! the breaker.
 //!
 //! How a panic or a cancellation reaches the state machine is in `permit.rs`.
 //!
@@ -97,6 +107,10 @@ mod window;
 mod loom;
 #[cfg(all(test, not(loom)))]
 mod tests;
+#[cfg(all(test, not(loom)))]
+mod tests_backoff;
+#[cfg(all(test, not(loom)))]
+mod tests_outcomes;
 
 use std::fmt;
 use std::future::Future;
@@ -127,7 +141,8 @@ use crate::clock::Clock;
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub enum TripPolicy {
-    /// Open after `threshold` consecutive failures; a success resets the count.
+    /// Open after `threshold` consecutive failures; a success resets the count when it
+    /// completes.
     Consecutive {
         /// Failures in a row that open the breaker (at least 1).
         threshold: u32,
@@ -142,6 +157,38 @@ pub enum TripPolicy {
         /// Calls that must be recorded before the rate is trusted (at most `window`).
         min_calls: u32,
     },
+}
+
+/// How [`CircuitBreaker::run`] records an error of the guarded future: what its `is_failure`
+/// argument returns (a `bool` converts: `true` is a failure, `false` a success).
+///
+/// ```
+/// use resilience_runtime::ErrorClass;
+///
+/// assert_eq!(ErrorClass::from(true), ErrorClass::Failed);
+/// assert_eq!(ErrorClass::from(false), ErrorClass::Succeeded);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// The dependency failed: recorded as a failure (a half-open trial ending so reopens).
+    Failed,
+    /// The dependency answered (a "not found", say): recorded as a success.
+    Succeeded,
+    /// Says nothing about the dependency's health: recorded as neither, and a half-open
+    /// trial ending so gives its place back.
+    Ignored,
+}
+
+impl From<bool> for ErrorClass {
+    /// `true` is a failure, `false` a success: the `is_failure` predicates of `failure_if`.
+    fn from(is_failure: bool) -> Self {
+        if is_failure {
+            Self::Failed
+        } else {
+            Self::Succeeded
+        }
+    }
 }
 
 /// The configuration of one [`CircuitBreaker`]: the defaults from [`new`](Self::new), changed
@@ -162,8 +209,25 @@ pub enum TripPolicy {
 pub struct BreakerConfig {
     pub(crate) name: InstanceName,
     pub(crate) policy: TripPolicy,
-    pub(crate) open_for: Duration,
+    /// `open_for` and `open_for_max` in nanoseconds (saturated), so the backoff's cap costs
+    /// no more room than a `Duration`; 0 for the cap means `open_for`.
+    pub(crate) open_for_ns: u64,
+    pub(crate) open_for_max_ns: u64,
     pub(crate) half_open: u32,
+}
+
+/// A duration in whole nanoseconds, saturated at `u64::MAX` (584 years, the longest duration
+/// the attributes' grammar writes).
+const fn nanos(duration: Duration) -> u64 {
+    let nanos = duration.as_nanos();
+    if nanos > u64::MAX as u128 {
+        u64::MAX
+    } else {
+        // Checked just above.
+        #[allow(clippy::cast_possible_truncation)]
+        let nanos = nanos as u64;
+        nanos
+    }
 }
 
 impl BreakerConfig {
@@ -176,7 +240,8 @@ impl BreakerConfig {
             policy: TripPolicy::Consecutive {
                 threshold: limits::DEFAULT_THRESHOLD,
             },
-            open_for: Duration::from_nanos(limits::DEFAULT_TIMEOUT_NANOS),
+            open_for_ns: limits::DEFAULT_TIMEOUT_NANOS,
+            open_for_max_ns: 0,
             half_open: limits::DEFAULT_HALF_OPEN,
         }
     }
@@ -191,7 +256,28 @@ impl BreakerConfig {
     /// Time spent open before trial calls are admitted (the attribute's `timeout`).
     #[must_use]
     pub const fn with_open_for(mut self, open_for: Duration) -> Self {
-        self.open_for = open_for;
+        self.open_for_ns = nanos(open_for);
+        self
+    }
+
+    /// The longest open period (the attribute's `timeout_max`): each half-open phase that
+    /// ends with a failed trial doubles the open period, up to this; closing resets it to
+    /// [`open_for`](Self::open_for). By default it is `open_for`: no backoff. A cap below
+    /// `open_for` is read as `open_for` (the attribute and overrides refuse it).
+    ///
+    /// ```
+    /// use resilience_runtime::{BreakerConfig, InstanceName};
+    /// use std::time::Duration;
+    ///
+    /// let config = BreakerConfig::new(InstanceName::given("payment"))
+    ///     .with_open_for(Duration::from_secs(10))
+    ///     .with_open_for_max(Duration::from_secs(300));
+    /// assert_eq!(config.open_for_max(), Duration::from_secs(300));
+    /// assert_eq!(BreakerConfig::new(InstanceName::given("db")).open_for_max(), Duration::from_secs(10));
+    /// ```
+    #[must_use]
+    pub const fn with_open_for_max(mut self, open_for_max: Duration) -> Self {
+        self.open_for_max_ns = nanos(open_for_max);
         self
     }
 
@@ -215,7 +301,26 @@ impl BreakerConfig {
 
     /// Time spent open before trial calls are admitted.
     pub const fn open_for(&self) -> Duration {
-        self.open_for
+        Duration::from_nanos(self.open_for_ns)
+    }
+
+    /// The longest open period, after backoff: `open_for` unless a longer cap was set.
+    pub const fn open_for_max(&self) -> Duration {
+        let max = if self.open_for_max_ns > self.open_for_ns {
+            self.open_for_max_ns
+        } else {
+            self.open_for_ns
+        };
+        Duration::from_nanos(max)
+    }
+
+    /// The open period after `level` failed half-open phases in a row: `open_for * 2^level`,
+    /// at most `open_for_max`.
+    pub(crate) fn open_period(&self, level: u32) -> Duration {
+        let doubled = self
+            .open_for_ns
+            .saturating_mul(1_u64.checked_shl(level).unwrap_or(u64::MAX));
+        Duration::from_nanos(doubled).min(self.open_for_max())
     }
 
     /// Trial calls admitted per half-open phase.
@@ -341,6 +446,34 @@ impl CircuitBreaker {
         self.config.name.get()
     }
 
+    /// The open period of the latest opening, backoff included: `timeout` doubled for each
+    /// half-open phase in a row that ended with a failed trial, at most `timeout_max`; back
+    /// to `timeout` once the breaker closes (or is reset or forced).
+    ///
+    /// ```
+    /// use resilience_runtime::{BreakerConfig, CircuitBreaker, InstanceName, TripPolicy};
+    /// use std::time::Duration;
+    ///
+    /// static B: CircuitBreaker = CircuitBreaker::new(
+    ///     BreakerConfig::new(InstanceName::given("flaky"))
+    ///         .with_policy(TripPolicy::Consecutive { threshold: 1 })
+    ///         .with_open_for(Duration::from_secs(10))
+    ///         .with_open_for_max(Duration::from_secs(60)),
+    /// );
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// B.try_acquire().unwrap().failure();
+    /// assert_eq!(B.open_period(), Duration::from_secs(10));
+    /// tokio::time::advance(Duration::from_secs(10)).await;
+    /// B.try_acquire().unwrap().failure(); // the trial fails: open twice as long
+    /// assert_eq!(B.open_period(), Duration::from_secs(20));
+    /// # }
+    /// ```
+    pub fn open_period(&self) -> Duration {
+        self.core.open_period(&self.config)
+    }
+
     /// The current state. An open breaker whose open period has ended reports
     /// [`BreakerState::HalfOpen`]: the next call will be admitted as a trial.
     pub fn state(&self) -> BreakerState {
@@ -406,8 +539,10 @@ impl CircuitBreaker {
 
     /// Runs `fut` if the breaker admits it, and records its outcome.
     ///
-    /// `Ok` is a success; `Err(Failure::Error(e))` is a failure if `is_failure(&e)`, otherwise
-    /// a success (the service answered); an inner [`Rejected::TimedOut`] is a failure; any
+    /// `Ok` is a success; `Err(Failure::Error(e))` is what `is_failure(&e)` says: a `bool`
+    /// (`true` a failure, `false` a success: the service answered) or an [`ErrorClass`],
+    /// whose [`Ignored`](ErrorClass::Ignored) records nothing and gives a half-open trial's
+    /// admission back; an inner [`Rejected::TimedOut`] is a failure; any
     /// other inner rejection (a full bulkhead, an inner breaker) is not recorded. If this
     /// future is dropped before `fut` finishes, nothing is recorded and a half-open trial's
     /// admission is given back.
@@ -443,10 +578,11 @@ impl CircuitBreaker {
     /// assert!(B.try_acquire().is_ok(), "404s never open the breaker");
     /// # }
     /// ```
-    pub fn run<T, E, F, P>(&self, fut: F, is_failure: P) -> BreakerRun<'_, F, P>
+    pub fn run<T, E, F, P, C>(&self, fut: F, is_failure: P) -> BreakerRun<'_, F, P>
     where
         F: Future<Output = Result<T, Failure<E>>>,
-        P: FnOnce(&E) -> bool,
+        P: FnOnce(&E) -> C,
+        C: Into<ErrorClass>,
     {
         BreakerRun::new(self, fut, is_failure)
     }

@@ -22,8 +22,9 @@ use pin_project_lite::pin_project;
 
 use super::machine::Verdict;
 use super::state::{Tag, Word};
-use super::{CircuitBreaker, TripPolicy};
+use super::{CircuitBreaker, ErrorClass, TripPolicy};
 use crate::stats::Count;
+use crate::sync::Ordering;
 use crate::{Failure, Rejected};
 
 /// Permission to make one call through a [`CircuitBreaker`]; tell it the call's outcome.
@@ -71,13 +72,14 @@ impl BreakerPermit<'_> {
     #[inline]
     fn settle(self, verdict: Verdict) {
         let this = ManuallyDrop::new(self);
-        // The hot path, inline: a success admitted while closed with no failures counted has
-        // nothing to reset (the success is linearised at admission; `machine.rs`, "The hot
-        // path").
+        // The hot path, inline: a success admitted while closed that finds no failure counted
+        // when it completes has nothing to reset (one relaxed load; `machine.rs`, "The hot
+        // path"). A non-zero payload is a count to reset, or another phase's word (an open
+        // deadline, trial counts), which `record` finds stale.
         if verdict == Verdict::Success
             && this.word.tag() == Tag::Closed
-            && this.word.payload() == 0
             && matches!(this.breaker.config.policy, TripPolicy::Consecutive { .. })
+            && this.breaker.core.load(Ordering::Relaxed).payload() == 0
         {
             return;
         }
@@ -134,10 +136,11 @@ impl<'a, F, P> BreakerRun<'a, F, P> {
     }
 }
 
-impl<T, E, F, P> Future for BreakerRun<'_, F, P>
+impl<T, E, F, P, C> Future for BreakerRun<'_, F, P>
 where
     F: Future<Output = Result<T, Failure<E>>>,
-    P: FnOnce(&E) -> bool,
+    P: FnOnce(&E) -> C,
+    C: Into<ErrorClass>,
 {
     type Output = Result<T, Failure<E>>;
 
@@ -177,15 +180,20 @@ where
                 permit.success();
                 counters.add(&[Count::Call, Count::Success]);
             }
-            Err(Failure::Error(error)) => {
-                if is_failure(error) {
+            Err(Failure::Error(error)) => match is_failure(error).into() {
+                ErrorClass::Failed => {
                     permit.failure();
                     counters.add(&[Count::Call, Count::Failure]);
-                } else {
+                }
+                ErrorClass::Succeeded => {
                     permit.success();
                     counters.add(&[Count::Call, Count::Success]);
                 }
-            }
+                ErrorClass::Ignored => {
+                    permit.ignore();
+                    counters.add(&[Count::Call]);
+                }
+            },
             Err(Failure::Rejected(Rejected::TimedOut { .. })) => {
                 permit.failure();
                 counters.add(&[Count::Call, Count::Failure]);

@@ -7,10 +7,10 @@
 //! ring, `window.rs`):
 //!
 //! ```text
-//!  63                                   24 23                     3 2      0
-//! ┌──────────────────────────────────────┬────────────────────────┬────────┐
-//! │            payload (40 bits)         │   generation (21 bits) │ tag (3)│
-//! └──────────────────────────────────────┴────────────────────────┴────────┘
+//!  63                                   24 23        19 18                3 2      0
+//! ┌──────────────────────────────────────┬────────────┬───────────────────┬────────┐
+//! │            payload (40 bits)         │ level (5)  │ generation (16)   │ tag (3)│
+//! └──────────────────────────────────────┴────────────┴───────────────────┴────────┘
 //!
 //! tag           payload
 //! 0 Closed        consecutive failures (Consecutive policy; 0 under FailureRate)
@@ -21,9 +21,19 @@
 //! 4 ForcedClosed  0
 //! ```
 //!
-//! The all-zero word is "closed, generation 0, no failures", so a breaker is a `static` with no
-//! initialisation. Limits that follow from the layout: a deadline saturates at 2^40 - 1 ms (34
-//! years); `half_open` is capped at 2^20 - 1 trials (the macro accepts far fewer).
+//! The *level* is the open-period backoff (`timeout_max`): how many half-open phases in a row
+//! ended with a failed trial, so the open period is `open_for * 2^level`, capped at
+//! `open_for_max`. It is 0 while closed or forced, set by the transition from a failed trial
+//! to open (one more than the half-open phase's), and carried unchanged from open to
+//! half-open and through a takeover. Keeping it in the word rather than beside it means the
+//! transition that opens the breaker and the period it opens for are one compare-and-swap,
+//! so no interleaving can pair a phase with another phase's level. It saturates at 31
+//! doublings (2^31 open periods: 24 days for a 1 ms `timeout`).
+//!
+//! The all-zero word is "closed, generation 0, level 0, no failures", so a breaker is a
+//! `static` with no initialisation. Limits that follow from the layout: a deadline saturates
+//! at 2^40 - 1 ms (34 years); `half_open` is capped at 2^20 - 1 trials (the macro accepts far
+//! fewer).
 //!
 //! # Generations
 //!
@@ -33,20 +43,27 @@
 //! that finishes after the breaker opened and went half-open cannot decide the trial, a trial
 //! admitted before a failed trial reopened the breaker cannot close it, and a hung trial
 //! whose place was taken over (a new half-open generation) decides nothing. The generation
-//! wraps after 2^21 phase changes; a permit would have to stay in flight across exactly a
-//! multiple of that many changes to be mistaken for a current one.
+//! wraps after 2^16 phase changes (it gave 5 of its former 21 bits to the level); a permit
+//! would have to stay in flight across exactly a multiple of 65 536 changes, with the
+//! breaker back in the same state and level, to be mistaken for a current one, and then one
+//! outcome would be counted in the wrong phase.
 
 use std::fmt;
 
 use super::BreakerState;
 
 const TAG_BITS: u32 = 3;
-const GEN_BITS: u32 = 21;
+const GEN_BITS: u32 = 16;
 const GEN_SHIFT: u32 = TAG_BITS;
-const PAYLOAD_SHIFT: u32 = TAG_BITS + GEN_BITS;
+const LEVEL_BITS: u32 = 5;
+const LEVEL_SHIFT: u32 = TAG_BITS + GEN_BITS;
+/// The largest open-period level: 31 doublings.
+pub(super) const LEVEL_MAX: u32 = (1 << LEVEL_BITS) - 1;
+const PAYLOAD_SHIFT: u32 = TAG_BITS + GEN_BITS + LEVEL_BITS;
 const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
 pub(super) const GEN_MASK: u64 = (1 << GEN_BITS) - 1;
-/// The low bits of the word that identify a phase: tag and generation.
+/// The low bits of the word that identify a phase: tag, generation and level (the level is
+/// constant within a phase).
 const PHASE_MASK: u64 = (1 << PAYLOAD_SHIFT) - 1;
 /// The largest payload: an open deadline saturates here.
 pub(super) const PAYLOAD_MAX: u64 = (1 << (64 - PAYLOAD_SHIFT)) - 1;
@@ -108,6 +125,20 @@ impl Word {
         gen
     }
 
+    /// The open-period level (module docs).
+    pub(super) fn level(self) -> u32 {
+        // Masked to LEVEL_BITS (5) bits, so the cast is lossless.
+        #[allow(clippy::cast_possible_truncation)]
+        let level = ((self.0 >> LEVEL_SHIFT) & u64::from(LEVEL_MAX)) as u32;
+        level
+    }
+
+    /// This word with another level.
+    pub(super) fn with_level(self, level: u32) -> Self {
+        let level = u64::from(level.min(LEVEL_MAX));
+        Self(self.0 & !(u64::from(LEVEL_MAX) << LEVEL_SHIFT) | level << LEVEL_SHIFT)
+    }
+
     pub(super) fn phase(self) -> u64 {
         self.0 & PHASE_MASK
     }
@@ -116,9 +147,9 @@ impl Word {
         self.0 >> PAYLOAD_SHIFT
     }
 
-    /// The first word of the next phase.
+    /// The first word of the next phase, at the same level.
     pub(super) fn next(self, tag: Tag, payload: u64) -> Self {
-        Self::new(tag, u64::from(self.gen()) + 1, payload)
+        Self::new(tag, u64::from(self.gen()) + 1, payload).with_level(self.level())
     }
 
     /// This phase with a new payload.
@@ -145,6 +176,13 @@ impl Word {
 
 impl fmt::Debug for Word {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}#{}({})", self.tag(), self.gen(), self.payload())
+        write!(
+            f,
+            "{:?}#{}^{}({})",
+            self.tag(),
+            self.gen(),
+            self.level(),
+            self.payload()
+        )
     }
 }
