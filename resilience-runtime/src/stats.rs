@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// | bulkhead | calls that got a slot or were turned away | — | turned away (`BulkheadFull`) | — |
 /// | retry | calls | final outcomes: `Ok` / `Err` | — | retries made |
 /// | timeout | calls that finished or timed out | — | timed out | — |
+/// | rate limiter | calls that got a permit (at once or after waiting) or were turned away | — | turned away (`RateLimited`) | — |
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
