@@ -3,10 +3,10 @@
 //!
 //! # Seeing instances
 //!
-//! Every breaker, bulkhead, retry and timeout registers itself when it serves its first call
-//! (nothing runs before `main`). [`snapshot`] lists them; [`breaker`] and [`bulkhead`] look
-//! one up by name — its `name = "..."`, or the path of the function it guards, like
-//! `my_app::client::PaymentClient::charge`.
+//! Every breaker, bulkhead, rate limiter, retry and timeout registers itself when it serves
+//! its first call (nothing runs before `main`). [`snapshot`] lists them; [`breaker`],
+//! [`bulkhead`] and [`rate_limiter`] look one up by name — its `name = "..."`, or the path
+//! of the function it guards, like `my_app::client::PaymentClient::charge`.
 //!
 //! ```
 //! use resilience::{circuit_breaker, monitor, Rejected};
@@ -28,7 +28,10 @@
 //! # }
 //! ```
 //!
-//! A breaker's snapshot also says how long it has been in its state (`in_state`).
+//! A breaker's snapshot also says how long it has been in its state (`in_state`); a
+//! bulkhead's its free slots and waiting callers (`available`, `waiting`); a rate limiter's
+//! the permits a caller could take now without waiting and the callers waiting for a
+//! reserved permit (`available`, `waiting`).
 //! With the `stats` feature, each snapshot also carries counters ([`Stats`]: calls,
 //! successes, failures, rejections, retries). They cost an atomic add per call, so they are
 //! opt-in; without the feature they read zero.
@@ -65,6 +68,10 @@
 //! | | `max_delay` | a duration, at least `base` |
 //! | | `jitter` | `none`, `full`, `equal` or `decorrelated` |
 //! | `timeout` | `limit` | a duration longer than zero |
+//! | `rate_limit` | `rate` | 1 to 4294967295; a `burst` left to its default follows it |
+//! | | `per` | a duration longer than zero |
+//! | | `burst` | 1 to 4294967295, or `none`: equal to `rate` |
+//! | | `max_wait` | a duration (`0s` never waits), or `none`: wait as long as it takes |
 //!
 //! Values are written as in the attributes, without the quotes: whole numbers, rates like
 //! `0.5`, durations like `250ms`, `10s`, `1.5s`, `2m`, `1h` (`0.5ns` is refused, not rounded
@@ -82,7 +89,7 @@
 //! | `tracing` message | level | fields |
 //! |---|---|---|
 //! | `circuit breaker state changed` | `warn` when it opens, `info` otherwise | `name`, `from`, `to` |
-//! | `call rejected` | `debug` | `name`, `reason` (`circuit_open`, `bulkhead_full`, `timed_out`) |
+//! | `call rejected` | `debug` | `name`, `reason` (`circuit_open`, `bulkhead_full`, `timed_out`, `rate_limited`) |
 //! | `retrying` | `debug` | `name`, `attempt` (the retry about to happen, from 1), `delay_ms`, `cause` (`error`, or a rejection reason) |
 //! | `retries exhausted` | `info` | `name`, `attempts`, `cause` |
 //! | `resilience override ignored; the compiled-in value stays` | `warn` | `key`, `value`, `reason` |
@@ -91,7 +98,7 @@
 //! |---|---|---|
 //! | `resilience_breaker_transitions_total` | counter | `name`, `from`, `to` |
 //! | `resilience_breaker_state` | gauge: 0 closed, 1 open, 2 half-open, 3 forced open, 4 forced closed | `name` |
-//! | `resilience_rejections_total` | counter | `name`, `reason` |
+//! | `resilience_rejections_total` | counter | `name`, `reason` (as in `call rejected`) |
 //! | `resilience_retries_total` | counter | `name`, `cause` |
 //! | `resilience_retries_exhausted_total` | counter | `name` |
 //!
@@ -99,6 +106,7 @@
 //! `forced_closed`.
 
 pub use resilience_runtime::{
-    breaker, bulkhead, configure, env_key, override_errors, snapshot, BreakerState, Bulkhead,
-    CircuitBreaker, ConfigError, InstanceConfig, InstanceKind, InstanceSnapshot, Stats,
+    breaker, bulkhead, configure, env_key, override_errors, rate_limiter, snapshot, BreakerState,
+    Bulkhead, CircuitBreaker, ConfigError, InstanceConfig, InstanceKind, InstanceSnapshot,
+    RateLimiter, Stats,
 };

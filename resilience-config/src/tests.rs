@@ -187,7 +187,10 @@ fn the_defaults_are_within_the_limits() {
     assert_eq!(retry::DEFAULT_JITTER, retry::Jitter::Full);
     assert_eq!(bulkhead::DEFAULT_MAX_WAIT_NANOS, None);
     assert_eq!(bulkhead::DEFAULT_QUEUE, None);
-    assert_eq!(rate_limit::PER.check(rate_limit::DEFAULT_PER_NANOS), Ok(SECOND));
+    assert_eq!(
+        rate_limit::PER.check(rate_limit::DEFAULT_PER_NANOS),
+        Ok(SECOND)
+    );
     assert_eq!(rate_limit::BURST.check(rate_limit::default_burst(1)), Ok(1));
     assert_eq!(rate_limit::DEFAULT_MAX_WAIT_NANOS, None);
 }

@@ -220,7 +220,10 @@ impl fmt::Display for Rejected {
             }
             Self::TimedOut { name, after } => write!(f, "`{name}` timed out after {after:?}"),
             Self::RateLimited { name, retry_after } => {
-                write!(f, "rate limit `{name}` reached; retry after {retry_after:?}")
+                write!(
+                    f,
+                    "rate limit `{name}` reached; retry after {retry_after:?}"
+                )
             }
         }
     }

@@ -854,7 +854,12 @@ mod tests {
         );
         assert!(refused.is_empty(), "{refused:?}");
         assert_eq!(
-            (config.rate(), config.burst(), config.per(), config.max_wait()),
+            (
+                config.rate(),
+                config.burst(),
+                config.per(),
+                config.max_wait()
+            ),
             (50, 50, Duration::from_secs(60), Some(Duration::ZERO))
         );
         let explicit = compiled.with_burst(2).with_max_wait(Duration::from_secs(1));

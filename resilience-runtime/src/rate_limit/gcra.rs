@@ -147,10 +147,7 @@ impl Gcra {
     pub(super) fn available(&self, now: u64, schedule: Schedule) -> u32 {
         let tat = self.tat.load(Ordering::Relaxed);
         let start = if tat > now { tat } else { now };
-        let Some(slack) = now
-            .saturating_add(schedule.tolerance)
-            .checked_sub(start)
-        else {
+        let Some(slack) = now.saturating_add(schedule.tolerance).checked_sub(start) else {
             return 0;
         };
         let permits = slack / schedule.interval + 1;

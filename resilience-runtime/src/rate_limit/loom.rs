@@ -94,10 +94,17 @@ fn an_undo_races_a_new_reservation() {
         };
         let undone = undo.join().unwrap();
         if undone {
-            assert_eq!(newcomer.at, abandoned.at, "the newcomer got the abandoned permit");
+            assert_eq!(
+                newcomer.at, abandoned.at,
+                "the newcomer got the abandoned permit"
+            );
             assert_eq!(gcra.tat(), 200);
         } else {
-            assert_eq!(newcomer.at, abandoned.at + 100, "queued behind the abandoned one");
+            assert_eq!(
+                newcomer.at,
+                abandoned.at + 100,
+                "queued behind the abandoned one"
+            );
             assert_eq!(gcra.tat(), 300);
         }
     });

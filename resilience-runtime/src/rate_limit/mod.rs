@@ -109,8 +109,8 @@ use crate::sync::{const_fn, AtomicU32, Ordering};
 use crate::{events, Failure, InstanceName, Rejected};
 
 use self::gcra::{Decision, Gcra, Reserved, Schedule};
-use self::wait::{Phase, Waiting};
 pub use self::wait::RateLimitRun;
+use self::wait::{Phase, Waiting};
 
 /// The parameters of `#[rate_limit]`: `rate` from [`new`](Self::new), the rest changed by
 /// `const` builder methods.

@@ -21,9 +21,17 @@ const SCHEDULE: Schedule = Schedule::new(10, 1_000, 3); // one every 100 ns, 3 a
 #[test]
 fn the_schedule_rounds_the_interval_up_and_never_to_zero() {
     assert_eq!(Schedule::new(3, 1_000_000_000, 1).interval, 333_333_334);
-    assert_eq!(Schedule::new(1000, 10, 1).interval, 1, "at least a nanosecond");
+    assert_eq!(
+        Schedule::new(1000, 10, 1).interval,
+        1,
+        "at least a nanosecond"
+    );
     assert_eq!(SCHEDULE.tolerance, 200);
-    assert_eq!(Schedule::new(1, u64::MAX, u32::MAX).tolerance, u64::MAX, "saturates");
+    assert_eq!(
+        Schedule::new(1, u64::MAX, u32::MAX).tolerance,
+        u64::MAX,
+        "saturates"
+    );
 }
 
 #[test]
@@ -48,7 +56,10 @@ fn a_burst_is_taken_at_once_then_permits_come_one_interval_apart() {
 #[test]
 fn reservations_are_spaced_in_order_and_a_refusal_changes_nothing() {
     let gcra = Gcra::new();
-    assert_eq!(gcra.acquire(0, Schedule::new(10, 1_000, 1), None), Decision::Now);
+    assert_eq!(
+        gcra.acquire(0, Schedule::new(10, 1_000, 1), None),
+        Decision::Now
+    );
     let schedule = Schedule::new(10, 1_000, 1);
     let Decision::Later(first) = gcra.acquire(0, schedule, None) else {
         panic!("reserves")
@@ -86,7 +97,10 @@ fn only_the_newest_reservation_is_undone() {
     // Undone newest first, every reservation goes.
     assert!(gcra.undo(c));
     assert!(gcra.undo(a));
-    assert_eq!(gcra.acquire(0, schedule, Some(0)), Decision::Refused { retry_after: 100 });
+    assert_eq!(
+        gcra.acquire(0, schedule, Some(0)),
+        Decision::Refused { retry_after: 100 }
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -94,9 +108,8 @@ fn only_the_newest_reservation_is_undone() {
 
 #[tokio::test(start_paused = true)]
 async fn permits_come_exactly_at_their_times() {
-    static L: RateLimiter = RateLimiter::new(
-        RateLimitConfig::new(InstanceName::given("times"), 10).with_burst(3),
-    );
+    static L: RateLimiter =
+        RateLimiter::new(RateLimitConfig::new(InstanceName::given("times"), 10).with_burst(3));
     let start = Instant::now();
     let mut times = Vec::new();
     for _ in 0..6 {
@@ -130,7 +143,8 @@ async fn rate_per_and_burst_space_a_minute_quota() {
 
 #[tokio::test(start_paused = true)]
 async fn a_permit_beyond_max_wait_is_refused_at_once_with_its_retry_after() {
-    static L: RateLimiter = RateLimiter::new(limiter(10, 1).with_max_wait(Duration::from_millis(150)));
+    static L: RateLimiter =
+        RateLimiter::new(limiter(10, 1).with_max_wait(Duration::from_millis(150)));
     let start = Instant::now();
     L.acquire().await.unwrap();
     let waiter = tokio::spawn(L.acquire());
@@ -248,7 +262,10 @@ async fn a_rejected_call_does_not_run_its_body_and_stats_count_it() {
 #[test]
 fn the_config_defaults_are_the_shared_ones() {
     let config = RateLimitConfig::new(InstanceName::given("defaults"), 7);
-    assert_eq!(config.per(), Duration::from_nanos(limits::DEFAULT_PER_NANOS));
+    assert_eq!(
+        config.per(),
+        Duration::from_nanos(limits::DEFAULT_PER_NANOS)
+    );
     assert_eq!(config.burst(), limits::default_burst(7));
     assert_eq!(
         config.max_wait(),
