@@ -237,14 +237,17 @@ async fn main() {
 
     timeline.at(4_000).await;
     timeline.section("7. a quota: the email API takes 5 per second, 2 at once");
-    let (a, b, c, d, e) = tokio::join!(
+    let emails = tokio::join!(
         timeline.email(&client, 1005),
         timeline.email(&client, 1006),
         timeline.email(&client, 1007),
         timeline.email(&client, 1008),
         timeline.email(&client, 1009),
     );
-    let refused: Vec<u32> = [a, b, c, d, e].into_iter().flatten().collect();
+    let refused: Vec<u32> = [emails.0, emails.1, emails.2, emails.3, emails.4]
+        .into_iter()
+        .flatten()
+        .collect();
     timeline.note("2 went at once, the third waited its turn; the rest would have waited too long");
     if let Some(free) = timeline.permit_free_at() {
         timeline.note(&format!(
