@@ -206,7 +206,10 @@ impl RateLimitConfig {
 }
 
 /// A rate limiter: at most `rate` permits per `per`, `burst` at once, callers waiting in
-/// arrival order for at most `max_wait`. See the [module docs](self) for how it works.
+/// arrival order for at most `max_wait`, refused at once (with `retry_after`) when their
+/// permit would come later. GCRA in one atomic word on tokio's clock; the implementation
+/// notes (cancellation, memory ordering, size) open the source of this crate's `rate_limit`
+/// module.
 ///
 /// What `#[rate_limit(rate = 10, burst = 1, max_wait = "150ms")]` generates, written out by
 /// hand:
