@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use common::events::{fields, OnEvent};
 use common::ServiceError;
-use resilience::{circuit_breaker, retry};
+use resilience::{circuit_breaker, rate_limit, retry};
 
 #[test]
 fn transitions_rejections_and_retries_are_tracing_events() {
@@ -16,6 +16,10 @@ fn transitions_rejections_and_retries_are_tracing_events() {
     #[circuit_breaker(threshold = 2, timeout = "1s", name = "traced")]
     async fn call() -> Result<(), ServiceError> {
         Err(ServiceError::Unavailable)
+    }
+    #[rate_limit(rate = 1, max_wait = "0s", name = "traced-quota")]
+    async fn quota() -> Result<(), ServiceError> {
+        Ok(())
     }
 
     let capture = Arc::new(Mutex::new(Vec::new()));
@@ -31,6 +35,8 @@ fn transitions_rejections_and_retries_are_tracing_events() {
     rt.block_on(async {
         call().await.unwrap_err(); // fails, retries once, fails: the breaker opens
         call().await.unwrap_err(); // rejected: the retry stops at once
+        quota().await.unwrap();
+        quota().await.unwrap_err(); // over the quota
     });
     let events = capture.lock().unwrap().clone();
     let has = |needle: &str| events.iter().any(|e| e.contains(needle));
@@ -44,6 +50,10 @@ fn transitions_rejections_and_retries_are_tracing_events() {
     );
     assert!(
         has(r#"message=call rejected name="traced" reason="circuit_open""#),
+        "{events:#?}"
+    );
+    assert!(
+        has(r#"message=call rejected name="traced-quota" reason="rate_limited""#),
         "{events:#?}"
     );
 }
