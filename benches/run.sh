@@ -60,7 +60,7 @@ import os
 import sys
 
 criterion_dir, since = sys.argv[1], float(sys.argv[2])
-GROUP_ORDER = ["breaker", "retry", "bulkhead", "stacked", "timeout", "contended"]
+GROUP_ORDER = ["breaker", "retry", "bulkhead", "rate_limit", "stacked", "timeout", "contended"]
 
 entries = []
 for root, _dirs, files in os.walk(criterion_dir):
@@ -94,6 +94,8 @@ if not entries:
 def kind(entry):
     if entry["function"] == "plain":
         return "plain"
+    if entry["function"].startswith("floor"):
+        return "floor"  # a reference row: neither ours nor a peer
     return "ours" if entry["function"].startswith("ours") else "peer"
 
 
@@ -121,7 +123,7 @@ def peers_of(entry):
 
 
 def order(entry):
-    rank = {"plain": 0, "ours": 1, "peer": 2}[kind(entry)]
+    rank = {"plain": 0, "floor": 1, "ours": 2, "peer": 3}[kind(entry)]
     return (group_key(entry["group"]), entry["value"] if kind(entry) != "plain" else "",
             rank, entry["written"])
 

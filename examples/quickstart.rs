@@ -6,9 +6,10 @@
 //!
 //! A simulated payment service (in process, no network) is healthy, then fails, then recovers,
 //! then slows down. A `PaymentClient` calls it through `#[retry]`, `#[circuit_breaker]`,
-//! `#[bulkhead]`, `#[timeout]` and `#[fallback]`, and every call prints one line: when it
-//! finished, its number, its outcome, how long it took and what happened. The whole story
-//! takes about four seconds of real time; a summary counts the outcomes at the end.
+//! `#[bulkhead]`, `#[timeout]` and `#[fallback]`, and emails receipts through a quota-limited
+//! API with `#[rate_limit]`. Every call prints one line: when it finished, its number, its
+//! outcome, how long it took and what happened. The whole story takes about four and a half
+//! seconds of real time; a summary counts the outcomes at the end.
 //!
 //! Colour is used when stdout is a terminal and `NO_COLOR` is not set.
 
@@ -19,7 +20,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use resilience::{bulkhead, circuit_breaker, fallback, retry, timeout, CallId, Rejected};
+use resilience::{
+    bulkhead, circuit_breaker, fallback, rate_limit, retry, timeout, CallId, Rejected,
+};
 use tokio::sync::RwLock;
 use tokio::time::{sleep, sleep_until, Instant};
 
@@ -117,6 +120,14 @@ impl PaymentClient {
             value,
             source: Source::Live,
         })
+    }
+
+    /// Emails a receipt through a third-party API whose quota is 5 requests per second, 2 at
+    /// once: a caller waits up to 300ms for its turn, and is told at once, with the time to
+    /// come back, when its turn would come later.
+    #[rate_limit(rate = 5, per = "1s", burst = 2, max_wait = "300ms")]
+    async fn email_receipt(&self, receipt: u32) -> Result<(), PaymentError> {
+        self.service.email(receipt).await
     }
 
     /// The fallback: same arguments, plus the error. Nothing cached? Then the error stands.
@@ -223,6 +234,31 @@ async fn main() {
     timeline.section("6. too slow: the timeout cuts calls off, the fallback answers from cache");
     timeline.rate(&client, "EUR").await;
     timeline.rate(&client, "GBP").await;
+
+    timeline.at(4_000).await;
+    timeline.section("7. a quota: the email API takes 5 per second, 2 at once");
+    let emails = tokio::join!(
+        timeline.email(&client, 1005),
+        timeline.email(&client, 1006),
+        timeline.email(&client, 1007),
+        timeline.email(&client, 1008),
+        timeline.email(&client, 1009),
+    );
+    let refused: Vec<u32> = [emails.0, emails.1, emails.2, emails.3, emails.4]
+        .into_iter()
+        .flatten()
+        .collect();
+    timeline.note("2 went at once, the third waited its turn; the rest would have waited too long");
+    if let Some(free) = timeline.permit_free_at() {
+        timeline.note(&format!(
+            "the refused two come back at {}, when the limiter said a permit is free",
+            seconds(free - timeline.start)
+        ));
+        sleep_until(free).await;
+    }
+    for receipt in refused {
+        timeline.email(&client, receipt).await;
+    }
 
     timeline.summary(&client.service);
 }
@@ -347,6 +383,13 @@ impl PaymentService {
         Ok(Receipt { number })
     }
 
+    /// The email API: answers at once; its quota is the client's to respect.
+    #[allow(clippy::unused_async)] // a network call in real life
+    async fn email(&self, _receipt: u32) -> Result<(), PaymentError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
     async fn exchange_rate(&self, currency: &str) -> Result<f64, PaymentError> {
         self.receive().await?;
         Ok(match currency {
@@ -368,6 +411,7 @@ enum Outcome {
     CircuitOpen,
     BulkheadFull,
     TimedOut,
+    RateLimited,
     Fallback,
 }
 
@@ -379,6 +423,7 @@ impl Outcome {
             Self::CircuitOpen => "circuit open",
             Self::BulkheadFull => "bulkhead full",
             Self::TimedOut => "timed out",
+            Self::RateLimited => "rate limited",
             Self::Fallback => "fallback",
         }
     }
@@ -386,11 +431,11 @@ impl Outcome {
     /// The ANSI colour of the label.
     fn colour(self) -> &'static str {
         match self {
-            Self::Ok => "32",                            // green
-            Self::Error => "31",                         // red
-            Self::CircuitOpen => "35",                   // magenta
-            Self::BulkheadFull | Self::TimedOut => "33", // yellow
-            Self::Fallback => "36",                      // cyan
+            Self::Ok => "32",                                                // green
+            Self::Error => "31",                                             // red
+            Self::CircuitOpen => "35",                                       // magenta
+            Self::BulkheadFull | Self::TimedOut | Self::RateLimited => "33", // yellow
+            Self::Fallback => "36",                                          // cyan
         }
     }
 
@@ -399,6 +444,7 @@ impl Outcome {
             PaymentError::Rejected(Rejected::CircuitOpen { .. }) => Self::CircuitOpen,
             PaymentError::Rejected(Rejected::BulkheadFull { .. }) => Self::BulkheadFull,
             PaymentError::Rejected(Rejected::TimedOut { .. }) => Self::TimedOut,
+            PaymentError::Rejected(Rejected::RateLimited { .. }) => Self::RateLimited,
             _ => Self::Error,
         }
     }
@@ -413,6 +459,7 @@ struct Tally {
     circuit_open: u32,
     bulkhead_full: u32,
     timed_out: u32,
+    rate_limited: u32,
 }
 
 struct Timeline {
@@ -420,6 +467,8 @@ struct Timeline {
     colour: bool,
     next_call: Cell<u32>,
     tally: RefCell<Tally>,
+    /// When the last call a rate limit refused was told a permit is free.
+    permit_free_at: Cell<Option<Instant>>,
 }
 
 impl Timeline {
@@ -430,6 +479,7 @@ impl Timeline {
             colour: std::io::stdout().is_terminal() && !no_color,
             next_call: Cell::new(1),
             tally: RefCell::new(Tally::default()),
+            permit_free_at: Cell::new(None),
         }
     }
 
@@ -487,6 +537,7 @@ impl Timeline {
             Outcome::CircuitOpen => tally.circuit_open += 1,
             Outcome::BulkheadFull => tally.bulkhead_full += 1,
             Outcome::TimedOut => tally.timed_out += 1,
+            Outcome::RateLimited => tally.rate_limited += 1,
         }
     }
 
@@ -550,6 +601,34 @@ impl Timeline {
         self.charge(client, card, cents).await
     }
 
+    /// Emails a receipt and prints how that went; hands the receipt back if it was refused.
+    async fn email(&self, client: &PaymentClient, receipt: u32) -> Option<u32> {
+        let call = self.next_call();
+        let started = Instant::now();
+        let result = client.email_receipt(receipt).await;
+        let took = started.elapsed();
+        match result {
+            Ok(()) => {
+                let detail = format!("receipt {receipt} emailed");
+                self.line(call, Outcome::Ok, took, &detail);
+                None
+            }
+            Err(error) => {
+                if let PaymentError::Rejected(rejected @ Rejected::RateLimited { .. }) = &error {
+                    let free = rejected.retry_after().map(|wait| Instant::now() + wait);
+                    self.permit_free_at.set(free);
+                }
+                self.line(call, Outcome::of(&error), took, &describe(&error));
+                Some(receipt)
+            }
+        }
+    }
+
+    /// When the last refused email was told a permit is free.
+    fn permit_free_at(&self) -> Option<Instant> {
+        self.permit_free_at.get()
+    }
+
     /// Looks up an exchange rate, and prints where the answer came from.
     async fn rate(&self, client: &PaymentClient, currency: &'static str) {
         let call = self.next_call();
@@ -582,7 +661,8 @@ impl Timeline {
 
     fn summary(&self, service: &PaymentService) {
         let tally = self.tally.borrow();
-        let rejected = tally.circuit_open + tally.bulkhead_full + tally.timed_out;
+        let rejected =
+            tally.circuit_open + tally.bulkhead_full + tally.timed_out + tally.rate_limited;
         println!("\n{}", self.paint("1", "summary"));
         println!(
             "  {} calls in {}: {} ok, {} answered by the fallback, {} errors, {rejected} rejected",
@@ -593,8 +673,8 @@ impl Timeline {
             tally.errors,
         );
         println!(
-            "  rejected: {} circuit open, {} bulkhead full, {} timed out",
-            tally.circuit_open, tally.bulkhead_full, tally.timed_out
+            "  rejected: {} circuit open, {} bulkhead full, {} timed out, {} rate limited",
+            tally.circuit_open, tally.bulkhead_full, tally.timed_out, tally.rate_limited
         );
         println!(
             "  {} body runs, each one request to the service; at most {} charges ran at once",
@@ -620,6 +700,10 @@ fn describe(error: &PaymentError) -> String {
         PaymentError::Rejected(Rejected::TimedOut { after, .. }) => {
             format!("no answer within {}", millis(*after))
         }
+        PaymentError::Rejected(Rejected::RateLimited { retry_after, .. }) => format!(
+            "not sent; over the quota, a permit is free in {}",
+            countdown(*retry_after)
+        ),
         other => other.to_string(),
     }
 }

@@ -13,7 +13,8 @@ use pin_project_lite::pin_project;
 
 pub use resilience_runtime::{
     Attempt, BreakerConfig, Bulkhead, BulkheadConfig, CircuitBreaker, ErrorClass, Failure,
-    InstanceName, Jitter, Rejected, RetryConfig, RetryPolicy, Site, Timeout, TripPolicy,
+    InstanceName, Jitter, RateLimitConfig, RateLimiter, Rejected, RetryConfig, RetryPolicy, Site,
+    Timeout, TripPolicy,
 };
 
 /// The return type of an annotated function: a `Result` under any spelling.

@@ -1,8 +1,8 @@
 //! Declarative fault tolerance for async Rust.
 //!
 //! Annotate an `async fn` — a free function or a method — and its calls go through a circuit
-//! breaker, retries with backoff, a bulkhead, a time limit or a fallback, without a line of
-//! plumbing and without changing the function's signature:
+//! breaker, retries with backoff, a bulkhead, a rate limit, a time limit or a fallback,
+//! without a line of plumbing and without changing the function's signature:
 //!
 //! ```
 //! use resilience::{bulkhead, circuit_breaker, retry, Rejected};
@@ -39,6 +39,7 @@
 //! | [`#[circuit_breaker]`](circuit_breaker) | stops calling a dependency that keeps failing, and tests it again later |
 //! | [`#[retry]`](retry) | retries failed calls with exponential backoff and jitter |
 //! | [`#[bulkhead]`](bulkhead) | bounds how many calls run at once; the rest wait in order or are turned away |
+//! | [`#[rate_limit]`](rate_limit) | bounds how often calls start: `rate` per `per`, `burst` at once; the rest wait in order or are turned away |
 //! | [`#[timeout]`](timeout) | drops a call that takes too long |
 //! | [`#[fallback]`](fallback) | answers a failed call with another function's result |
 //!
@@ -63,9 +64,13 @@
 //!   call that is not idempotent can refuse to retry a timeout;
 //! - a breaker outside a `#[timeout]` counts [`Rejected::TimedOut`] as a failure (the
 //!   dependency was too slow), but ignores [`Rejected::BulkheadFull`] from a bulkhead inside
-//!   it: a full local compartment says nothing about the dependency's health, and counting it
+//!   it, and [`Rejected::RateLimited`] from a rate limit inside it: a full local compartment
+//!   or a spent local quota says nothing about the dependency's health, and counting it
 //!   would let a burst of load open the breaker. `resilience4j` and `MicroProfile` count both;
-//!   we count only what the dependency did.
+//!   we count only what the dependency did;
+//! - a `#[rate_limit]` inside a `#[retry]` gives every attempt its own permit (each attempt
+//!   is a call to the dependency); written above the retry, it takes one permit for the whole
+//!   call, retries included.
 //!
 //! The stack is never silently reordered. When the crate is imported under another name
 //! (`use resilience as res;`), give the outermost attribute that path, `#[res::retry(crate =
@@ -221,8 +226,9 @@
 //!
 //! Each attribute keeps its state in a `static` declared inside the rewritten function: one
 //! breaker per function, shared by every caller, every task and every `self`. `name = "..."`
-//! on a breaker or bulkhead shares one instance between every function that gives the same
-//! name (the first to run decides its configuration). A `static` inside a generic function is
+//! on a breaker, bulkhead or rate limit shares one instance between every function that gives
+//! the same name (the first to run decides its configuration): one quota for every function
+//! that calls the same API. A `static` inside a generic function is
 //! shared by all its instantiations.
 
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
@@ -238,7 +244,8 @@ pub mod runtime {
     pub use resilience_runtime::{
         Backoff, BreakerConfig, BreakerPermit, BreakerRun, BreakerState, Bulkhead, BulkheadConfig,
         BulkheadPermit, BulkheadRun, CircuitBreaker, ErrorClass, Failure, InstanceName, Jitter,
-        Rejected, RetryConfig, RetryPolicy, Stats, Timeout, TimeoutRun, TripPolicy,
+        RateLimitConfig, RateLimitRun, RateLimiter, Rejected, RetryConfig, RetryPolicy, Stats,
+        Timeout, TimeoutRun, TripPolicy,
     };
 }
 
@@ -306,8 +313,8 @@ pub use resilience_macros::circuit_breaker;
 /// | `base = "100ms"` | `"100ms"` | the delay before retry `k` is `base * 2^k`, capped, then jittered |
 /// | `max_delay = "10s"` | `"10s"` | cap on any one delay |
 /// | `jitter = "full"` | `"full"` | `"none"`, `"full"` (uniform in `[0, d]`), `"equal"` (`d/2` + uniform in `[0, d/2]`), `"decorrelated"` (uniform in `[base, 3 * previous]`, capped) |
-/// | `retry_if = path` | every `Err` | `fn(&E) -> bool`; other errors return at once. It also judges an inner `TimedOut` or `BulkheadFull`, as the `E` the caller would get; an inner `CircuitOpen` always ends retrying |
-/// | `retry_after = path` | none | `fn(&E) -> Option<Duration>`: the server's hint (HTTP `Retry-After`, gRPC pushback). `Some(d)` makes the next delay `d`, capped at `max_delay`, instead of the backoff's |
+/// | `retry_if = path` | every `Err` | `fn(&E) -> bool`; other errors return at once. It also judges an inner `TimedOut`, `BulkheadFull` or `RateLimited`, as the `E` the caller would get; an inner `CircuitOpen` always ends retrying |
+/// | `retry_after = path` | none | `fn(&E) -> Option<Duration>`: the server's hint (HTTP `Retry-After`, gRPC pushback). `Some(d)` makes the next delay `d`, capped at `max_delay`, instead of the backoff's. An inner `RateLimited` rejection's own `retry_after` is honoured the same way, without a path |
 /// | `max_elapsed = "30s"` | none | total time budget: no retry starts whose delay would end later than this after the first attempt began |
 /// | `budget = 0.2` | `0.2` | retry budget: over a rolling 10 s, retries may add at most this share (0 to 1) of the calls the instance served; `"none"` turns it off. See [Retry storms](#retry-storms) |
 /// | `budget_min = 10` | `10` | the budget's reserve: retries per second always allowed, whatever the share |
@@ -489,6 +496,71 @@ pub use resilience_macros::retry;
 /// # }
 /// ```
 pub use resilience_macros::bulkhead;
+
+/// Limits how often a function (or a named quota shared by several) is called: `rate`
+/// permits per `per`, `burst` at once after a quiet period; callers beyond that wait for
+/// their permit in arrival order, or are refused at once when it would come too late.
+///
+/// | parameter | default | meaning |
+/// |---|---|---|
+/// | `rate = N` | required | permits per `per` |
+/// | `per = "1s"` | `"1s"` | the period of `rate` |
+/// | `burst = N` | `rate` | permits that may be taken at once after a quiet period (the bucket's capacity) |
+/// | `max_wait = "2s"` | wait forever | how long a caller may wait for its permit; a caller whose permit would come later is refused at once with [`Rejected::RateLimited`], without waiting to find out; `"0s"` never waits |
+/// | `name = "github"` | the function's path | same name, same limiter: one quota for every function that names it |
+/// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
+///
+/// The limiter is GCRA (governor's algorithm): one permit every `per / rate`, with `burst`
+/// of tolerance, so over any stretch of time `d` at most `burst + rate × d / per` calls
+/// start. It is one atomic word on tokio's clock, with no background task and no allocation
+/// per call; a paused test clock drives it exactly. A waiting caller holds a reservation, so
+/// waiters are served in arrival order; a refused one gets `retry_after`, the time until a
+/// permit is free ([`Rejected::retry_after`] reads it). A waiting caller whose future is
+/// dropped gives its permit back when nobody has reserved after it; otherwise its permit
+/// passes unused, and the rate is never exceeded (the runtime crate's `rate_limit` module
+/// describes the implementation, its memory orderings and its loom models).
+///
+/// Under `#[retry]`, every attempt takes a permit; written above `#[retry]`, the whole call
+/// takes one. A breaker outside ignores `RateLimited`: a spent local quota says nothing about
+/// the dependency's health.
+///
+/// ```
+/// use resilience::{rate_limit, Rejected};
+/// use std::time::Duration;
+/// use tokio::time::Instant;
+///
+/// #[derive(Debug)]
+/// enum Error { Rejected(Rejected) }
+/// impl From<Rejected> for Error {
+///     fn from(r: Rejected) -> Self { Error::Rejected(r) }
+/// }
+///
+/// #[rate_limit(rate = 2, per = "1s", max_wait = "600ms", name = "github")]
+/// async fn fetch_repo(id: u32) -> Result<u32, Error> {
+///     Ok(id)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let start = Instant::now();
+/// // A burst of 2 at once, then one permit every 500 ms: the third caller waits for its own.
+/// for id in 1..=3 {
+///     assert_eq!(fetch_repo(id).await.unwrap(), id);
+/// }
+/// assert_eq!(start.elapsed(), Duration::from_millis(500));
+/// // Two more at once: the first waits 500 ms; the second would wait 1 s, more than its
+/// // 600 ms, so it is refused at once and told when a permit is free.
+/// let (fourth, fifth) = tokio::join!(fetch_repo(4), fetch_repo(5));
+/// assert_eq!(fourth.unwrap(), 4);
+/// match fifth {
+///     Err(Error::Rejected(rejected @ Rejected::RateLimited { .. })) => {
+///         assert_eq!(rejected.retry_after(), Some(Duration::from_secs(1)));
+///     }
+///     other => panic!("expected RateLimited, got {other:?}"),
+/// }
+/// # }
+/// ```
+pub use resilience_macros::rate_limit;
 
 /// Drops a call that takes longer than a time limit, returning [`Rejected::TimedOut`].
 ///

@@ -3,10 +3,10 @@
 //!
 //! # Seeing instances
 //!
-//! Every breaker, bulkhead, retry and timeout registers itself when it serves its first call
-//! (nothing runs before `main`). [`snapshot`] lists them; [`breaker`] and [`bulkhead`] look
-//! one up by name — its `name = "..."`, or the path of the function it guards, like
-//! `my_app::client::PaymentClient::charge`.
+//! Every breaker, bulkhead, rate limiter, retry and timeout registers itself when it serves
+//! its first call (nothing runs before `main`). [`snapshot`] lists them; [`breaker`],
+//! [`bulkhead`] and [`rate_limiter`] look one up by name — its `name = "..."`, or the path
+//! of the function it guards, like `my_app::client::PaymentClient::charge`.
 //!
 //! ```
 //! use resilience::{circuit_breaker, monitor, Rejected};
@@ -29,7 +29,10 @@
 //! ```
 //!
 //! A breaker's snapshot also says how long it has been in its state (`in_state`) and the
-//! open period of its latest opening, backoff included (`open_period`).
+//! open period of its latest opening, backoff included (`open_period`); a bulkhead's its free
+//! slots and waiting callers (`available`, `waiting`); a rate limiter's the permits a caller
+//! could take now without waiting and the callers waiting for a reserved permit (`available`,
+//! `waiting`).
 //! With the `stats` feature, each snapshot also carries counters ([`Stats`]: calls,
 //! successes, failures, rejections, retries). They cost an atomic add per call, so they are
 //! opt-in; without the feature they read zero.
@@ -70,6 +73,10 @@
 //! | | `budget_min` | 0 to 1048576 (2^20) retries a second |
 //! | | `max_elapsed` | a duration longer than zero, or `none`: no total time budget |
 //! | `timeout` | `limit` | a duration longer than zero |
+//! | `rate_limit` | `rate` | 1 to 4294967295; a `burst` left to its default follows it |
+//! | | `per` | a duration longer than zero |
+//! | | `burst` | 1 to 4294967295, or `none`: equal to `rate` |
+//! | | `max_wait` | a duration (`0s` never waits), or `none`: wait as long as it takes |
 //!
 //! Values are written as in the attributes, without the quotes: whole numbers, rates like
 //! `0.5`, durations like `250ms`, `10s`, `1.5s`, `2m`, `1h` (`0.5ns` is refused, not rounded
@@ -87,7 +94,7 @@
 //! | `tracing` message | level | fields |
 //! |---|---|---|
 //! | `circuit breaker state changed` | `warn` when it opens, `info` otherwise | `name`, `from`, `to` |
-//! | `call rejected` | `debug` | `name`, `reason` (`circuit_open`, `bulkhead_full`, `timed_out`) |
+//! | `call rejected` | `debug` | `name`, `reason` (`circuit_open`, `bulkhead_full`, `timed_out`, `rate_limited`) |
 //! | `retrying` | `debug` | `name`, `attempt` (the retry about to happen, from 1), `delay_ms`, `cause` (`error`, or a rejection reason) |
 //! | `retries exhausted` | `info` | `name`, `attempts`, `cause` (the last failure's, or `budget`: the retry budget was spent, or `max_elapsed`: the next delay would end past it) |
 //! | `resilience override ignored; the compiled-in value stays` | `warn` | `key`, `value`, `reason` |
@@ -96,7 +103,7 @@
 //! |---|---|---|
 //! | `resilience_breaker_transitions_total` | counter | `name`, `from`, `to` |
 //! | `resilience_breaker_state` | gauge: 0 closed, 1 open, 2 half-open, 3 forced open, 4 forced closed | `name` |
-//! | `resilience_rejections_total` | counter | `name`, `reason` |
+//! | `resilience_rejections_total` | counter | `name`, `reason` (as in `call rejected`) |
 //! | `resilience_retries_total` | counter | `name`, `cause` |
 //! | `resilience_retries_exhausted_total` | counter | `name` |
 //! | `resilience_retry_budget_exhausted_total` | counter: failed calls not retried because the budget was spent | `name` |
@@ -105,6 +112,7 @@
 //! `forced_closed`.
 
 pub use resilience_runtime::{
-    breaker, bulkhead, configure, env_key, override_errors, snapshot, BreakerState, Bulkhead,
-    CircuitBreaker, ConfigError, InstanceConfig, InstanceKind, InstanceSnapshot, Stats,
+    breaker, bulkhead, configure, env_key, override_errors, rate_limiter, snapshot, BreakerState,
+    Bulkhead, CircuitBreaker, ConfigError, InstanceConfig, InstanceKind, InstanceSnapshot,
+    RateLimiter, Stats,
 };

@@ -1,4 +1,5 @@
-//! No heap allocation per call on the happy path, for every attribute and for a stack of them.
+//! No heap allocation per call on the happy path, for every attribute and for a stack of them;
+//! for a rate limit, also when every call waits for its permit.
 //!
 //! This test binary installs a counting global allocator: a thin wrapper around
 //! [`System`] that, while counting is switched on *for the current thread*, adds one per
@@ -26,7 +27,7 @@ use std::future::Future;
 use std::hint::black_box;
 
 use common::ServiceError;
-use resilience::{bulkhead, circuit_breaker, fallback, retry, timeout};
+use resilience::{bulkhead, circuit_breaker, fallback, rate_limit, retry, timeout};
 
 // ---------------------------------------------------------------------------------------------
 // The counting allocator.
@@ -236,6 +237,32 @@ fn a_timeout_armed_while_the_body_waits_does_not_allocate_per_call() {
 }
 
 #[test]
+fn a_rate_limit_with_permits_to_spare_does_not_allocate_per_call() {
+    #[rate_limit(rate = 1_000_000_000)]
+    async fn call(x: u64) -> Result<u64, ServiceError> {
+        Ok(black_box(x))
+    }
+    assert_eq!(allocations_in_calls(call), 0);
+}
+
+/// One permit per millisecond and no burst: every call after the first waits for its
+/// permit, on a tokio sleep kept inside the call's future. About 1.3 s of real time.
+#[test]
+fn a_rate_limit_that_makes_every_call_wait_does_not_allocate_per_call() {
+    #[rate_limit(rate = 1000, burst = 1)]
+    async fn call(x: u64) -> Result<u64, ServiceError> {
+        Ok(black_box(x))
+    }
+    let start = std::time::Instant::now();
+    assert_eq!(allocations_in_calls(call), 0);
+    let calls = u32::try_from(WARM_UP + CALLS).unwrap();
+    assert!(
+        start.elapsed() >= std::time::Duration::from_millis(1) * (calls - 1),
+        "the calls waited for their permits, one per millisecond"
+    );
+}
+
+#[test]
 fn a_fallback_that_is_not_needed_does_not_allocate_per_call() {
     #[fallback(recover)]
     async fn call(x: u64) -> Result<u64, ServiceError> {
@@ -273,6 +300,7 @@ fn every_attribute_stacked_does_not_allocate_per_call() {
     #[fallback(recover)]
     #[retry(max = 2, base = "10ms")]
     #[circuit_breaker(failure_rate = 0.5, window = 100)]
+    #[rate_limit(rate = 1_000_000_000, max_wait = "1s")]
     #[bulkhead(max = 16, max_wait = "50ms")]
     #[timeout("1s")]
     async fn call(x: u64) -> Result<u64, ServiceError> {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{answer, Runs, ServiceError};
 use resilience::monitor::{self, BreakerState, InstanceConfig, InstanceKind};
 use resilience::runtime::TripPolicy;
-use resilience::{bulkhead, circuit_breaker, retry};
+use resilience::{bulkhead, circuit_breaker, rate_limit, retry};
 
 #[tokio::test(start_paused = true)]
 async fn snapshot_reflects_state_after_a_scripted_sequence() {
@@ -475,5 +475,31 @@ fn transitions_rejections_and_retries_are_metrics() {
                 && (*v - 1.0).abs() < f64::EPSILON),
         "{:?}",
         recorded.0.lock().unwrap()
+    );
+}
+
+#[test]
+fn rate_limit_rejections_are_metrics() {
+    #[rate_limit(rate = 1, max_wait = "0s", name = "metered-quota")]
+    async fn call() -> Result<(), ServiceError> {
+        Ok(())
+    }
+
+    let recorded = Recorded::default();
+    metrics::with_local_recorder(&recorded, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            call().await.unwrap();
+            call().await.unwrap_err();
+            call().await.unwrap_err();
+        });
+    });
+    assert_eq!(
+        recorded.get("resilience_rejections_total{name=metered-quota,reason=rate_limited}"),
+        Some(2.0)
     );
 }

@@ -263,3 +263,23 @@ async fn max_elapsed_also_bounds_a_hinted_delay() {
     );
     assert_eq!(begin.elapsed(), Duration::from_secs(20));
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_inner_rate_limit_is_its_own_hint() {
+    static RUNS: Runs = Runs::new();
+    // One permit a second and no waiting: a retry 10 ms later is refused, with the time until
+    // the next permit, and the retry waits that instead of the backoff's 20 ms.
+    #[retry(max = 3, base = "10ms", jitter = "none")]
+    #[resilience::rate_limit(rate = 1, max_wait = "0s")]
+    async fn call() -> Result<u32, ServiceError> {
+        match RUNS.hit() {
+            1 => Err(ServiceError::Unavailable),
+            n => Ok(u32::try_from(n).unwrap()),
+        }
+    }
+
+    let begin = Instant::now();
+    assert_eq!(call().await, Ok(2));
+    assert_eq!(RUNS.get(), 2, "the refused attempt did not run the body");
+    assert_eq!(begin.elapsed(), Duration::from_secs(1));
+}

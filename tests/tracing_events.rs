@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use common::events::{fields, OnEvent};
 use common::ServiceError;
-use resilience::{circuit_breaker, retry};
+use resilience::{circuit_breaker, rate_limit, retry};
 
 #[test]
 fn transitions_rejections_and_retries_are_tracing_events() {
@@ -21,6 +21,10 @@ fn transitions_rejections_and_retries_are_tracing_events() {
     #[retry(max = 3, budget = 0, budget_min = 0, name = "penniless")]
     async fn penniless() -> Result<(), ServiceError> {
         Err(ServiceError::Unavailable)
+    }
+    #[rate_limit(rate = 1, max_wait = "0s", name = "traced-quota")]
+    async fn quota() -> Result<(), ServiceError> {
+        Ok(())
     }
 
     let capture = Arc::new(Mutex::new(Vec::new()));
@@ -37,6 +41,8 @@ fn transitions_rejections_and_retries_are_tracing_events() {
         call().await.unwrap_err(); // fails, retries once, fails: the breaker opens
         call().await.unwrap_err(); // rejected: the retry stops at once
         penniless().await.unwrap_err();
+        quota().await.unwrap();
+        quota().await.unwrap_err(); // over the quota
     });
     let events = capture.lock().unwrap().clone();
     let has = |needle: &str| events.iter().any(|e| e.contains(needle));
@@ -54,6 +60,10 @@ fn transitions_rejections_and_retries_are_tracing_events() {
     );
     assert!(
         has(r#"message=retries exhausted name="penniless" attempts=1 cause="budget""#),
+        "{events:#?}"
+    );
+    assert!(
+        has(r#"message=call rejected name="traced-quota" reason="rate_limited""#),
         "{events:#?}"
     );
 }

@@ -42,6 +42,13 @@ pub(crate) fn check<T, E: fmt::Debug>(outcome: Result<T, E>) {
     }
 }
 
+/// governor's direct limiter, configured as our bench function: a permit every nanosecond,
+/// a burst of a second's worth, so it never runs out at the rate a bench calls it.
+pub(crate) fn governor_limiter() -> governor::DefaultDirectRateLimiter {
+    let rate = std::num::NonZeroU32::new(1_000_000_000).expect("non-zero");
+    governor::RateLimiter::direct(governor::Quota::per_second(rate))
+}
+
 /// A runtime from `builder`, with tokio's timer on (the attributes read tokio's clock).
 pub(crate) fn runtime(mut builder: tokio::runtime::Builder) -> tokio::runtime::Runtime {
     builder.enable_time().build().expect("a tokio runtime")

@@ -1,5 +1,5 @@
-//! Throughput under contention: one shared breaker, and one shared bulkhead, hammered by many
-//! tasks on a two-worker runtime. Ours and the peers' side by side, in calls per second.
+//! Throughput under contention: one shared breaker, one shared bulkhead, and one shared rate
+//! limiter (with permits to spare), hammered by many tasks on a two-worker runtime. Ours and the peers' side by side, in calls per second.
 //!
 //! One iteration spawns [`TASKS`] tasks that each make [`CALLS_PER_TASK`] sequential calls
 //! of an `async fn` that succeeds at once, and waits for all of them; criterion reports
@@ -24,13 +24,13 @@ use criterion::{
 };
 use failsafe::futures::CircuitBreaker as _;
 use recloser::{AsyncRecloser, Recloser};
-use resilience::{bulkhead, circuit_breaker};
+use resilience::{bulkhead, circuit_breaker, rate_limit};
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Semaphore;
 use tower::limit::ConcurrencyLimit;
 use tower::{service_fn, Service as _, ServiceExt as _};
 
-use common::{check, plain, runtime, with_permit, BenchError};
+use common::{check, governor_limiter, plain, runtime, with_permit, BenchError};
 
 /// Worker threads of the runtime (the machine the README's numbers come from has 2 cores).
 const WORKERS: usize = 2;
@@ -83,6 +83,12 @@ async fn shared_breaker(x: u64) -> Result<u64, BenchError> {
 
 #[bulkhead(max = 16)]
 async fn shared_bulkhead(x: u64) -> Result<u64, BenchError> {
+    Ok(black_box(x))
+}
+
+/// A permit every nanosecond: the limiter's word changes at every call, and never runs out.
+#[rate_limit(rate = 1_000_000_000)]
+async fn shared_rate_limit(x: u64) -> Result<u64, BenchError> {
     Ok(black_box(x))
 }
 
@@ -170,6 +176,28 @@ fn contended(c: &mut Criterion) {
             });
         },
     );
+
+    let governor = Arc::new(governor_limiter());
+    group.bench_function(BenchmarkId::new("ours", "rate_limit"), |b| {
+        b.iter_custom(|iters| {
+            rounds(&rt, iters, || async {
+                calls!(|i| shared_rate_limit(i).await)
+            })
+        });
+    });
+    group.bench_function(BenchmarkId::new("governor check", "rate_limit"), |b| {
+        b.iter_custom(|iters| {
+            rounds(&rt, iters, || {
+                let governor = Arc::clone(&governor);
+                async move {
+                    calls!(|i| {
+                        governor.check().expect("a permit every nanosecond");
+                        plain(i).await
+                    });
+                }
+            })
+        });
+    });
     group.finish();
 }
 

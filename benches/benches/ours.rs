@@ -5,7 +5,7 @@
 
 use std::hint::black_box;
 
-use resilience::{bulkhead, circuit_breaker, fallback, retry, timeout};
+use resilience::{bulkhead, circuit_breaker, fallback, rate_limit, retry, timeout};
 
 use crate::common::{plain, BenchError};
 
@@ -26,6 +26,12 @@ pub(crate) async fn retried(x: u64) -> Result<u64, BenchError> {
 
 #[bulkhead(max = 16)]
 pub(crate) async fn bulkheaded(x: u64) -> Result<u64, BenchError> {
+    Ok(black_box(x))
+}
+
+/// A permit every nanosecond: never runs out at the rate a bench calls it.
+#[rate_limit(rate = 1_000_000_000)]
+pub(crate) async fn rate_limited(x: u64) -> Result<u64, BenchError> {
     Ok(black_box(x))
 }
 

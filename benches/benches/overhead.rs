@@ -30,8 +30,10 @@ use tower::limit::ConcurrencyLimit;
 use tower::{service_fn, Service as _, ServiceExt as _};
 use tower_resilience_circuitbreaker::CircuitBreakerLayer;
 
-use common::{check, plain, runtime, with_permit};
-use ours::{breaker_consecutive, breaker_window, bulkheaded, retried, stacked, timed};
+use common::{check, governor_limiter, plain, runtime, with_permit};
+use ours::{
+    breaker_consecutive, breaker_window, bulkheaded, rate_limited, retried, stacked, timed,
+};
 
 /// Times `iters` sequential calls inside one `block_on` on `$runtime`. `$call` is an
 /// expression that makes and awaits one call, with `$i` (the loop index, through
@@ -156,6 +158,36 @@ fn bulkhead(c: &mut Criterion) {
     group.finish();
 }
 
+/// A permit due at every call: ours, governor's `check` and `until_ready`, and a floor row,
+/// the plain call after one read of tokio's clock (which our happy path also pays).
+fn rate_limit(c: &mut Criterion) {
+    let rt = current_thread();
+    let governor = governor_limiter();
+
+    let mut group = c.benchmark_group("rate_limit");
+    group.bench_function("plain", |b| per_call!(b, rt, |i| plain(i).await));
+    group.bench_function("floor: clock read + plain", |b| {
+        per_call!(b, rt, |i| {
+            black_box(tokio::time::Instant::now());
+            plain(i).await
+        });
+    });
+    group.bench_function("ours", |b| per_call!(b, rt, |i| rate_limited(i).await));
+    group.bench_function("governor check", |b| {
+        per_call!(b, rt, |i| {
+            governor.check().expect("a permit every nanosecond");
+            plain(i).await
+        });
+    });
+    group.bench_function("governor until_ready", |b| {
+        per_call!(b, rt, |i| {
+            governor.until_ready().await;
+            plain(i).await
+        });
+    });
+    group.finish();
+}
+
 fn stack(c: &mut Criterion) {
     let rt = current_thread();
     let failsafe = failsafe_consecutive();
@@ -194,6 +226,6 @@ fn time_limit(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = settings::criterion();
-    targets = breaker, retry, bulkhead, stack, time_limit
+    targets = breaker, retry, bulkhead, rate_limit, stack, time_limit
 }
 criterion_main!(benches);

@@ -18,16 +18,16 @@ use failsafe::futures::CircuitBreaker as _;
 use recloser::{AsyncRecloser, Recloser};
 
 use resilience_runtime::{
-    Backoff, BreakerConfig, Bulkhead, BulkheadConfig, CircuitBreaker, RetryConfig, RetryPolicy,
-    Timeout,
+    Backoff, BreakerConfig, Bulkhead, BulkheadConfig, CircuitBreaker, RateLimitConfig, RateLimiter,
+    RetryConfig, RetryPolicy, Timeout,
 };
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Semaphore;
 
 use common::{check, plain, runtime, with_permit};
 use ours::{
-    breaker_consecutive, breaker_window, bulkheaded, retried, stacked, stacked_all, timed,
-    with_fallback,
+    breaker_consecutive, breaker_window, bulkheaded, rate_limited, retried, stacked, stacked_all,
+    timed, with_fallback,
 };
 
 const CACHE_LINE: usize = 64;
@@ -67,6 +67,8 @@ fn main() {
     state_row::<RetryConfig>("&nbsp;&nbsp;of which `RetryConfig`");
     state_row::<Backoff<'static>>("`Backoff` (per call, inside the future)");
     state_row::<Timeout>("`Timeout`");
+    state_row::<RateLimiter>("`RateLimiter`");
+    state_row::<RateLimitConfig>("&nbsp;&nbsp;of which `RateLimitConfig`");
 
     let rt = runtime(Builder::new_current_thread());
     let plain_size = size_of_val(&plain(1));
@@ -89,6 +91,12 @@ fn main() {
     future_row(&rt, "`#[retry]`", plain_size, retried(1));
     future_row(&rt, "`#[bulkhead(max = 16)]`", plain_size, bulkheaded(1));
     future_row(&rt, "`#[timeout(\"1s\")]`", plain_size, timed(1));
+    future_row(
+        &rt,
+        "`#[rate_limit(rate = 1_000_000_000)]`",
+        plain_size,
+        rate_limited(1),
+    );
     future_row(&rt, "`#[fallback(recover)]`", plain_size, with_fallback(1));
     future_row(
         &rt,
@@ -129,6 +137,11 @@ fn main() {
         plain_size,
         with_permit(&semaphore, 1),
     );
+    let governor = common::governor_limiter();
+    future_row(&rt, "governor `until_ready` + call", plain_size, async {
+        governor.until_ready().await;
+        plain(1).await
+    });
     // `tokio::time::timeout` reads the clock when called: it needs the runtime's context.
     let _context = rt.enter();
     future_row(

@@ -11,7 +11,8 @@
 //! - [`parse_duration`]: the one grammar of durations, `"250ms"`, `"10s"`, `"1.5s"`, `"2m"`,
 //!   `"1h"` (units `ns`, `us`, `ms`, `s`, `m`, `h`), in whole nanoseconds: integer arithmetic,
 //!   no `f64`, and a value finer than a nanosecond (`"0.5ns"`) is an error, not a zero;
-//! - one module per attribute ([`breaker`], [`retry`], [`bulkhead`], [`timeout`]) with its
+//! - one module per attribute ([`breaker`], [`retry`], [`bulkhead`], [`timeout`],
+//!   [`rate_limit`]) with its
 //!   defaults (`DEFAULT_*` constants) and one descriptor per parameter ([`Count`], [`Rate`],
 //!   [`Share`], [`Time`]) holding its limits, which checks a typed value (the macros) or parses and
 //!   checks text (the runtime);
@@ -36,6 +37,7 @@ pub mod bulkhead;
 mod duration;
 mod error;
 mod param;
+pub mod rate_limit;
 pub mod retry;
 pub mod timeout;
 

@@ -1,6 +1,8 @@
 //! The grammar and the limits, pinned.
 
-use crate::{breaker, bulkhead, check_name, format_duration, parse_duration, retry, timeout};
+use crate::{
+    breaker, bulkhead, check_name, format_duration, parse_duration, rate_limit, retry, timeout,
+};
 use crate::{Error, HOUR, MILLISECOND, SECOND};
 
 #[test]
@@ -148,6 +150,11 @@ fn zero_durations_where_zero_makes_no_sense() {
     assert!(breaker::TIMEOUT.check(0).is_err());
     assert_eq!(bulkhead::MAX_WAIT.parse("0s"), Ok(0), "rejects at once");
     assert_eq!(retry::BASE.check(0), Ok(0));
+    assert_eq!(
+        rate_limit::PER.parse("0s").unwrap_err().to_string(),
+        "`per` must be longer than zero: a rate per no time at all is no limit"
+    );
+    assert_eq!(rate_limit::MAX_WAIT.parse("0s"), Ok(0), "never waits");
 }
 
 #[test]
@@ -180,6 +187,32 @@ fn the_defaults_are_within_the_limits() {
     assert_eq!(retry::DEFAULT_JITTER, retry::Jitter::Full);
     assert_eq!(bulkhead::DEFAULT_MAX_WAIT_NANOS, None);
     assert_eq!(bulkhead::DEFAULT_QUEUE, None);
+    assert_eq!(
+        rate_limit::PER.check(rate_limit::DEFAULT_PER_NANOS),
+        Ok(SECOND)
+    );
+    assert_eq!(rate_limit::BURST.check(rate_limit::default_burst(1)), Ok(1));
+    assert_eq!(rate_limit::DEFAULT_MAX_WAIT_NANOS, None);
+}
+
+#[test]
+fn rate_limit_counts_start_at_one() {
+    assert_eq!(
+        rate_limit::RATE.parse("0").unwrap_err().to_string(),
+        "`rate` must be at least 1"
+    );
+    assert_eq!(
+        rate_limit::BURST.parse("0").unwrap_err().to_string(),
+        "`burst` must be at least 1"
+    );
+    assert_eq!(rate_limit::RATE.parse("4294967295"), Ok(u32::MAX));
+    assert_eq!(
+        rate_limit::BURST.parse("4294967296"),
+        Err(Error::TooLarge {
+            parameter: "burst",
+            max: u32::MAX
+        })
+    );
 }
 
 #[test]

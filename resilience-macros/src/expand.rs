@@ -235,6 +235,7 @@ impl Gen<'_> {
         match &layer.args {
             LayerArgs::CircuitBreaker(a) => self.breaker(a, id, inner),
             LayerArgs::Bulkhead(a) => self.bulkhead(a, id, inner),
+            LayerArgs::RateLimit(a) => self.rate_limit(a, id, inner),
             LayerArgs::Timeout(a) => {
                 let name = self.name(None);
                 let limit = duration(a.limit.value);
@@ -322,6 +323,36 @@ impl Gen<'_> {
         }
         let item = quote! {
             static #id: #p::Site<#p::Bulkhead> = #p::Site::new(#p::Bulkhead::new(#config));
+        };
+        (Some(item), quote!(#id.get().run(#inner)))
+    }
+
+    /// The rate limiter's `static`, configured with only what the user wrote.
+    fn rate_limit(
+        &self,
+        a: &args::RateLimitArgs,
+        id: &syn::Ident,
+        inner: &TokenStream,
+    ) -> (Option<TokenStream>, TokenStream) {
+        let p = self.p;
+        let name = self.name(a.name.as_ref());
+        // Validation guarantees `rate`; 1 keeps this total all the same.
+        let rate = a.rate.as_ref().map_or(1, |r| r.value);
+        let mut config = quote!(#p::RateLimitConfig::new(#name, #rate));
+        if let Some(per) = &a.per {
+            let per = duration(per.value);
+            config.extend(quote!(.with_per(#per)));
+        }
+        if let Some(burst) = &a.burst {
+            let burst = burst.value;
+            config.extend(quote!(.with_burst(#burst)));
+        }
+        if let Some(wait) = &a.max_wait {
+            let wait = duration(wait.value);
+            config.extend(quote!(.with_max_wait(#wait)));
+        }
+        let item = quote! {
+            static #id: #p::Site<#p::RateLimiter> = #p::Site::new(#p::RateLimiter::new(#config));
         };
         (Some(item), quote!(#id.get().run(#inner)))
     }

@@ -63,6 +63,13 @@ pub fn timeout(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::attribute(Kind::Timeout, args.into(), item.into()).into()
 }
 
+// Limits how often a function is called: permits per period, waiting or rejecting.
+#[doc = ""]
+#[proc_macro_attribute]
+pub fn rate_limit(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(Kind::RateLimit, args.into(), item.into()).into()
+}
+
 // Answers a failed call with another function's result.
 #[doc = ""]
 #[proc_macro_attribute]

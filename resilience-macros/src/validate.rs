@@ -7,7 +7,7 @@
 //! with the same message. Only wording that shows attribute syntax (a failure-rate parameter
 //! without `failure_rate`, a `base` above the default `max_delay`) is the macro's own.
 
-use resilience_config::{breaker, bulkhead, retry, timeout, Count, Time};
+use resilience_config::{breaker, bulkhead, rate_limit, retry, timeout, Count, Time};
 use syn::{LitStr, ReturnType, Type};
 
 use crate::args::{Errors, Kind, Layer, LayerArgs, Spanned};
@@ -171,6 +171,7 @@ pub(crate) fn layer(layer: &Layer, errors: &mut Errors) {
             time(bulkhead::MAX_WAIT, args.max_wait.as_ref(), errors);
             count(bulkhead::QUEUE, args.queue.as_ref(), errors);
         }
+        LayerArgs::RateLimit(args) => rate_limit(args, errors),
         LayerArgs::Timeout(args) => time(timeout::LIMIT, Some(&args.limit), errors),
         LayerArgs::Fallback(_) => {}
     }
@@ -239,6 +240,21 @@ fn timeout_max(args: &crate::args::BreakerArgs, errors: &mut Errors) {
             }
         }
     }
+}
+
+/// `rate` is required; every value within `resilience_config::rate_limit`'s limits.
+fn rate_limit(args: &crate::args::RateLimitArgs, errors: &mut Errors) {
+    name(args.name.as_ref(), errors);
+    match &args.rate {
+        None => errors.add(syn::Error::new(
+            args.span,
+            "#[rate_limit] needs `rate`, the number of calls allowed per `per` (1s unless given), like #[rate_limit(rate = 10)]",
+        )),
+        Some(rate) => count(rate_limit::RATE, Some(rate), errors),
+    }
+    time(rate_limit::PER, args.per.as_ref(), errors);
+    count(rate_limit::BURST, args.burst.as_ref(), errors);
+    time(rate_limit::MAX_WAIT, args.max_wait.as_ref(), errors);
 }
 
 /// Reports a refused value on the token it came from.

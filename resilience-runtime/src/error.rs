@@ -3,8 +3,8 @@
 //! A rejection means the resilience layer, not the user's code, decided the outcome of a call.
 //! Annotated functions convert it into their own error type through `E: From<Rejected>`, so it
 //! reaches the caller as `Err(E::from(rejected))`. Every variant carries the name of the
-//! instance that rejected the call, so logs and metrics can say *which* breaker or bulkhead it
-//! was.
+//! instance that rejected the call, so logs and metrics can say *which* breaker, bulkhead or
+//! rate limiter it was; [`Rejected::retry_after`] says when to come back, where that is known.
 
 use std::fmt;
 use std::time::Duration;
@@ -26,6 +26,9 @@ use std::time::Duration;
 ///         Rejected::CircuitOpen { name, .. } => format!("{name} is testing the service"),
 ///         Rejected::BulkheadFull { name, .. } => format!("{name} is at capacity"),
 ///         Rejected::TimedOut { name, after, .. } => format!("{name} gave up after {after:?}"),
+///         Rejected::RateLimited { name, retry_after, .. } => {
+///             format!("{name} is over its rate; a permit comes in {retry_after:?}")
+///         }
 ///         _ => err.to_string(),
 ///     }
 /// }
@@ -65,6 +68,17 @@ pub enum Rejected {
         /// The time limit that elapsed.
         after: Duration,
     },
+    /// `#[rate_limit]` had no permit for the call within its `max_wait`: the call would have
+    /// had to wait longer, so it was refused at once, without waiting and without taking a
+    /// permit from later callers.
+    #[non_exhaustive]
+    RateLimited {
+        /// The rate limiter's instance name.
+        name: &'static str,
+        /// How long until a permit is free for a caller that does not wait, as the limiter
+        /// stood when it refused: come back then (other callers may take it first).
+        retry_after: Duration,
+    },
 }
 
 impl Rejected {
@@ -80,12 +94,35 @@ impl Rejected {
         match self {
             Self::CircuitOpen { name, .. }
             | Self::BulkheadFull { name, .. }
-            | Self::TimedOut { name, .. } => name,
+            | Self::TimedOut { name, .. }
+            | Self::RateLimited { name, .. } => name,
+        }
+    }
+
+    /// When to come back, where the layer that refused the call knows it: an open breaker's
+    /// [`retry_after`](Rejected::CircuitOpen::retry_after) (none while half-open or forced
+    /// open), a rate limiter's time until its next permit; `None` for the other rejections.
+    ///
+    /// ```
+    /// # use resilience_runtime::Rejected;
+    /// # use std::time::Duration;
+    /// let limited = Rejected::rate_limited("github", Duration::from_millis(250));
+    /// assert_eq!(limited.retry_after(), Some(Duration::from_millis(250)));
+    /// let open = Rejected::circuit_open("payment", Some(Duration::from_secs(4)));
+    /// assert_eq!(open.retry_after(), Some(Duration::from_secs(4)));
+    /// assert_eq!(Rejected::circuit_forced_open("payment").retry_after(), None);
+    /// assert_eq!(Rejected::bulkhead_full("db", 4).retry_after(), None);
+    /// ```
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::CircuitOpen { retry_after, .. } => *retry_after,
+            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            Self::BulkheadFull { .. } | Self::TimedOut { .. } => None,
         }
     }
 
     /// A short, stable name for the kind of rejection, as events and metrics label it:
-    /// `"circuit_open"`, `"bulkhead_full"` or `"timed_out"`.
+    /// `"circuit_open"`, `"bulkhead_full"`, `"timed_out"` or `"rate_limited"`.
     ///
     /// ```
     /// # use resilience_runtime::Rejected;
@@ -96,6 +133,7 @@ impl Rejected {
             Self::CircuitOpen { .. } => "circuit_open",
             Self::BulkheadFull { .. } => "bulkhead_full",
             Self::TimedOut { .. } => "timed_out",
+            Self::RateLimited { .. } => "rate_limited",
         }
     }
 
@@ -142,6 +180,20 @@ impl Rejected {
     pub fn timed_out(name: &'static str, after: Duration) -> Self {
         Self::TimedOut { name, after }
     }
+
+    /// A [`Rejected::RateLimited`]: no permit within `max_wait`; the next one is free in
+    /// `retry_after`.
+    ///
+    /// ```
+    /// # use resilience_runtime::Rejected;
+    /// # use std::time::Duration;
+    /// let err = Rejected::rate_limited("github", Duration::from_millis(250));
+    /// assert_eq!(err.to_string(), "rate limit `github` reached; retry after 250ms");
+    /// assert_eq!(err.reason(), "rate_limited");
+    /// ```
+    pub fn rate_limited(name: &'static str, retry_after: Duration) -> Self {
+        Self::RateLimited { name, retry_after }
+    }
 }
 
 impl fmt::Display for Rejected {
@@ -167,6 +219,12 @@ impl fmt::Display for Rejected {
                 write!(f, "bulkhead `{name}` is full ({max} calls running)")
             }
             Self::TimedOut { name, after } => write!(f, "`{name}` timed out after {after:?}"),
+            Self::RateLimited { name, retry_after } => {
+                write!(
+                    f,
+                    "rate limit `{name}` reached; retry after {retry_after:?}"
+                )
+            }
         }
     }
 }

@@ -5,11 +5,12 @@
 //! - [`CircuitBreaker`]: closed → open → half-open, in one atomic word;
 //! - [`RetryPolicy`] and [`Backoff`]: exponential backoff with jitter;
 //! - [`Bulkhead`]: bounded concurrency with a FIFO queue of waiters;
+//! - [`RateLimiter`]: GCRA permits per period in one atomic word, waiters served in order;
 //! - [`Timeout`]: a time limit per call;
 //! - [`Rejected`]: the typed error every layer produces, and [`Failure`], which carries it
 //!   between stacked layers;
 //! - [`Site`] and the registry: instances resolved by name at their first call, listed by
-//!   [`snapshot`], found by [`breaker`] and [`bulkhead`];
+//!   [`snapshot`], found by [`breaker`], [`bulkhead`] and [`rate_limiter`];
 //! - [`configure`] and environment overrides, read once per instance at its first call;
 //! - events and metrics behind the `tracing` and `metrics` features, and per-instance
 //!   counters ([`Stats`]) behind `stats`; all compiled away when off.
@@ -29,6 +30,7 @@ mod events;
 mod name;
 mod outcome;
 mod overrides;
+mod rate_limit;
 mod registry;
 mod retry;
 mod snapshot;
@@ -45,7 +47,8 @@ pub use error::Rejected;
 pub use name::InstanceName;
 pub use outcome::Failure;
 pub use overrides::{configure, env_key, override_errors, ConfigError};
-pub use registry::{breaker, bulkhead, registered, Instance, Registered, Site};
+pub use rate_limit::{RateLimitConfig, RateLimitRun, RateLimiter};
+pub use registry::{breaker, bulkhead, rate_limiter, registered, Instance, Registered, Site};
 pub use retry::{Backoff, Jitter, RetryConfig, RetryPolicy};
 pub use snapshot::{snapshot, InstanceConfig, InstanceKind, InstanceSnapshot};
 pub use stats::Stats;

@@ -51,9 +51,9 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use resilience_config::{breaker, bulkhead, retry, timeout, Error};
+use resilience_config::{breaker, bulkhead, rate_limit, retry, timeout, Error};
 
-use crate::{BreakerConfig, BulkheadConfig, Jitter, RetryConfig, TripPolicy};
+use crate::{BreakerConfig, BulkheadConfig, Jitter, RateLimitConfig, RetryConfig, TripPolicy};
 
 /// An override that could not be applied; the compiled-in value stays.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -329,8 +329,9 @@ fn check(attribute: &str, parameter: &str, value: &str) -> Result<(), String> {
         "bulkhead" => checked::<BulkheadConfig>(parameter, value),
         "retry" => checked::<RetryConfig>(parameter, value),
         "timeout" => checked::<TimeoutConfig>(parameter, value),
+        "rate_limit" => checked::<RateLimitConfig>(parameter, value),
         other => Err(format!(
-            "unknown attribute `{other}`; expected circuit_breaker, bulkhead, retry or timeout"
+            "unknown attribute `{other}`; expected circuit_breaker, bulkhead, retry, timeout or rate_limit"
         )),
     }
 }
@@ -589,6 +590,37 @@ fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
+impl Overridable for RateLimitConfig {
+    const ATTRIBUTE: &'static str = "rate_limit";
+    const PARAMETERS: &'static [&'static str] = &["rate", "per", "burst", "max_wait"];
+
+    fn check(parameter: &str, value: &str) -> Result<(), Error> {
+        match parameter {
+            "rate" => rate_limit::RATE.parse(value).map(drop),
+            "per" => rate_limit::PER.parse(value).map(drop),
+            "burst" => optional(value, |v| rate_limit::BURST.parse(v)).map(drop),
+            "max_wait" => optional(value, |v| rate_limit::MAX_WAIT.parse(v)).map(drop),
+            _ => Err(unknown::<Self>(parameter)),
+        }
+    }
+
+    fn set(&mut self, parameter: &str, value: &str) -> Result<(), Error> {
+        match parameter {
+            // A burst left to its default follows the rate.
+            "rate" => self.rate = rate_limit::RATE.parse(value)?,
+            "per" => self.per = duration(rate_limit::PER, value)?,
+            "burst" => self.burst = optional(value, |v| rate_limit::BURST.parse(v))?,
+            "max_wait" => self.max_wait = optional(value, |v| duration(rate_limit::MAX_WAIT, v))?,
+            _ => return Err(unknown::<Self>(parameter)),
+        }
+        Ok(())
+    }
+
+    fn validate(&self, _: &[&str]) -> Result<(), Conflict> {
+        Ok(())
+    }
+}
+
 /// The one parameter of `#[timeout]`.
 #[derive(Clone, Copy)]
 pub(crate) struct TimeoutConfig(pub(crate) Duration);
@@ -842,6 +874,57 @@ mod tests {
             refused[0].reason,
             "`base` is longer than `max_delay`: every delay would be capped to `max_delay`"
         );
+    }
+
+    #[test]
+    fn rate_limit_overrides_use_the_attributes_limits() {
+        let errors = configure([
+            ("limits-rate/rate_limit/rate", "0"),
+            ("limits-rate/rate_limit/burst", "0"),
+            ("limits-rate/rate_limit/per", "0s"),
+            ("limits-rate/rate_limit/max_wait", "soon"),
+            ("limits-rate/rate_limit/window", "2"),
+        ])
+        .unwrap_err();
+        let reasons: Vec<_> = errors.iter().map(|e| e.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "`rate` must be at least 1",
+                "`burst` must be at least 1",
+                "`per` must be longer than zero: a rate per no time at all is no limit",
+                "cannot parse `soon` as a duration; write a number and a unit, like 250ms, 10s, 1.5s, 2m or 1h (units: ns, us, ms, s, m, h)",
+                "unknown parameter `window` for rate_limit; expected one of: rate, per, burst, max_wait",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_default_burst_follows_an_overridden_rate() {
+        let compiled = RateLimitConfig::new(InstanceName::given("follows-rate"), 10);
+        let (config, refused) = overridden(
+            "follows-rate",
+            &compiled,
+            &[("rate", "50"), ("per", "1m"), ("max_wait", "0s")],
+        );
+        assert!(refused.is_empty(), "{refused:?}");
+        assert_eq!(
+            (
+                config.rate(),
+                config.burst(),
+                config.per(),
+                config.max_wait()
+            ),
+            (50, 50, Duration::from_secs(60), Some(Duration::ZERO))
+        );
+        let explicit = compiled.with_burst(2).with_max_wait(Duration::from_secs(1));
+        let (config, refused) = overridden(
+            "explicit-burst",
+            &explicit,
+            &[("rate", "50"), ("max_wait", "none")],
+        );
+        assert!(refused.is_empty(), "{refused:?}");
+        assert_eq!((config.burst(), config.max_wait()), (2, None));
     }
 
     #[test]

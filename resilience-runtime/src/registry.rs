@@ -26,10 +26,12 @@
 use std::sync::{Mutex, OnceLock};
 
 use crate::overrides::{self, TimeoutConfig};
-use crate::{Bulkhead, CircuitBreaker, ConfigError, InstanceName, RetryPolicy, Timeout};
+use crate::{
+    Bulkhead, CircuitBreaker, ConfigError, InstanceName, RateLimiter, RetryPolicy, Timeout,
+};
 
 /// A reference to a registered instance. For generated code and [`snapshot`](crate::snapshot);
-/// applications use the snapshot, or [`breaker`] and [`bulkhead`] by name.
+/// applications use the snapshot, or [`breaker`], [`bulkhead`] and [`rate_limiter`] by name.
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
@@ -42,6 +44,8 @@ pub enum Instance {
     Retry(&'static RetryPolicy),
     /// A time limit.
     Timeout(&'static Timeout),
+    /// A rate limiter.
+    RateLimiter(&'static RateLimiter),
 }
 
 mod sealed {
@@ -51,6 +55,7 @@ mod sealed {
     impl Sealed for crate::Bulkhead {}
     impl Sealed for crate::RetryPolicy {}
     impl Sealed for crate::Timeout {}
+    impl Sealed for crate::RateLimiter {}
 }
 
 /// A state type that can live in a [`Site`]: sealed, implemented by this crate's instances.
@@ -123,6 +128,16 @@ registered!(
     with(
         overrides::apply(this.name(), &TimeoutConfig(this.limit())),
         |TimeoutConfig(limit)| Timeout::new(this.instance_name(), limit)
+    )
+);
+
+registered!(
+    RateLimiter,
+    RateLimiter,
+    |this| this.config().name,
+    with(
+        overrides::apply(this.name(), this.config()),
+        RateLimiter::new
     )
 );
 
@@ -274,6 +289,21 @@ pub fn breaker(name: &str) -> Option<&'static CircuitBreaker> {
 
 /// The bulkhead registered under `name`, once it has served a call.
 pub fn bulkhead(name: &str) -> Option<&'static Bulkhead> {
+    find(name)
+}
+
+/// The rate limiter registered under `name`, once it has served a call.
+///
+/// ```
+/// use resilience_runtime::{rate_limiter, InstanceName, RateLimitConfig, RateLimiter, Site};
+///
+/// static GITHUB: Site<RateLimiter> =
+///     Site::new(RateLimiter::new(RateLimitConfig::new(InstanceName::given("github"), 10)));
+/// assert!(rate_limiter("github").is_none(), "not used yet");
+/// GITHUB.get();
+/// assert_eq!(rate_limiter("github").unwrap().config().rate(), 10);
+/// ```
+pub fn rate_limiter(name: &str) -> Option<&'static RateLimiter> {
     find(name)
 }
 

@@ -9,7 +9,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::registry::{registered, Instance};
-use crate::{BreakerConfig, BreakerState, BulkheadConfig, RetryConfig, Stats};
+use crate::{BreakerConfig, BreakerState, BulkheadConfig, RateLimitConfig, RetryConfig, Stats};
 
 /// Which attribute an instance belongs to.
 ///
@@ -29,17 +29,20 @@ pub enum InstanceKind {
     Retry,
     /// `#[timeout]`.
     Timeout,
+    /// `#[rate_limit]`.
+    RateLimit,
 }
 
 impl InstanceKind {
     /// The attribute's name, as in override keys: `circuit_breaker`, `bulkhead`, `retry`,
-    /// `timeout`.
+    /// `timeout`, `rate_limit`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::CircuitBreaker => "circuit_breaker",
             Self::Bulkhead => "bulkhead",
             Self::Retry => "retry",
             Self::Timeout => "timeout",
+            Self::RateLimit => "rate_limit",
         }
     }
 }
@@ -62,6 +65,8 @@ pub enum InstanceConfig {
     Retry(RetryConfig),
     /// A timeout's limit.
     Timeout(Duration),
+    /// A rate limiter's.
+    RateLimit(RateLimitConfig),
 }
 
 /// What one instance looks like now.
@@ -79,9 +84,10 @@ pub struct InstanceSnapshot {
     /// A breaker's open period of its latest opening, backoff included (`timeout` while
     /// closed; see `CircuitBreaker::open_period`).
     pub open_period: Option<Duration>,
-    /// A bulkhead's free slots.
+    /// A bulkhead's free slots; a rate limiter's permits that could be taken now without
+    /// waiting.
     pub available: Option<u32>,
-    /// A bulkhead's waiting callers.
+    /// A bulkhead's waiting callers; a rate limiter's callers waiting for a reserved permit.
     pub waiting: Option<u32>,
     /// The configuration in force, overrides applied.
     pub config: InstanceConfig,
@@ -96,6 +102,7 @@ impl InstanceSnapshot {
             InstanceConfig::Bulkhead(_) => InstanceKind::Bulkhead,
             InstanceConfig::Retry(_) => InstanceKind::Retry,
             InstanceConfig::Timeout(_) => InstanceKind::Timeout,
+            InstanceConfig::RateLimit(_) => InstanceKind::RateLimit,
         };
         Self {
             name,
@@ -148,6 +155,11 @@ pub fn snapshot() -> Vec<InstanceSnapshot> {
             Instance::Timeout(t) => {
                 InstanceSnapshot::new(t.name(), InstanceConfig::Timeout(t.limit()), t.stats())
             }
+            Instance::RateLimiter(r) => InstanceSnapshot {
+                available: Some(r.available()),
+                waiting: Some(r.waiting()),
+                ..InstanceSnapshot::new(r.name(), InstanceConfig::RateLimit(*r.config()), r.stats())
+            },
         })
         .collect()
 }

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// | bulkhead | calls that got a slot or were turned away | — | turned away (`BulkheadFull`) | — |
 /// | retry | calls | final outcomes: `Ok` / `Err` | — | retries made |
 /// | timeout | calls that finished or timed out | — | timed out | — |
+/// | rate limiter | calls that got a permit (at once or after waiting) or were turned away | — | turned away (`RateLimited`) | — |
 ///
 /// A retry instance also counts `budget_exhausted`: failed calls it did not retry because
 /// its retry budget was spent (they are among its `failures`).

@@ -1,7 +1,7 @@
 // Included by `tests/lint_clean.rs` (checked by clippy in CI) and `tests/ui/pass/lint_clean.rs`
 // (compiled by trybuild): every attribute and parameter, in a crate that denies all warnings.
 
-use resilience::{bulkhead, circuit_breaker, fallback, retry, timeout, Rejected};
+use resilience::{bulkhead, circuit_breaker, fallback, rate_limit, retry, timeout, Rejected};
 
 /// The service's errors.
 #[derive(Debug)]
@@ -46,6 +46,7 @@ impl Client {
     #[fallback(Self::cached)]
     #[retry(max = 2, base = "10ms", retry_if = is_down)]
     #[circuit_breaker(threshold = 3, timeout = "1s", failure_if = is_down)]
+    #[rate_limit(rate = 100, per = "1s", burst = 10, max_wait = "1s", name = "lint-quota")]
     #[bulkhead(max = 2, max_wait = "10ms", queue = 4)]
     #[timeout("1s")]
     pub async fn charge(&self, amount: u64, mut note: String) -> Result<u64, Error> {

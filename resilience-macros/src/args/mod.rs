@@ -12,12 +12,14 @@
 mod breaker;
 mod bulkhead;
 mod fallback;
+mod rate_limit;
 mod retry;
 mod timeout;
 
 pub(crate) use breaker::{BreakerArgs, Policy, DEFAULT_WINDOW};
 pub(crate) use bulkhead::BulkheadArgs;
 pub(crate) use fallback::FallbackArgs;
+pub(crate) use rate_limit::RateLimitArgs;
 pub(crate) use retry::{JitterKind, RetryArgs};
 pub(crate) use timeout::TimeoutArgs;
 
@@ -28,7 +30,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned as _;
 use syn::{Expr, ExprLit, Ident, Lit, LitStr, Path, Token};
 
-/// The five attributes.
+/// The six attributes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Kind {
     CircuitBreaker,
@@ -36,15 +38,17 @@ pub(crate) enum Kind {
     Bulkhead,
     Timeout,
     Fallback,
+    RateLimit,
 }
 
 impl Kind {
-    pub(crate) const ALL: [Kind; 5] = [
+    pub(crate) const ALL: [Kind; 6] = [
         Kind::CircuitBreaker,
         Kind::Retry,
         Kind::Bulkhead,
         Kind::Timeout,
         Kind::Fallback,
+        Kind::RateLimit,
     ];
 
     /// The attribute's name as written.
@@ -55,6 +59,7 @@ impl Kind {
             Kind::Bulkhead => "bulkhead",
             Kind::Timeout => "timeout",
             Kind::Fallback => "fallback",
+            Kind::RateLimit => "rate_limit",
         }
     }
 }
@@ -73,6 +78,7 @@ pub(crate) enum LayerArgs {
     Bulkhead(BulkheadArgs),
     Timeout(TimeoutArgs),
     Fallback(FallbackArgs),
+    RateLimit(RateLimitArgs),
 }
 
 impl Layer {
@@ -96,6 +102,7 @@ impl Layer {
             Kind::Bulkhead => BulkheadArgs::from_raw(span, rest).map(LayerArgs::Bulkhead),
             Kind::Timeout => TimeoutArgs::from_raw(span, rest).map(LayerArgs::Timeout),
             Kind::Fallback => FallbackArgs::from_raw(span, rest).map(LayerArgs::Fallback),
+            Kind::RateLimit => RateLimitArgs::from_raw(span, rest).map(LayerArgs::RateLimit),
         };
         match (args, errors.finish()) {
             (Ok(args), Ok(())) => Ok(Layer { kind, args, krate }),

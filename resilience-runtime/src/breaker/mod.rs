@@ -56,13 +56,14 @@
 //! | `Err(Failure::Error(e))`, `is_failure(&e)` is `false` or [`ErrorClass::Succeeded`] | success: the service answered |
 //! | `Err(Failure::Error(e))`, `is_failure(&e)` is [`ErrorClass::Ignored`] | nothing (the attribute's `ignore_if`, resilience4j's `ignoreExceptions`) |
 //! | `Err(Failure::Rejected(Rejected::TimedOut { .. }))` | failure: a slow dependency is an unhealthy one |
-//! | any other inner rejection (`BulkheadFull`, an inner breaker's `CircuitOpen`) | nothing |
+//! | any other inner rejection (`BulkheadFull`, `RateLimited`, an inner breaker's `CircuitOpen`) | nothing |
 //! | a panic in the body | failure; the panic then resumes unwinding |
 //! | the future dropped before it finished | nothing: a cancellation |
 //!
-//! An inner bulkhead's `BulkheadFull` is *local* back-pressure: the dependency never saw the
-//! call, so it says nothing about the dependency's health. Counting it would let a burst of
-//! callers open the breaker on a healthy service. A cancellation says nothing either: the
+//! An inner bulkhead's `BulkheadFull` and an inner rate limiter's `RateLimited` are *local*
+//! back-pressure: the dependency never saw the call, so they say nothing about the
+//! dependency's health. Counting them would let a burst of callers open the breaker on a
+//! healthy service. A cancellation says nothing either: the
 //! caller lost interest (a `select!`, an outer timeout's sibling, a dropped request). Both
 //! release their permit without recording, which for a half-open trial means giving the
 //! admission back. So does an error the caller classifies as [`ErrorClass::Ignored`]: a
@@ -542,10 +543,10 @@ impl CircuitBreaker {
     /// `Ok` is a success; `Err(Failure::Error(e))` is what `is_failure(&e)` says: a `bool`
     /// (`true` a failure, `false` a success: the service answered) or an [`ErrorClass`],
     /// whose [`Ignored`](ErrorClass::Ignored) records nothing and gives a half-open trial's
-    /// admission back; an inner [`Rejected::TimedOut`] is a failure; any
-    /// other inner rejection (a full bulkhead, an inner breaker) is not recorded. If this
-    /// future is dropped before `fut` finishes, nothing is recorded and a half-open trial's
-    /// admission is given back.
+    /// admission back; an inner [`Rejected::TimedOut`] is a failure; any other inner rejection
+    /// (a full bulkhead, a rate limit, an inner breaker) is not recorded. If this future is
+    /// dropped before `fut` finishes, nothing is recorded and a half-open trial's admission is
+    /// given back.
     ///
     /// # Errors
     ///

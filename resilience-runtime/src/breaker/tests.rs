@@ -641,6 +641,11 @@ async fn timed_out_counts_as_failure_and_bulkhead_full_is_ignored() {
     let breaker = CircuitBreaker::new(consecutive(2, 1));
     let runs = AtomicUsize::new(0);
     for _ in 0..10 {
+        let limited = Failure::Rejected(Rejected::rate_limited("api", SECOND));
+        assert!(matches!(
+            call(&breaker, &runs, Err(limited)).await,
+            Err(Failure::Rejected(Rejected::RateLimited { .. }))
+        ));
         let full = Failure::Rejected(Rejected::bulkhead_full("db", 4));
         assert!(matches!(
             call(&breaker, &runs, Err(full)).await,
@@ -658,7 +663,7 @@ async fn timed_out_counts_as_failure_and_bulkhead_full_is_ignored() {
         ));
     }
     assert_eq!(breaker.state(), BreakerState::Open);
-    assert_eq!(runs.load(Ordering::SeqCst), 22);
+    assert_eq!(runs.load(Ordering::SeqCst), 32);
 
     // A half-open trial turned away by an inner bulkhead gives its admission back.
     advance(OPEN_FOR).await;

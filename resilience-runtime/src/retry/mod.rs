@@ -138,7 +138,9 @@ impl RetryPolicy {
     /// caller would get, so a call that is not idempotent can refuse to retry a timeout.
     ///
     /// `retry_after` is the server's hint: when it returns `Some(d)` for an error, the next
-    /// delay is `d`, capped at `max_delay`, instead of the backoff's.
+    /// delay is `d`, capped at `max_delay`, instead of the backoff's. An inner
+    /// [`Rejected::RateLimited`] is its own hint: the next delay is its `retry_after`, capped
+    /// the same way.
     ///
     /// ```
     /// use resilience_runtime::{Failure, InstanceName, Jitter, Rejected, RetryConfig, RetryPolicy};
@@ -187,8 +189,13 @@ impl RetryPolicy {
             // Judged as the error the caller would get, so `retry_if` can refuse to retry a
             // timeout of a call that is not idempotent. Cloning a rejection is a few words,
             // and this is the failure path only.
+            // An inner rate limit says when its next permit is free: that is the hint.
             Err(Failure::Rejected(rejected)) => {
-                retry_if(&E::from(rejected.clone())).then(|| (rejected.reason(), None))
+                let hint = match rejected {
+                    Rejected::RateLimited { retry_after, .. } => Some(*retry_after),
+                    _ => None,
+                };
+                retry_if(&E::from(rejected.clone())).then(|| (rejected.reason(), hint))
             }
         };
         let Some((cause, hint)) = retried else {

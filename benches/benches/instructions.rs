@@ -1,0 +1,60 @@
+//! A fixed number of calls of one rate-limit entry, for counting instructions per call with
+//! callgrind, which is deterministic where timings on a shared machine are not:
+//!
+//! ```text
+//! cargo bench -p resilience-benches --bench instructions --no-run
+//! for n in 100000 200000; do
+//!   valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/deps/instructions-* ours $n
+//! done
+//! ```
+//!
+//! Instructions per call are the difference between the two totals divided by the difference
+//! in calls, which cancels the program's setup. Entries: `plain`, `floor` (a clock read and
+//! the plain call), `ours`, `governor-check`, `governor-until-ready`.
+
+#[allow(dead_code)] // the helpers the other benches use
+mod common;
+mod ours;
+
+use std::hint::black_box;
+
+use tokio::runtime::Builder;
+
+use common::{check, governor_limiter, plain, runtime};
+use ours::rate_limited;
+
+fn main() {
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    let (Some(entry), Some(calls)) = (args.next(), args.next()) else {
+        // `cargo bench` runs every bench binary without arguments: nothing to count then.
+        eprintln!(
+            "usage: instructions <plain|floor|ours|governor-check|governor-until-ready> <calls>"
+        );
+        return;
+    };
+    let calls: u64 = calls.parse().expect("a number of calls");
+    let rt = runtime(Builder::new_current_thread());
+    let governor = governor_limiter();
+    rt.block_on(async {
+        for i in 0..calls {
+            let i = black_box(i);
+            match entry.as_str() {
+                "plain" => check(plain(i).await),
+                "floor" => {
+                    black_box(tokio::time::Instant::now());
+                    check(plain(i).await);
+                }
+                "ours" => check(rate_limited(i).await),
+                "governor-check" => {
+                    governor.check().expect("a permit every nanosecond");
+                    check(plain(i).await);
+                }
+                "governor-until-ready" => {
+                    governor.until_ready().await;
+                    check(plain(i).await);
+                }
+                other => panic!("unknown entry {other}"),
+            }
+        }
+    });
+}
