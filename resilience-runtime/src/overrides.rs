@@ -377,6 +377,8 @@ impl Overridable for BreakerConfig {
         "failure_rate",
         "window",
         "min_calls",
+        "slow_call",
+        "slow_call_rate",
         "timeout",
         "timeout_max",
         "half_open",
@@ -388,6 +390,8 @@ impl Overridable for BreakerConfig {
             "failure_rate" => breaker::FAILURE_RATE.parse(value).map(drop),
             "window" => breaker::WINDOW.parse(value).map(drop),
             "min_calls" => breaker::MIN_CALLS.parse(value).map(drop),
+            "slow_call" => breaker::SLOW_CALL.parse(value).map(drop),
+            "slow_call_rate" => breaker::SLOW_CALL_RATE.parse(value).map(drop),
             "timeout" => breaker::TIMEOUT.parse(value).map(drop),
             "timeout_max" => breaker::TIMEOUT_MAX.parse(value).map(drop),
             "half_open" => breaker::HALF_OPEN.parse(value).map(drop),
@@ -451,6 +455,17 @@ impl Overridable for BreakerConfig {
             },
             ("window", TripPolicy::Consecutive { .. }) => return Err(needs_rate("window")),
             ("min_calls", TripPolicy::Consecutive { .. }) => return Err(needs_rate("min_calls")),
+            ("slow_call", policy) => {
+                *self = self.with_slow_call(duration(breaker::SLOW_CALL, value)?);
+                policy
+            }
+            ("slow_call_rate", policy @ TripPolicy::FailureRate { .. }) => {
+                self.slow_call_rate = breaker::SLOW_CALL_RATE.parse(value)?;
+                policy
+            }
+            ("slow_call_rate", TripPolicy::Consecutive { .. }) => {
+                return Err(needs_rate("slow_call_rate"))
+            }
             ("timeout", policy) => {
                 *self = self.with_open_for(duration(breaker::TIMEOUT, value)?);
                 policy
@@ -483,6 +498,14 @@ impl Overridable for BreakerConfig {
                 parameters: &["window", "min_calls"],
                 error,
             })?;
+        }
+        // The compiled configuration cannot break this rule (the macro refuses it), so an
+        // overridden rate is the one to refuse.
+        if overridden.contains(&"slow_call_rate") && self.slow_call_ns == 0 {
+            return Err(Conflict {
+                parameters: &["slow_call_rate"],
+                error: Error::NeedsSlowCall,
+            });
         }
         // Unset (0), the cap is `timeout` itself: nothing to check.
         if self.open_for_max_ns != 0 {
