@@ -30,7 +30,8 @@
 //!   checked by [`configure`] up front (a refused entry is returned as a [`ConfigError`] and
 //!   not stored), and for environment variables at the instance's first call.
 //! - **Rules between parameters** (`min_calls` at most `window`, `base` at most `max_delay`,
-//!   not both `threshold` and `failure_rate`, `window` only with a failure rate) depend on the
+//!   not both `threshold` and `failure_rate`, `window` only with a failure rate,
+//!   `slow_call_rate` only with `slow_call`) depend on the
 //!   compiled configuration, so they are checked at the instance's first call, on the
 //!   compiled configuration with all its overrides applied. An override that breaks such a
 //!   rule is refused together with the instance's other overrides of that rule's parameters;
