@@ -258,6 +258,7 @@ pub mod runtime {
 /// | `timeout_max = "5m"` | `timeout` | open-period backoff: each failed half-open trial doubles the open period, up to `timeout_max`; closing resets it; `retry_after` reports the current period. At least `timeout` |
 /// | `half_open = N` | 1 | trial calls admitted while half-open; others are rejected unrun |
 /// | `failure_rate = 0.5`, `window = N`, `min_calls = N` | — / 100 / `window` | open when at least `min_calls` of the last `window` calls are recorded and failures / recorded ≥ `failure_rate`; replaces `threshold` |
+/// | `slow_call = "2s"`, `slow_call_rate = R` | off / 1.0 | a call that completes more than `slow_call` after its admission is slow (timed in whole microseconds; the clock is read for a call only when this is set). With `threshold`, a slow call counts as a failure even if it succeeded; with `failure_rate`, the breaker also opens when at least `min_calls` are recorded and slow / recorded ≥ `slow_call_rate` (resilience4j's rule; only there may `slow_call_rate` be written, in (0, 1]). A slow half-open trial fails. `slow_call` is longer than zero |
 /// | `failure_if = path` | every `Err` | `fn(&E) -> bool`; errors for which it returns false count as successes |
 /// | `ignore_if = path` | none | `fn(&E) -> bool`; errors for which it returns true are recorded as neither success nor failure, whatever `failure_if` says; a half-open trial ending so gives its place back |
 /// | `name = "payment"` | the function's path | functions with the same name share one breaker |
@@ -273,7 +274,7 @@ pub mod runtime {
 /// at most: then the next caller becomes a trial and the late trial's outcome is ignored.
 /// With `failure_rate`, the rule is judged whenever an outcome is recorded, so the success
 /// that brings the recorded calls to `min_calls` opens the breaker if the rate is already
-/// reached. A breaker forced open through [`monitor`] rejects with a `CircuitOpen` that says
+/// reached; the same holds for the slow rate. A breaker forced open through [`monitor`] rejects with a `CircuitOpen` that says
 /// "forced open". The implementation (one atomic word, memory orderings, the loom models) is
 /// described in the runtime crate's `breaker` module.
 ///

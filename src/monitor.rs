@@ -29,10 +29,12 @@
 //! ```
 //!
 //! A breaker's snapshot also says how long it has been in its state (`in_state`) and the
-//! open period of its latest opening, backoff included (`open_period`); a bulkhead's its free
-//! slots and waiting callers (`available`, `waiting`); a rate limiter's the permits a caller
-//! could take now without waiting and the callers waiting for a reserved permit (`available`,
-//! `waiting`).
+//! open period of its latest opening, backoff included (`open_period`), and, for a
+//! failure-rate breaker with `slow_call`, the slow fraction of its window (`slow_rate`); a
+//! bulkhead's its free slots and waiting callers (`available`, `waiting`); a rate limiter's the
+//! permits a caller could take now without waiting and the callers waiting for a reserved
+//! permit (`available`, `waiting`). A transition caused by slow calls is reported like any
+//! other (no cause field).
 //! With the `stats` feature, each snapshot also carries counters ([`Stats`]: calls,
 //! successes, failures, rejections, retries). They cost an atomic add per call, so they are
 //! opt-in; without the feature they read zero.
@@ -59,6 +61,8 @@
 //! | | `failure_rate` | greater than 0, at most 1; switches a consecutive breaker to a window of 100 calls |
 //! | | `window` | 1 to 16777216 (2^24), failure-rate breakers only; a `min_calls` equal to the window (its default) follows it |
 //! | | `min_calls` | 1 to `window`, failure-rate breakers only |
+//! | | `slow_call` | a duration longer than zero; switches slow-call detection on |
+//! | | `slow_call_rate` | greater than 0, at most 1; failure-rate breakers with `slow_call` only |
 //! | | `timeout` | a duration longer than zero, at most `timeout_max` if that is set |
 //! | | `timeout_max` | a duration, at least `timeout` |
 //! | | `half_open` | 1 to 4096 (2^12) |
@@ -82,7 +86,8 @@
 //! `0.5`, durations like `250ms`, `10s`, `1.5s`, `2m`, `1h` (`0.5ns` is refused, not rounded
 //! to zero). The limits are the ones the attributes are checked against when they compile. A
 //! value alone is checked by [`configure`] up front; rules between parameters (`min_calls` at
-//! most `window`, `base` at most `max_delay`, `timeout_max` at least `timeout`) when the instance applies its overrides at its
+//! most `window`, `base` at most `max_delay`, `timeout_max` at least `timeout`, `slow_call_rate`
+//! only with `slow_call`) when the instance applies its overrides at its
 //! first call, and a refusal then lands in [`override_errors`].
 //!
 //! # Events and metrics

@@ -9,10 +9,14 @@
 //! | `window` | [`DEFAULT_WINDOW`] (100) | 1 to 2^24 (a bit per call, allocated at first use) |
 //! | `min_calls` | the window ([`default_min_calls`]) | 1 to `window` |
 //! | `timeout_max` | `timeout`: no backoff | at least `timeout` ([`check_timeout_max`]) |
+//! | `slow_call` | none: no call is slow | longer than zero |
+//! | `slow_call_rate` | [`DEFAULT_SLOW_CALL_RATE`] (1.0) | greater than 0, at most 1; needs `slow_call` and the failure-rate mode |
 //!
 //! `threshold` (consecutive failures) and `failure_rate` (with `window` and `min_calls`) are
 //! two trip policies: naming both is [`Error::ThresholdWithFailureRate`], and `window` or
-//! `min_calls` without the failure-rate mode is [`Error::NeedsFailureRate`].
+//! `min_calls` without the failure-rate mode is [`Error::NeedsFailureRate`]. `slow_call_rate`
+//! is the failure-rate mode's too (a consecutive breaker counts a slow call as a failure), and
+//! without `slow_call` it is [`Error::NeedsSlowCall`].
 
 use crate::{Count, Error, Rate, Time, SECOND};
 
@@ -122,3 +126,17 @@ pub fn check_timeout_max(timeout_max: u64, timeout: u64) -> Result<(), Error> {
         Ok(())
     }
 }
+
+/// The duration after which a call is slow: a consecutive breaker counts a slow call as a
+/// failure, a failure-rate breaker also opens on the slow fraction ([`SLOW_CALL_RATE`]).
+pub const SLOW_CALL: Time = Time {
+    name: "slow_call",
+    zero: Some("`slow_call` must be longer than zero: every call would be slow"),
+};
+
+/// The slow fraction of the window that opens a failure-rate breaker.
+pub const SLOW_CALL_RATE: Rate = Rate {
+    name: "slow_call_rate",
+};
+/// The default `slow_call_rate`: every call in the window slow (resilience4j's default).
+pub const DEFAULT_SLOW_CALL_RATE: f64 = 1.0;

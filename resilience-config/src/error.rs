@@ -86,6 +86,8 @@ pub enum Error {
         /// The parameter.
         parameter: &'static str,
     },
+    /// `slow_call_rate` for a breaker without `slow_call`.
+    NeedsSlowCall,
     /// A parameter the attribute does not have.
     UnknownParameter {
         /// The attribute, like `circuit_breaker`.
@@ -155,6 +157,9 @@ impl fmt::Display for Error {
             Error::NeedsFailureRate { parameter } => write!(
                 f,
                 "`{parameter}` applies to a failure-rate breaker; set `failure_rate` too"
+            ),
+            Error::NeedsSlowCall => f.write_str(
+                "`slow_call_rate` needs `slow_call`, the duration after which a call is slow; set `slow_call` too",
             ),
             Error::UnknownParameter {
                 attribute,

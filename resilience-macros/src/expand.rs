@@ -287,6 +287,14 @@ impl Gen<'_> {
             let half_open = half_open.value;
             config.extend(quote!(.with_half_open(#half_open)));
         }
+        if let Some(slow_call) = &a.slow_call {
+            let slow_call = duration(slow_call.value);
+            config.extend(quote!(.with_slow_call(#slow_call)));
+        }
+        if let Some(rate) = &a.slow_call_rate {
+            let rate = Literal::f64_suffixed(rate.value);
+            config.extend(quote!(.with_slow_call_rate(#rate)));
+        }
         let mut predicate = self.predicate(a.failure_if.as_ref());
         if let Some(ignore_if) = &a.ignore_if {
             // Spanned on the user's path: a predicate of the wrong type is reported there.

@@ -205,6 +205,7 @@ fn circuit_breaker(args: &crate::args::BreakerArgs, errors: &mut Errors) {
     }
     count(breaker::WINDOW, args.window.as_ref(), errors);
     count(breaker::MIN_CALLS, args.min_calls.as_ref(), errors);
+    slow_call(args, errors);
     if let Some(min_calls) = &args.min_calls {
         let window = args
             .window
@@ -215,6 +216,28 @@ fn circuit_breaker(args: &crate::args::BreakerArgs, errors: &mut Errors) {
             min_calls.span,
             errors,
         );
+    }
+}
+
+/// `slow_call` longer than zero; `slow_call_rate` in `(0, 1]`, with `slow_call`, in the
+/// failure-rate mode (a consecutive breaker counts each slow call as a failure instead).
+fn slow_call(args: &crate::args::BreakerArgs, errors: &mut Errors) {
+    time(breaker::SLOW_CALL, args.slow_call.as_ref(), errors);
+    let Some(rate) = &args.slow_call_rate else {
+        return;
+    };
+    spanned(breaker::SLOW_CALL_RATE.check(rate.value), rate.span, errors);
+    if args.slow_call.is_none() {
+        errors.add(syn::Error::new(
+            rate.span,
+            "`slow_call_rate` needs `slow_call`, the duration after which a call is slow; add `slow_call = \"2s\"`",
+        ));
+    }
+    if args.failure_rate.is_none() {
+        errors.add(syn::Error::new(
+            rate.span,
+            "`slow_call_rate` belongs to the failure-rate mode (a consecutive breaker counts each slow call as a failure); add `failure_rate = 0.5` or remove `slow_call_rate`",
+        ));
     }
 }
 

@@ -30,7 +30,8 @@
 //!   checked by [`configure`] up front (a refused entry is returned as a [`ConfigError`] and
 //!   not stored), and for environment variables at the instance's first call.
 //! - **Rules between parameters** (`min_calls` at most `window`, `base` at most `max_delay`,
-//!   not both `threshold` and `failure_rate`, `window` only with a failure rate) depend on the
+//!   not both `threshold` and `failure_rate`, `window` only with a failure rate,
+//!   `slow_call_rate` only with `slow_call`) depend on the
 //!   compiled configuration, so they are checked at the instance's first call, on the
 //!   compiled configuration with all its overrides applied. An override that breaks such a
 //!   rule is refused together with the instance's other overrides of that rule's parameters;
@@ -378,6 +379,8 @@ impl Overridable for BreakerConfig {
         "failure_rate",
         "window",
         "min_calls",
+        "slow_call",
+        "slow_call_rate",
         "timeout",
         "timeout_max",
         "half_open",
@@ -389,6 +392,8 @@ impl Overridable for BreakerConfig {
             "failure_rate" => breaker::FAILURE_RATE.parse(value).map(drop),
             "window" => breaker::WINDOW.parse(value).map(drop),
             "min_calls" => breaker::MIN_CALLS.parse(value).map(drop),
+            "slow_call" => breaker::SLOW_CALL.parse(value).map(drop),
+            "slow_call_rate" => breaker::SLOW_CALL_RATE.parse(value).map(drop),
             "timeout" => breaker::TIMEOUT.parse(value).map(drop),
             "timeout_max" => breaker::TIMEOUT_MAX.parse(value).map(drop),
             "half_open" => breaker::HALF_OPEN.parse(value).map(drop),
@@ -452,6 +457,17 @@ impl Overridable for BreakerConfig {
             },
             ("window", TripPolicy::Consecutive { .. }) => return Err(needs_rate("window")),
             ("min_calls", TripPolicy::Consecutive { .. }) => return Err(needs_rate("min_calls")),
+            ("slow_call", policy) => {
+                *self = self.with_slow_call(duration(breaker::SLOW_CALL, value)?);
+                policy
+            }
+            ("slow_call_rate", policy @ TripPolicy::FailureRate { .. }) => {
+                self.slow_call_rate = breaker::SLOW_CALL_RATE.parse(value)?;
+                policy
+            }
+            ("slow_call_rate", TripPolicy::Consecutive { .. }) => {
+                return Err(needs_rate("slow_call_rate"))
+            }
             ("timeout", policy) => {
                 *self = self.with_open_for(duration(breaker::TIMEOUT, value)?);
                 policy
@@ -484,6 +500,14 @@ impl Overridable for BreakerConfig {
                 parameters: &["window", "min_calls"],
                 error,
             })?;
+        }
+        // The compiled configuration cannot break this rule (the macro refuses it), so an
+        // overridden rate is the one to refuse.
+        if overridden.contains(&"slow_call_rate") && self.slow_call_ns == 0 {
+            return Err(Conflict {
+                parameters: &["slow_call_rate"],
+                error: Error::NeedsSlowCall,
+            });
         }
         // Unset (0), the cap is `timeout` itself: nothing to check.
         if self.open_for_max_ns != 0 {

@@ -84,6 +84,9 @@ pub struct InstanceSnapshot {
     /// A breaker's open period of its latest opening, backoff included (`timeout` while
     /// closed; see `CircuitBreaker::open_period`).
     pub open_period: Option<Duration>,
+    /// A failure-rate breaker's slow fraction of its window now, with `slow_call` set (`None`
+    /// otherwise, or while the window is empty; see `CircuitBreaker::slow_rate`).
+    pub slow_rate: Option<f64>,
     /// A bulkhead's free slots; a rate limiter's permits that could be taken now without
     /// waiting.
     pub available: Option<u32>,
@@ -110,6 +113,7 @@ impl InstanceSnapshot {
             state: None,
             in_state: None,
             open_period: None,
+            slow_rate: None,
             available: None,
             waiting: None,
             config,
@@ -138,6 +142,7 @@ pub fn snapshot() -> Vec<InstanceSnapshot> {
                 state: Some(b.state()),
                 in_state: Some(b.time_in_state()),
                 open_period: Some(b.open_period()),
+                slow_rate: b.slow_rate(),
                 ..InstanceSnapshot::new(
                     b.name(),
                     InstanceConfig::CircuitBreaker(*b.config()),

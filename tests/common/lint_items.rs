@@ -63,7 +63,14 @@ impl Client {
     ///
     /// Never.
     #[retry]
-    #[circuit_breaker(failure_rate = 0.5, window = 10, min_calls = 5, ignore_if = is_rejected)]
+    #[circuit_breaker(
+        failure_rate = 0.5,
+        window = 10,
+        min_calls = 5,
+        slow_call = "2s",
+        slow_call_rate = 0.8,
+        ignore_if = is_rejected
+    )]
     pub async fn bump(&mut self) -> Result<u64, Error> {
         self.base += 1;
         Ok(self.base)
@@ -88,7 +95,7 @@ impl Client {
 /// # Errors
 ///
 /// Never.
-#[circuit_breaker(name = "free")]
+#[circuit_breaker(name = "free", slow_call = "250ms")]
 pub async fn free(x: u32) -> anyhow::Result<u32> {
     Ok(x)
 }

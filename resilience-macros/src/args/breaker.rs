@@ -1,6 +1,6 @@
 //! `#[circuit_breaker(threshold = 3, timeout = "10s", timeout_max = "5m", half_open = 1, failure_rate = 0.5,
-//! window = 100, min_calls = 100, failure_if = path, ignore_if = path, name = "...",
-//! crate = "...")]`
+//! window = 100, min_calls = 100, slow_call = "2s", slow_call_rate = 1.0, failure_if = path,
+//! ignore_if = path, name = "...", crate = "...")]`
 //!
 //! The defaults are `resilience_config::breaker`'s, the ones the runtime's overrides use.
 
@@ -18,6 +18,8 @@ const KEYS: &[&str] = &[
     "failure_rate",
     "window",
     "min_calls",
+    "slow_call",
+    "slow_call_rate",
     "failure_if",
     "ignore_if",
     "name",
@@ -34,6 +36,8 @@ pub(crate) struct BreakerArgs {
     pub(crate) failure_rate: Option<Spanned<f64>>,
     pub(crate) window: Option<Spanned<u32>>,
     pub(crate) min_calls: Option<Spanned<u32>>,
+    pub(crate) slow_call: Option<Spanned<u64>>,
+    pub(crate) slow_call_rate: Option<Spanned<f64>>,
     pub(crate) failure_if: Option<Spanned<Path>>,
     pub(crate) ignore_if: Option<Spanned<Path>>,
     pub(crate) name: Option<Spanned<LitStr>>,
@@ -70,6 +74,8 @@ impl BreakerArgs {
                 "failure_rate" => set_once(&mut args.failure_rate, &key, float(&value)),
                 "window" => set_once(&mut args.window, &key, int(&value)),
                 "min_calls" => set_once(&mut args.min_calls, &key, int(&value)),
+                "slow_call" => set_once(&mut args.slow_call, &key, duration(&value)),
+                "slow_call_rate" => set_once(&mut args.slow_call_rate, &key, float(&value)),
                 "failure_if" => set_once(&mut args.failure_if, &key, path(&value)),
                 "ignore_if" => set_once(&mut args.ignore_if, &key, path(&value)),
                 "name" => set_once(

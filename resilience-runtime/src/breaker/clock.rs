@@ -13,6 +13,24 @@
 //!
 //! The epoch's memory ordering is [`crate::clock`]'s.
 //!
+//! # Slow calls
+//!
+//! With `slow_call` set, a call is timed: the clock is read when it is admitted (closed or as
+//! a half-open trial) and when it is settled, and nowhere else for it; without `slow_call`
+//! neither reading happens. The start rides in the permit's copy of the state word, in place
+//! of the payload it was admitted under, which nothing reads after admission (outcomes are
+//! applied by phase, `state.rs`, "Generations", and to the *current* payload), so a permit,
+//! and the future of [`CircuitBreaker::run`], are no larger than without slow calls. The
+//! payload's 40 bits hold the start in whole microseconds since the epoch, modulo 2^40 (12.7
+//! days); the duration is the wrapping difference, exact for any call shorter than that.
+//!
+//! Both readings are rounded down to a microsecond, so a call of `d` measures between
+//! `floor(d)` and `ceil(d)` microseconds, and it is slow when it measures more than
+//! `slow_call` rounded up to a microsecond: a call is never slow at or under `slow_call`, and
+//! always slow 2 µs over it (1 ms over, in the tests).
+//!
+//! [`CircuitBreaker::run`]: super::CircuitBreaker::run
+//!
 //! [`CircuitBreaker::state`]: super::CircuitBreaker::state
 
 use std::time::Duration;
@@ -32,6 +50,20 @@ pub(super) fn deadline_ms(elapsed: Duration, open_for: Duration) -> u64 {
 pub(super) fn is_over(deadline: u64, elapsed: Duration) -> bool {
     elapsed.as_millis() >= u128::from(deadline)
 }
+/// The start of a timed call at `elapsed`, as a permit's payload (module docs, "Slow calls").
+pub(super) fn start_stamp(elapsed: Duration) -> u64 {
+    // Truncated to 64 bits, then to the payload's 40: the stamp is modulo 2^40 anyway.
+    #[allow(clippy::cast_possible_truncation)]
+    let micros = elapsed.as_micros() as u64;
+    micros & PAYLOAD_MAX
+}
+
+/// Whether a call stamped `start` and settled at `elapsed` took longer than `slow_call_ns`.
+pub(super) fn is_slow(start: u64, elapsed: Duration, slow_call_ns: u64) -> bool {
+    let taken = start_stamp(elapsed).wrapping_sub(start) & PAYLOAD_MAX;
+    taken > slow_call_ns.div_ceil(1_000)
+}
+
 /// A lazily read clock: at most one reading per operation.
 pub(super) struct Now<F> {
     read: F,

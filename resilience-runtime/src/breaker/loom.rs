@@ -3,7 +3,8 @@
 //! resetting the count at its completion), and the takeover of a
 //! hung trial's place (racing the hung trial's outcome, and racing another taker); and of the
 //! failure-rate window: an absorbed success racing a failure, failures racing across the
-//! position's step back, and that step racing a clear.
+//! position's step back, that step racing a clear, and an absorbed success racing a slow
+//! one (the slow bits, `slow_call`).
 //!
 //! Run with (under `--cfg loom` the crate's unit tests are these models and the bulkhead's):
 //!
@@ -47,6 +48,15 @@ impl CircuitBreaker {
             .map(|word| word.load(Ordering::SeqCst).count_ones())
             .sum();
         (ring.position().load(Ordering::SeqCst), failures)
+    }
+
+    /// The number of slow bits in the failure-rate ring (with `slow_call`).
+    fn loom_slow_bits(&self) -> u32 {
+        let ring = self.core.ring(&self.config);
+        ring.slow_bits()
+            .iter()
+            .map(|word| word.load(Ordering::SeqCst).count_ones())
+            .sum()
     }
 }
 
@@ -542,5 +552,45 @@ fn position_step_racing_a_clear_never_underflows() {
         // The fresh window works: two failures open it.
         record(&breaker, &[true, true]);
         assert_eq!(breaker.state(), BreakerState::Open);
+    });
+}
+
+/// A fast success racing a slow one while the window (2) is full of fast successes, with a
+/// slow rate of 0.5: the fast one may be absorbed (nothing written) or recorded, on loads
+/// that may or may not see the slow bit, but never absorbs the slow one or clears its bit
+/// (the two take distinct slots). The slow success sees its own bit: it opens the breaker,
+/// exactly once (the fast call, if it comes after, is rejected), and its bit is counted
+/// exactly once.
+#[test]
+fn absorbed_success_racing_a_slow_success_keeps_the_slow_count_exact() {
+    model(|| {
+        // Leaked so the held permit can move to a thread (`'static`).
+        let breaker: &'static CircuitBreaker = Box::leak(Box::new(CircuitBreaker::new(
+            BreakerConfig::new(InstanceName::given("loom"))
+                .with_policy(TripPolicy::FailureRate {
+                    failure_rate: 1.0,
+                    window: 2,
+                    min_calls: 2,
+                })
+                .with_slow_call(std::time::Duration::from_millis(1))
+                .with_slow_call_rate(0.5),
+        )));
+        record(breaker, &[false, false]);
+        assert_eq!(breaker.loom_ring(), (2, 0));
+        let slow = breaker.try_acquire().expect("closed");
+        breaker.loom_set_now_ms(5); // the held call has run 5 ms, over `slow_call`
+        let slow = thread::spawn(move || slow.success());
+        // Rejected if the slow success has already opened the breaker.
+        let fast = thread::spawn(move || {
+            if let Ok(permit) = breaker.try_acquire() {
+                permit.success();
+            }
+        });
+        slow.join().unwrap();
+        fast.join().unwrap();
+        assert_eq!(breaker.loom_slow_bits(), 1, "the slow success, once");
+        assert_eq!(breaker.state(), BreakerState::Open);
+        let (generation, _) = breaker.loom_snapshot();
+        assert_eq!(generation, 1, "exactly one transition");
     });
 }

@@ -16,7 +16,10 @@
 //! that finds the count at zero writes nothing, so a healthy breaker's word is only read
 //! and the line holding it stays shared between cores. A failure is a CAS that increments
 //! the count or, at `threshold`, opens the breaker. No lock, no allocation, and the clock is
-//! read only when opening or while open.
+//! read only when opening or while open, or, with `slow_call` set, at a call's admission and
+//! completion: a plain load of the configuration decides that, beside the one atomic load.
+//! A slow call's verdict is decided before recording: a failure to this policy and to a
+//! half-open trial, a slow bit to the failure-rate window (`window.rs`).
 //!
 //! # Hung trials
 //!
@@ -81,7 +84,7 @@ use std::time::Duration;
 
 use super::clock::{deadline_ms, is_over, Now};
 use super::state::{Tag, Word, LEVEL_MAX};
-use super::window::Ring;
+use super::window::{Rates, Ring};
 use super::{BreakerConfig, BreakerState, TripPolicy};
 use crate::events;
 use crate::sync::{const_fn, AtomicU64, Ordering};
@@ -231,16 +234,26 @@ impl Core {
         }
     }
 
-    /// Records the outcome of a call admitted under `permit`.
+    /// Records the outcome of a call admitted under `permit`; `slow`: it took longer than
+    /// `slow_call`. A slow call is a failure, except to a failure-rate window, which counts
+    /// slow calls apart from failures (an ignored or cancelled call is never slow).
     pub(super) fn record(
         &self,
         config: &BreakerConfig,
         permit: Word,
         verdict: Verdict,
+        slow: bool,
         now: impl Fn() -> Duration,
     ) {
         let mut now = Now::new(now);
         let mut transition = None;
+        let window =
+            permit.tag() == Tag::Closed && matches!(config.policy, TripPolicy::FailureRate { .. });
+        let verdict = if slow && !window && verdict == Verdict::Success {
+            Verdict::Failure
+        } else {
+            verdict
+        };
         match (permit.tag(), config.policy) {
             (Tag::Closed, _) if verdict == Verdict::Release => {}
             (Tag::Closed, TripPolicy::Consecutive { threshold }) => {
@@ -278,18 +291,23 @@ impl Core {
                 let failed = verdict == Verdict::Failure;
                 let window = window.max(1);
                 let ring = self.ring(config);
-                // The hot path: a success absorbed by a window full of successes writes
-                // nothing (`window.rs`, "The hot path").
-                if !failed && ring.all_successes(window) {
+                // The hot path: a fast success absorbed by a window full of fast successes
+                // writes nothing (`window.rs`, "The hot path").
+                if !failed && !slow && ring.all_successes(window) {
                     return;
                 }
-                let index = ring.push(window, failed);
-                // A failure can raise the rate. A success can only lower it, except the one
-                // that brings the recorded count to `min_calls`: the rule applies from then
-                // on, and the rate may already be reached (S F F S at 0.5 over 4 opens).
+                let index = ring.push(window, failed, slow);
+                // A failure (a slow call) can raise the failure (slow) rate. A fast success
+                // can only lower both, except the one that brings the recorded count to
+                // `min_calls`: the rule applies from then on, and a rate may already be
+                // reached (S F F S at 0.5 over 4 opens).
                 let reaches_min_calls = index + 1 == u64::from(min_calls.clamp(1, window));
-                if (failed || reaches_min_calls)
-                    && ring.trips(index, window, failure_rate, min_calls)
+                let rates = Rates {
+                    failure: failure_rate,
+                    slow: config.slow_call_rate,
+                };
+                if (failed || slow || reaches_min_calls)
+                    && ring.trips(index, window, rates, min_calls)
                 {
                     transition = self.update(permit, |current| {
                         Some(current.next(Tag::Open, deadline_ms(now.get(), config.open_for())))
@@ -390,12 +408,17 @@ impl Core {
     }
 
     /// The slow-path words, allocated at the first call that needs one: `[takeover]`, or
-    /// under `FailureRate` `[takeover, position, bits...]`.
+    /// under `FailureRate` `[takeover, position, failure bits..., slow bits...]`, the slow
+    /// bits only with `slow_call`.
     pub(super) fn extra(&self, config: &BreakerConfig) -> &[AtomicU64] {
         self.extra.get_or_init(|| {
             let ring = match config.policy {
                 TripPolicy::Consecutive { .. } => 0,
-                TripPolicy::FailureRate { window, .. } => 1 + window.max(1).div_ceil(64) as usize,
+                TripPolicy::FailureRate { window, .. } => {
+                    let words = window.max(1).div_ceil(64) as usize;
+                    let arrays = if config.slow_call_ns == 0 { 1 } else { 2 };
+                    1 + arrays * words
+                }
             };
             (0..=ring).map(|_| AtomicU64::new(0)).collect()
         })
@@ -409,7 +432,21 @@ impl Core {
 
     /// The failure-rate ring (`FailureRate` only).
     pub(super) fn ring(&self, config: &BreakerConfig) -> Ring<'_> {
-        Ring(&self.extra(config)[1..])
+        Ring::new(&self.extra(config)[1..], Self::window_words(config))
+    }
+
+    /// The ring, if it was allocated (`FailureRate` only): for snapshots, which allocate nothing.
+    pub(super) fn ring_if_any(&self, config: &BreakerConfig) -> Option<Ring<'_>> {
+        let extra = self.extra.get()?;
+        Some(Ring::new(&extra[1..], Self::window_words(config)))
+    }
+
+    /// Words per bit array of the ring.
+    fn window_words(config: &BreakerConfig) -> usize {
+        match config.policy {
+            TripPolicy::FailureRate { window, .. } => window.max(1).div_ceil(64) as usize,
+            TripPolicy::Consecutive { .. } => 0,
+        }
     }
 
     /// Empties the failure-rate ring, if it exists. The takeover deadline stays: a trial

@@ -17,6 +17,14 @@
 //!   at least `min_calls` of the last `window` calls are recorded and the failed fraction is at
 //!   least `failure_rate`, judged whenever an outcome is recorded: a success that brings the
 //!   recorded count to `min_calls` opens the breaker if the rate is already reached.
+//! - **Slow calls** (`slow_call`, off by default): a call that completes more than
+//!   `slow_call` after its admission is slow. `Consecutive` counts it as a failure even if it
+//!   succeeded; `FailureRate` also opens when at least `min_calls` are recorded and the slow
+//!   fraction of the window is at least `slow_call_rate` (resilience4j's rule), judged like
+//!   the failure rate whenever an outcome is recorded; a slow half-open trial fails. Only
+//!   then is the clock read for a call, at admission and at completion; the start rides in
+//!   the permit (`clock.rs`, "Slow calls"), which is why neither it nor the future of
+//!   [`run`](CircuitBreaker::run) grows. An ignored or cancelled call is never slow.
 //! - **Open**: no call runs; each is rejected with [`Rejected::CircuitOpen`] carrying
 //!   `retry_after: Some(time until the open period ends)`. The open period is never shorter than
 //!   `open_for`. With a longer `open_for_max` (the attribute's `timeout_max`) it backs off:
@@ -84,15 +92,16 @@
 //! - `state.rs`: the state word: its bit layout, packing and unpacking, and generations;
 //! - `machine.rs`: the transitions (admission, recording, half-open trials, the takeover of
 //!   hung trials), the hot path, and the memory ordering of the state word;
-//! - `window.rs`: the failure-rate ring;
-//! - `clock.rs`: time, deadlines and the loom stand-in clock.
+//! - `window.rs`: the failure-rate ring (failure bits, and slow bits with `slow_call`);
+//! - `clock.rs`: time, deadlines, the timing of slow calls and the loom stand-in clock.
 //!
 //! # Size
 //!
 //! A `CircuitBreaker` is its configuration, the state word, the lazily allocated slow-path
 //! words (the takeover deadline, allocated at the first trial, and the failure-rate ring), the
-//! time of the last transition and the epoch: 128 bytes on 64-bit targets, 64 of them the
-//! configuration (the `stats` feature adds 40 bytes of counters). It is not padded to a
+//! time of the last transition and the epoch: 144 bytes on 64-bit targets, 80 of them the
+//! configuration (`slow_call` and `slow_call_rate` took it from 64; the `stats` feature adds
+//! 40 bytes of counters). A permit is 16 bytes, with or without `slow_call`. It is not padded to a
 //! cache line: the word is written only on a change of state and, under `Consecutive`, on a
 //! failure or a success that saw a non-zero count, so the readers sharing its line rarely lose
 //! it. Under `FailureRate` the writes go to the separately allocated ring, and only when a
@@ -112,6 +121,8 @@ mod tests;
 mod tests_backoff;
 #[cfg(all(test, not(loom)))]
 mod tests_outcomes;
+#[cfg(all(test, not(loom)))]
+mod tests_slow;
 
 use std::fmt;
 use std::future::Future;
@@ -123,6 +134,7 @@ use crate::stats::{Counters, Stats};
 use crate::sync::{const_fn, Ordering};
 use crate::{events, Failure, InstanceName, Rejected};
 
+use self::clock::{is_slow, start_stamp};
 use self::machine::{Core, Refusal, Verdict};
 pub use self::permit::{BreakerPermit, BreakerRun};
 use self::state::{Tag, Word, TRIALS_MAX};
@@ -215,6 +227,9 @@ pub struct BreakerConfig {
     pub(crate) open_for_ns: u64,
     pub(crate) open_for_max_ns: u64,
     pub(crate) half_open: u32,
+    /// `slow_call` in nanoseconds (saturated); 0 means off: no call is timed.
+    pub(crate) slow_call_ns: u64,
+    pub(crate) slow_call_rate: f64,
 }
 
 /// A duration in whole nanoseconds, saturated at `u64::MAX` (584 years, the longest duration
@@ -244,6 +259,8 @@ impl BreakerConfig {
             open_for_ns: limits::DEFAULT_TIMEOUT_NANOS,
             open_for_max_ns: 0,
             half_open: limits::DEFAULT_HALF_OPEN,
+            slow_call_ns: 0,
+            slow_call_rate: limits::DEFAULT_SLOW_CALL_RATE,
         }
     }
 
@@ -288,6 +305,52 @@ impl BreakerConfig {
     pub const fn with_half_open(mut self, half_open: u32) -> Self {
         self.half_open = half_open;
         self
+    }
+
+    /// A call that completes more than `slow_call` after it was admitted is slow (the
+    /// attribute's `slow_call`): under `Consecutive` it counts as a failure even if it
+    /// succeeded, a half-open trial that is slow fails, and under `FailureRate` the breaker
+    /// also opens when the slow fraction of the window reaches
+    /// [`slow_call_rate`](Self::with_slow_call_rate). Off by default, and then the clock is
+    /// never read for a call; `Duration::ZERO` turns it off (the attribute and overrides
+    /// refuse it). Calls are timed in whole microseconds (`clock.rs`, "Slow calls").
+    ///
+    /// ```
+    /// use resilience_runtime::{BreakerConfig, InstanceName};
+    /// use std::time::Duration;
+    ///
+    /// let config = BreakerConfig::new(InstanceName::given("search")).with_slow_call(Duration::from_secs(2));
+    /// assert_eq!(config.slow_call(), Some(Duration::from_secs(2)));
+    /// assert_eq!(BreakerConfig::new(InstanceName::given("db")).slow_call(), None);
+    /// ```
+    #[must_use]
+    pub const fn with_slow_call(mut self, slow_call: Duration) -> Self {
+        self.slow_call_ns = nanos(slow_call);
+        self
+    }
+
+    /// The slow fraction of a `FailureRate` window that opens the breaker, in `(0, 1]`
+    /// (default 1.0: every recorded call slow), judged like the failure rate: whenever an
+    /// outcome is recorded, once at least `min_calls` are. Needs
+    /// [`with_slow_call`](Self::with_slow_call); ignored under `Consecutive`.
+    #[must_use]
+    pub const fn with_slow_call_rate(mut self, slow_call_rate: f64) -> Self {
+        self.slow_call_rate = slow_call_rate;
+        self
+    }
+
+    /// The duration after which a call is slow, if slow calls are detected.
+    pub const fn slow_call(&self) -> Option<Duration> {
+        if self.slow_call_ns == 0 {
+            None
+        } else {
+            Some(Duration::from_nanos(self.slow_call_ns))
+        }
+    }
+
+    /// The slow fraction of the window that opens a `FailureRate` breaker.
+    pub const fn slow_call_rate(&self) -> f64 {
+        self.slow_call_rate
     }
 
     /// The instance name, reported in [`Rejected::CircuitOpen`].
@@ -475,6 +538,40 @@ impl CircuitBreaker {
         self.core.open_period(&self.config)
     }
 
+    /// The slow fraction of the calls in the failure-rate window now: `None` for a
+    /// `Consecutive` breaker, without [`slow_call`](BreakerConfig::with_slow_call), or while
+    /// the window holds no outcome. A few relaxed loads, allocating nothing; for snapshots.
+    ///
+    /// ```
+    /// use resilience_runtime::{BreakerConfig, CircuitBreaker, InstanceName, TripPolicy};
+    /// use std::time::Duration;
+    ///
+    /// static B: CircuitBreaker = CircuitBreaker::new(
+    ///     BreakerConfig::new(InstanceName::given("search"))
+    ///         .with_policy(TripPolicy::FailureRate { failure_rate: 0.5, window: 10, min_calls: 10 })
+    ///         .with_slow_call(Duration::from_secs(2)),
+    /// );
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// assert_eq!(B.slow_rate(), None, "nothing recorded yet");
+    /// let permit = B.try_acquire().unwrap();
+    /// tokio::time::advance(Duration::from_secs(3)).await;
+    /// permit.success(); // slow
+    /// B.try_acquire().unwrap().success(); // fast
+    /// assert_eq!(B.slow_rate(), Some(0.5));
+    /// # }
+    /// ```
+    pub fn slow_rate(&self) -> Option<f64> {
+        match self.config.policy {
+            TripPolicy::FailureRate { window, .. } if self.config.slow_call_ns != 0 => self
+                .core
+                .ring_if_any(&self.config)?
+                .slow_rate(window.max(1)),
+            _ => None,
+        }
+    }
+
     /// The current state. An open breaker whose open period has ended reports
     /// [`BreakerState::HalfOpen`]: the next call will be admitted as a trial.
     pub fn state(&self) -> BreakerState {
@@ -511,6 +608,9 @@ impl CircuitBreaker {
         // The hot path, inline: one relaxed load, no write (`machine.rs`, "Memory ordering").
         let word = self.core.load(Ordering::Relaxed);
         if matches!(word.tag(), Tag::Closed | Tag::ForcedClosed) {
+            if self.config.slow_call_ns != 0 {
+                return Ok(self.timed(word));
+            }
             return Ok(BreakerPermit {
                 breaker: self,
                 word,
@@ -519,9 +619,25 @@ impl CircuitBreaker {
         self.try_acquire_slow()
     }
 
+    /// A permit for a call admitted under `word`, stamped with its start if its outcome will
+    /// be recorded (closed or a half-open trial): `slow_call` is set (`clock.rs`, "Slow calls").
+    #[inline(never)]
+    fn timed(&self, word: Word) -> BreakerPermit<'_> {
+        let word = if matches!(word.tag(), Tag::Closed | Tag::HalfOpen) {
+            word.with_payload(start_stamp(self.clock.elapsed()))
+        } else {
+            word
+        };
+        BreakerPermit {
+            breaker: self,
+            word,
+        }
+    }
+
     #[inline(never)]
     fn try_acquire_slow(&self) -> Result<BreakerPermit<'_>, Rejected> {
         let rejected = match self.core.acquire(&self.config, || self.clock.elapsed()) {
+            Ok(word) if self.config.slow_call_ns != 0 => return Ok(self.timed(word)),
             Ok(word) => {
                 return Ok(BreakerPermit {
                     breaker: self,
@@ -630,7 +746,25 @@ impl CircuitBreaker {
     /// Records the outcome of the permit admitted under `word`.
     fn record(&self, word: Word, verdict: Verdict) {
         self.core
-            .record(&self.config, word, verdict, || self.clock.elapsed());
+            .record(&self.config, word, verdict, false, || self.clock.elapsed());
+    }
+
+    /// Records the outcome of a timed permit (`slow_call` set): reads the clock once, for
+    /// the call's duration and for an open deadline alike.
+    #[inline(never)]
+    fn record_timed(&self, word: Word, verdict: Verdict) {
+        let now = self.clock.elapsed();
+        let slow = is_slow(word.payload(), now, self.config.slow_call_ns);
+        if !slow
+            && verdict == Verdict::Success
+            && word.tag() == Tag::Closed
+            && matches!(self.config.policy, TripPolicy::Consecutive { .. })
+            && self.core.load(Ordering::Relaxed).payload() == 0
+        {
+            // A fast success with no failure counted: nothing to write (`permit.rs`).
+            return;
+        }
+        self.core.record(&self.config, word, verdict, slow, || now);
     }
 }
 

@@ -72,6 +72,11 @@ impl BreakerPermit<'_> {
     #[inline]
     fn settle(self, verdict: Verdict) {
         let this = ManuallyDrop::new(self);
+        // A timed permit (`slow_call` set) reads the clock to judge its duration.
+        if this.breaker.config.slow_call_ns != 0 && verdict != Verdict::Release {
+            this.breaker.record_timed(this.word, verdict);
+            return;
+        }
         // The hot path, inline: a success admitted while closed that finds no failure counted
         // when it completes has nothing to reset (one relaxed load; `machine.rs`, "The hot
         // path"). A non-zero payload is a count to reset, or another phase's word (an open

@@ -45,6 +45,20 @@
 //! separate counter, so they cannot underflow or drift. Evaluation costs `window / 64` loads,
 //! paid on failures and on the one success that brings the recorded count to `min_calls`.
 //!
+//! # Slow calls
+//!
+//! With `slow_call` set, a second array of `ceil(window / 64)` words follows the failure
+//! bits: the slow bits, written at the same slot by the same rule (set for a slow outcome,
+//! cleared if set for a fast one), so a slow failure sets both bits and a slow success only
+//! its slow bit. An outcome that is slow is evaluated like a failure, against both rates:
+//! the breaker opens when at least `min_calls` are recorded and either
+//! `failures / recorded >= failure_rate` or `slow / recorded >= slow_call_rate`. Only a fast
+//! success is absorbed, by a window with no failure bit and no slow bit set. The two bits of
+//! a slot are separate writes, so two outcomes racing for one slot (a window narrower than
+//! the calls in flight) may leave one's failure bit beside the other's slow bit: one more of
+//! the races above, bounded the same way. Without `slow_call` the slow array is empty and
+//! nothing here touches it.
+//!
 //! # Memory ordering
 //!
 //! Inside the ring, `Relaxed` throughout: each bit and the position are independent counters
@@ -55,32 +69,63 @@
 
 use crate::sync::{AtomicU64, Ordering};
 
-/// The failure-rate ring: `[position, bits...]`.
-pub(super) struct Ring<'a>(pub(super) &'a [AtomicU64]);
+/// The failure-rate ring: a position, the failure bits and (with `slow_call`) the slow bits.
+pub(super) struct Ring<'a> {
+    position: &'a AtomicU64,
+    failed: &'a [AtomicU64],
+    /// Empty without `slow_call`.
+    slow: &'a [AtomicU64],
+}
 
-impl Ring<'_> {
+/// The rates that open the breaker: the failed and the slow fraction.
+#[derive(Clone, Copy)]
+pub(super) struct Rates {
+    pub(super) failure: f64,
+    pub(super) slow: f64,
+}
+
+impl<'a> Ring<'a> {
+    /// The ring in `words`: `[position, failure bits..., slow bits...]`, `per` words to an
+    /// array of bits.
+    pub(super) fn new(words: &'a [AtomicU64], per: usize) -> Self {
+        let (position, bits) = words.split_first().expect("the ring has a position");
+        let (failed, slow) = bits.split_at(per);
+        Self {
+            position,
+            failed,
+            slow,
+        }
+    }
+
     pub(super) fn position(&self) -> &AtomicU64 {
-        &self.0[0]
+        self.position
     }
 
+    #[cfg(test)]
     pub(super) fn bits(&self) -> &[AtomicU64] {
-        &self.0[1..]
+        self.failed
     }
 
-    /// Whether the ring holds `window` outcomes and none of them failed: then one more
-    /// success changes no count, now or later, and need not be written.
+    #[cfg(test)]
+    pub(super) fn slow_bits(&self) -> &[AtomicU64] {
+        self.slow
+    }
+
+    /// Whether the ring holds `window` outcomes and none of them failed or was slow: then
+    /// one more fast success changes no count, now or later, and need not be written.
     pub(super) fn all_successes(&self, window: u32) -> bool {
         self.position().load(Ordering::Relaxed) >= u64::from(window)
             && self
-                .bits()
+                .failed
                 .iter()
+                .chain(self.slow)
                 .all(|word| word.load(Ordering::Relaxed) == 0)
     }
 
     /// Writes one outcome and returns its index: its number in the stream of outcomes since
     /// the last clear, less a multiple of `window` once that is at least `2 * window`. A
-    /// success whose bit is already clear only reads it.
-    pub(super) fn push(&self, window: u32, failed: bool) -> u64 {
+    /// bit that is already what the outcome says is only read.
+    pub(super) fn push(&self, window: u32, failed: bool, is_slow: bool) -> u64 {
         let position = self.position();
         let window = u64::from(window);
         let index = position.fetch_add(1, Ordering::Relaxed);
@@ -104,26 +149,55 @@ impl Ring<'_> {
         // `slot < window <= u32::MAX`, so the cast is lossless.
         #[allow(clippy::cast_possible_truncation)]
         let slot = slot as usize;
-        let mask = 1 << (slot % 64);
-        let word = &self.bits()[slot / 64];
-        if failed {
-            word.fetch_or(mask, Ordering::Relaxed);
-        } else if word.load(Ordering::Relaxed) & mask != 0 {
-            word.fetch_and(!mask, Ordering::Relaxed);
+        write_bit(self.failed, slot, failed);
+        if !self.slow.is_empty() {
+            write_bit(self.slow, slot, is_slow);
         }
         index
     }
 
     /// Whether the ring, just after the outcome at `index` was written, opens the breaker.
-    pub(super) fn trips(&self, index: u64, window: u32, failure_rate: f64, min_calls: u32) -> bool {
+    pub(super) fn trips(&self, index: u64, window: u32, rates: Rates, min_calls: u32) -> bool {
         let recorded = u32::try_from(index.saturating_add(1)).map_or(window, |n| n.min(window));
-        // Only bits below `window` are ever set, so no mask is needed on the last word.
-        let failures: u32 = self
-            .bits()
+        if recorded < min_calls.max(1) {
+            return false;
+        }
+        let reached = |bits: &[AtomicU64], rate: f64| {
+            // Only bits below `window` are ever set, so no mask is needed on the last word.
+            let set: u32 = bits
+                .iter()
+                .map(|word| word.load(Ordering::Relaxed).count_ones())
+                .sum();
+            f64::from(set.min(recorded)) / f64::from(recorded) >= rate
+        };
+        reached(self.failed, rates.failure)
+            || (!self.slow.is_empty() && reached(self.slow, rates.slow))
+    }
+
+    /// The slow fraction of the outcomes in the ring, or `None` if it holds none.
+    pub(super) fn slow_rate(&self, window: u32) -> Option<f64> {
+        let position = self.position().load(Ordering::Relaxed);
+        let recorded = u32::try_from(position).map_or(window, |n| n.min(window));
+        if recorded == 0 {
+            return None;
+        }
+        let slow: u32 = self
+            .slow
             .iter()
             .map(|word| word.load(Ordering::Relaxed).count_ones())
             .sum();
-        recorded >= min_calls.max(1)
-            && f64::from(failures.min(recorded)) / f64::from(recorded) >= failure_rate
+        Some(f64::from(slow.min(recorded)) / f64::from(recorded))
+    }
+}
+
+/// Sets bit `slot` of `bits` if `set`, else clears it if it is set (a bit already clear is
+/// only read).
+fn write_bit(bits: &[AtomicU64], slot: usize, set: bool) {
+    let mask = 1 << (slot % 64);
+    let word = &bits[slot / 64];
+    if set {
+        word.fetch_or(mask, Ordering::Relaxed);
+    } else if word.load(Ordering::Relaxed) & mask != 0 {
+        word.fetch_and(!mask, Ordering::Relaxed);
     }
 }
