@@ -6,8 +6,10 @@
 //! | `timeout` | [`DEFAULT_TIMEOUT_NANOS`] (10 s) | longer than zero |
 //! | `half_open` | [`DEFAULT_HALF_OPEN`] (1) | 1 to 2^12 |
 //! | `failure_rate` | none: it selects the failure-rate mode | greater than 0, at most 1 |
-//! | `window` | [`DEFAULT_WINDOW`] (100) | 1 to 2^24 (a bit per call, allocated at first use) |
-//! | `min_calls` | the window ([`default_min_calls`]) | 1 to `window` |
+//! | `window` (calls) | [`DEFAULT_WINDOW`] (100) | 1 to 2^24 (a bit per call, allocated at first use) |
+//! | `window` (a duration: [`WINDOW_TIME`]) | none: it selects the time-window mode | longer than zero |
+//! | `buckets` | [`DEFAULT_BUCKETS`] (10) | 1 to 2^12, each at least 1 ms long ([`check_buckets`]); time window only |
+//! | `min_calls` | the window ([`default_min_calls`]); [`DEFAULT_TIME_MIN_CALLS`] (20) with a time window | 1 to `window` (calls); 1 to 2^24 with a time window |
 //! | `timeout_max` | `timeout`: no backoff | at least `timeout` ([`check_timeout_max`]) |
 //! | `slow_call` | none: no call is slow | longer than zero |
 //! | `slow_call_rate` | [`DEFAULT_SLOW_CALL_RATE`] (1.0) | greater than 0, at most 1; needs `slow_call` and the failure-rate mode |
@@ -17,6 +19,10 @@
 //! `min_calls` without the failure-rate mode is [`Error::NeedsFailureRate`]. `slow_call_rate`
 //! is the failure-rate mode's too (a consecutive breaker counts a slow call as a failure), and
 //! without `slow_call` it is [`Error::NeedsSlowCall`].
+//!
+//! `window` is a count of calls (`window = 100`) or a duration (`window = "30s"`, the
+//! time-window mode, [`parse_window`]); `buckets` without a time window is
+//! [`Error::NeedsTimeWindow`].
 
 use crate::{Count, Error, Rate, Time, SECOND};
 
@@ -61,7 +67,84 @@ pub const WINDOW: Count = Count {
 /// The default `window`.
 pub const DEFAULT_WINDOW: u32 = 100;
 
-/// Calls recorded before the rate is trusted; at most the window ([`check_min_calls`]).
+/// The failure-rate window as a duration: the calls that completed in the last `window`,
+/// kept in [`BUCKETS`] rotating buckets. In nanoseconds, like every [`Time`].
+pub const WINDOW_TIME: Time = Time {
+    name: "window",
+    zero: Some("`window` must be longer than zero: a time window of no time holds no call"),
+};
+
+/// A `window` as written: a count of calls, or a duration (the time-window mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// The last N calls.
+    Calls(u32),
+    /// The calls that completed in the last N nanoseconds.
+    Time(u64),
+}
+
+/// Parses a `window` override: digits alone are a count of calls ([`WINDOW`]), anything else
+/// a duration ([`WINDOW_TIME`]).
+///
+/// ```
+/// use resilience_config::breaker::{parse_window, Window};
+///
+/// assert_eq!(parse_window("100"), Ok(Window::Calls(100)));
+/// assert_eq!(parse_window("30s"), Ok(Window::Time(30_000_000_000)));
+/// assert!(parse_window("0s").is_err());
+/// assert!(parse_window("0").is_err());
+/// ```
+///
+/// # Errors
+///
+/// What [`Count::parse`](crate::Count::parse) or [`Time::parse`] says.
+pub fn parse_window(text: &str) -> Result<Window, Error> {
+    let trimmed = text.trim();
+    if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        WINDOW.parse(text).map(Window::Calls)
+    } else {
+        WINDOW_TIME.parse(text).map(Window::Time)
+    }
+}
+
+/// The buckets a time window is kept in: the window slides by one bucket at a time.
+pub const BUCKETS: Count = Count {
+    name: "buckets",
+    min: 1,
+    max: 1 << 12,
+};
+/// The default `buckets`.
+pub const DEFAULT_BUCKETS: u32 = 10;
+
+/// The shortest bucket: 1 ms.
+pub const BUCKET_MIN_NANOS: u64 = crate::MILLISECOND;
+
+/// The rule between a time `window` (nanoseconds) and `buckets`: each bucket, `window /
+/// buckets` rounded down to a nanosecond, lasts at least [`BUCKET_MIN_NANOS`].
+///
+/// ```
+/// use resilience_config::breaker::check_buckets;
+///
+/// assert!(check_buckets(30_000_000_000, 10).is_ok());
+/// assert!(check_buckets(10_000_000, 10).is_ok(), "1 ms each");
+/// assert!(check_buckets(9_999_999, 10).is_err());
+/// ```
+///
+/// # Errors
+///
+/// [`Error::BucketsTooShort`].
+pub fn check_buckets(window: u64, buckets: u32) -> Result<(), Error> {
+    if window / u64::from(buckets.max(1)) < BUCKET_MIN_NANOS {
+        Err(Error::BucketsTooShort { buckets })
+    } else {
+        Ok(())
+    }
+}
+
+/// The default `min_calls` of a time window: 20, the volume threshold of `MicroProfile` Fault Tolerance.
+pub const DEFAULT_TIME_MIN_CALLS: u32 = 20;
+
+/// Calls recorded before the rate is trusted; at most a count window ([`check_min_calls`]).
 pub const MIN_CALLS: Count = Count {
     name: "min_calls",
     min: 1,

@@ -88,6 +88,19 @@ pub enum Error {
     },
     /// `slow_call_rate` for a breaker without `slow_call`.
     NeedsSlowCall,
+    /// `buckets` for a breaker whose window is not a duration.
+    NeedsTimeWindow,
+    /// A time `window` cut into buckets shorter than 1 ms.
+    BucketsTooShort {
+        /// The buckets.
+        buckets: u32,
+    },
+    /// A `window` of the other kind than the breaker's: a count for a time window, or a
+    /// duration for a count window.
+    WindowKind {
+        /// Whether the breaker's window is a duration.
+        time: bool,
+    },
     /// A parameter the attribute does not have.
     UnknownParameter {
         /// The attribute, like `circuit_breaker`.
@@ -160,6 +173,19 @@ impl fmt::Display for Error {
             ),
             Error::NeedsSlowCall => f.write_str(
                 "`slow_call_rate` needs `slow_call`, the duration after which a call is slow; set `slow_call` too",
+            ),
+            Error::NeedsTimeWindow => f.write_str(
+                "`buckets` applies to a time window; write `window` as a duration, like `window = \"30s\"`",
+            ),
+            Error::BucketsTooShort { buckets } => write!(
+                f,
+                "{buckets} buckets cut `window` into buckets shorter than 1 ms; use fewer buckets or a longer window"
+            ),
+            Error::WindowKind { time: true } => f.write_str(
+                "this breaker's window is a duration; write `window` like `30s`",
+            ),
+            Error::WindowKind { time: false } => f.write_str(
+                "this breaker's window is a count of calls; write `window` as a whole number, like `100`",
             ),
             Error::UnknownParameter {
                 attribute,
