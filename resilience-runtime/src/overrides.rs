@@ -31,7 +31,7 @@
 //!   not stored), and for environment variables at the instance's first call.
 //! - **Rules between parameters** (`min_calls` at most `window`, `base` at most `max_delay`,
 //!   not both `threshold` and `failure_rate`, `window` only with a failure rate,
-//!   `slow_call_rate` only with `slow_call`) depend on the
+//!   `slow_call_rate` only with `slow_call`, a time window's buckets at least 1 ms) depend on the
 //!   compiled configuration, so they are checked at the instance's first call, on the
 //!   compiled configuration with all its overrides applied. An override that breaks such a
 //!   rule is refused together with the instance's other overrides of that rule's parameters;
@@ -378,6 +378,7 @@ impl Overridable for BreakerConfig {
         "threshold",
         "failure_rate",
         "window",
+        "buckets",
         "min_calls",
         "slow_call",
         "slow_call_rate",
@@ -390,7 +391,8 @@ impl Overridable for BreakerConfig {
         match parameter {
             "threshold" => breaker::THRESHOLD.parse(value).map(drop),
             "failure_rate" => breaker::FAILURE_RATE.parse(value).map(drop),
-            "window" => breaker::WINDOW.parse(value).map(drop),
+            "window" => breaker::parse_window(value).map(drop),
+            "buckets" => breaker::BUCKETS.parse(value).map(drop),
             "min_calls" => breaker::MIN_CALLS.parse(value).map(drop),
             "slow_call" => breaker::SLOW_CALL.parse(value).map(drop),
             "slow_call_rate" => breaker::SLOW_CALL_RATE.parse(value).map(drop),
@@ -423,6 +425,16 @@ impl Overridable for BreakerConfig {
                 min_calls: breaker::default_min_calls(breaker::DEFAULT_WINDOW),
             },
             (
+                "failure_rate" | "window" | "buckets" | "min_calls",
+                TripPolicy::TimeWindow {
+                    failure_rate,
+                    window,
+                    buckets,
+                    min_calls,
+                },
+            ) => time_window(parameter, value, failure_rate, window, buckets, min_calls)?,
+            ("buckets", _) => return Err(Error::NeedsTimeWindow),
+            (
                 "window",
                 TripPolicy::FailureRate {
                     failure_rate,
@@ -430,7 +442,9 @@ impl Overridable for BreakerConfig {
                     min_calls,
                 },
             ) => {
-                let window = breaker::WINDOW.parse(value)?;
+                let breaker::Window::Calls(window) = breaker::parse_window(value)? else {
+                    return Err(Error::WindowKind { time: false });
+                };
                 // A `min_calls` equal to the window is the default `min_calls = window`.
                 let follows = min_calls == breaker::default_min_calls(old);
                 TripPolicy::FailureRate {
@@ -461,7 +475,10 @@ impl Overridable for BreakerConfig {
                 *self = self.with_slow_call(duration(breaker::SLOW_CALL, value)?);
                 policy
             }
-            ("slow_call_rate", policy @ TripPolicy::FailureRate { .. }) => {
+            (
+                "slow_call_rate",
+                policy @ (TripPolicy::FailureRate { .. } | TripPolicy::TimeWindow { .. }),
+            ) => {
                 self.slow_call_rate = breaker::SLOW_CALL_RATE.parse(value)?;
                 policy
             }
@@ -501,6 +518,16 @@ impl Overridable for BreakerConfig {
                 error,
             })?;
         }
+        if let TripPolicy::TimeWindow {
+            window, buckets, ..
+        } = self.policy
+        {
+            let window = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
+            breaker::check_buckets(window, buckets).map_err(|error| Conflict {
+                parameters: &["window", "buckets"],
+                error,
+            })?;
+        }
         // The compiled configuration cannot break this rule (the macro refuses it), so an
         // overridden rate is the one to refuse.
         if overridden.contains(&"slow_call_rate") && self.slow_call_ns == 0 {
@@ -520,6 +547,34 @@ impl Overridable for BreakerConfig {
         }
         Ok(())
     }
+}
+
+/// A time-window breaker's policy with `parameter` (one of its own) set to `value`.
+fn time_window(
+    parameter: &str,
+    value: &str,
+    failure_rate: f64,
+    window: Duration,
+    buckets: u32,
+    min_calls: u32,
+) -> Result<TripPolicy, Error> {
+    let mut policy = (failure_rate, window, buckets, min_calls);
+    match parameter {
+        "failure_rate" => policy.0 = breaker::FAILURE_RATE.parse(value)?,
+        "window" => match breaker::parse_window(value)? {
+            breaker::Window::Time(window) => policy.1 = Duration::from_nanos(window),
+            breaker::Window::Calls(_) => return Err(Error::WindowKind { time: true }),
+        },
+        "buckets" => policy.2 = breaker::BUCKETS.parse(value)?,
+        _ => policy.3 = breaker::MIN_CALLS.parse(value)?,
+    }
+    let (failure_rate, window, buckets, min_calls) = policy;
+    Ok(TripPolicy::TimeWindow {
+        failure_rate,
+        window,
+        buckets,
+        min_calls,
+    })
 }
 
 impl Overridable for BulkheadConfig {

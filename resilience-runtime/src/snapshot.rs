@@ -84,7 +84,11 @@ pub struct InstanceSnapshot {
     /// A breaker's open period of its latest opening, backoff included (`timeout` while
     /// closed; see `CircuitBreaker::open_period`).
     pub open_period: Option<Duration>,
-    /// A failure-rate breaker's slow fraction of its window now, with `slow_call` set (`None`
+    /// A window breaker's (count or time window) failed fraction of its window now (`None`
+    /// for a consecutive breaker, or while the window is empty; see
+    /// `CircuitBreaker::failure_rate`).
+    pub failure_rate: Option<f64>,
+    /// A window breaker's slow fraction of its window now, with `slow_call` set (`None`
     /// otherwise, or while the window is empty; see `CircuitBreaker::slow_rate`).
     pub slow_rate: Option<f64>,
     /// A bulkhead's free slots; a rate limiter's permits that could be taken now without
@@ -113,6 +117,7 @@ impl InstanceSnapshot {
             state: None,
             in_state: None,
             open_period: None,
+            failure_rate: None,
             slow_rate: None,
             available: None,
             waiting: None,
@@ -142,6 +147,7 @@ pub fn snapshot() -> Vec<InstanceSnapshot> {
                 state: Some(b.state()),
                 in_state: Some(b.time_in_state()),
                 open_period: Some(b.open_period()),
+                failure_rate: b.failure_rate(),
                 slow_rate: b.slow_rate(),
                 ..InstanceSnapshot::new(
                     b.name(),

@@ -4,7 +4,8 @@
 //! hung trial's place (racing the hung trial's outcome, and racing another taker); and of the
 //! failure-rate window: an absorbed success racing a failure, failures racing across the
 //! position's step back, that step racing a clear, and an absorbed success racing a slow
-//! one (the slow bits, `slow_call`).
+//! one (the slow bits, `slow_call`); and of the time window's buckets: two outcomes racing
+//! to rotate one slot, and a rotation racing a clear.
 //!
 //! Run with (under `--cfg loom` the crate's unit tests are these models and the bulkhead's):
 //!
@@ -592,5 +593,93 @@ fn absorbed_success_racing_a_slow_success_keeps_the_slow_count_exact() {
         assert_eq!(breaker.state(), BreakerState::Open);
         let (generation, _) = breaker.loom_snapshot();
         assert_eq!(generation, 1, "exactly one transition");
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The time window: 2 buckets of 1 s. Slot 0 holds buckets 0, 2, 4...; the clock is set once
+// per phase (every thread of an execution reads the same time).
+
+/// A time-window breaker over the last 2 s in 2 buckets that opens only when every call in
+/// it failed (and at least 2 are recorded).
+fn time_breaker() -> Arc<CircuitBreaker> {
+    Arc::new(CircuitBreaker::new(
+        BreakerConfig::new(InstanceName::given("loom")).with_policy(TripPolicy::TimeWindow {
+            failure_rate: 1.0,
+            window: std::time::Duration::from_secs(2),
+            buckets: 2,
+            min_calls: 2,
+        }),
+    ))
+}
+
+/// Two failures racing to rotate slot 0 from bucket 0 (a success) to bucket 2: exactly one
+/// rotates, the other adds to the rotated word, so the slot ends holding both failures and
+/// not the old success, in every interleaving; the breaker opens at most once (an evaluation
+/// may miss the other thread's call: the race the module docs accept), and the next failure
+/// opens it if neither did.
+#[test]
+fn failures_racing_to_rotate_a_bucket_count_exactly_once() {
+    model(|| {
+        let breaker = time_breaker();
+        record(&breaker, &[false]);
+        assert_eq!(
+            breaker.core.buckets(&breaker.config).words_of(0),
+            [(0, 1), (0, 0)]
+        );
+        breaker.loom_set_now_ms(2_000);
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let breaker = breaker.clone();
+                thread::spawn(move || record(&breaker, &[true]))
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(
+            breaker.core.buckets(&breaker.config).words_of(0),
+            [(2, 2), (2, 2)],
+            "both failures in bucket 2, the success rotated out"
+        );
+        let (generation, _) = breaker.loom_snapshot();
+        assert!(generation <= 1, "at most one transition");
+        if breaker.state() == BreakerState::Closed {
+            record(&breaker, &[true]);
+        }
+        assert_eq!(breaker.state(), BreakerState::Open);
+    });
+}
+
+/// A failure rotating slot 0 racing a `reset`, which clears the buckets: each of the slot's
+/// words ends empty or holding just that failure (it passed its generation check just before
+/// the reset), never the old bucket's counts or a sum of old and new; the breaker stays
+/// closed, and once slot 0 rotates again two failures open it.
+#[test]
+fn rotation_racing_a_clear_leaves_a_consistent_slot() {
+    model(|| {
+        let breaker = time_breaker();
+        record(&breaker, &[true, false]);
+        breaker.loom_set_now_ms(2_000);
+        let failure = {
+            let breaker = breaker.clone();
+            thread::spawn(move || record(&breaker, &[true]))
+        };
+        breaker.reset();
+        failure.join().unwrap();
+        let [calls, failures] = breaker.core.buckets(&breaker.config).words_of(0);
+        assert!(
+            matches!(calls, (0, 0) | (2, 1)) && matches!(failures, (0, 0) | (2, 1)),
+            "calls {calls:?}, failures {failures:?}"
+        );
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        // A failure whose calls word landed after the clear and failures word before it
+        // leaves a call without its failure in bucket 2 (the race the module docs accept);
+        // the next bucket of slot 0 rotates it out, and two failures there open the breaker.
+        breaker.loom_set_now_ms(4_000);
+        record(&breaker, &[true]);
+        assert_eq!(breaker.state(), BreakerState::Closed, "one failure of one");
+        record(&breaker, &[true]);
+        assert_eq!(breaker.state(), BreakerState::Open);
     });
 }

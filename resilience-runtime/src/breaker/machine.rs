@@ -84,6 +84,7 @@ use std::time::Duration;
 
 use super::clock::{deadline_ms, is_over, Now};
 use super::state::{Tag, Word, LEVEL_MAX};
+use super::time_window::{self, Buckets};
 use super::window::{Rates, Ring};
 use super::{BreakerConfig, BreakerState, TripPolicy};
 use crate::events;
@@ -247,8 +248,11 @@ impl Core {
     ) {
         let mut now = Now::new(now);
         let mut transition = None;
-        let window =
-            permit.tag() == Tag::Closed && matches!(config.policy, TripPolicy::FailureRate { .. });
+        let window = permit.tag() == Tag::Closed
+            && matches!(
+                config.policy,
+                TripPolicy::FailureRate { .. } | TripPolicy::TimeWindow { .. }
+            );
         let verdict = if slow && !window && verdict == Verdict::Success {
             Verdict::Failure
         } else {
@@ -314,6 +318,10 @@ impl Core {
                     });
                 }
             }
+            (Tag::Closed, TripPolicy::TimeWindow { .. }) => {
+                let failed = verdict == Verdict::Failure;
+                transition = self.record_in_time(config, permit, (failed, slow), &mut now);
+            }
             (Tag::HalfOpen, _) => {
                 transition = self.update(permit, |current| match verdict {
                     Verdict::Success => {
@@ -351,6 +359,47 @@ impl Core {
         }
     }
 
+    /// Records a closed permit's outcome in the time window (`failed`, `slow`), and opens
+    /// the breaker if the window now says so; returns the change of tag, if any.
+    fn record_in_time<F: Fn() -> Duration>(
+        &self,
+        config: &BreakerConfig,
+        permit: Word,
+        (failed, slow): (bool, bool),
+        now: &mut Now<F>,
+    ) -> Option<(Word, Word)> {
+        let TripPolicy::TimeWindow {
+            failure_rate,
+            min_calls,
+            ..
+        } = config.policy
+        else {
+            return None;
+        };
+        // Acquire: as for the ring, the clear happens-before this outcome (module docs).
+        if self.load(Ordering::Acquire).phase() != permit.phase() {
+            return None;
+        }
+        let buckets = self.buckets(config);
+        let bucket = buckets.bucket(now.get());
+        let rotated = buckets.record(bucket, failed, slow);
+        let rates = Rates {
+            failure: failure_rate,
+            slow: config.slow_call_rate,
+        };
+        // A fast success evaluates only after an expiry (it rotated its slot) or when an
+        // evaluation asked for it (`time_window.rs`, "Who evaluates").
+        if (failed || slow || rotated || buckets.pending())
+            && buckets.trips(bucket, rates, min_calls)
+        {
+            self.update(permit, |current| {
+                Some(current.next(Tag::Open, deadline_ms(now.get(), config.open_for())))
+            })
+        } else {
+            None
+        }
+    }
+
     /// A CAS loop applying `f` while the word is still in `permit`'s phase; `f` returning
     /// `None` means there is nothing to write.
     /// Applies `f` while the word is still in the permit's phase; returns the change of tag
@@ -384,7 +433,7 @@ impl Core {
 
     /// Moves to `tag` in a new generation, whatever the current state.
     pub(super) fn force(&self, config: &BreakerConfig, tag: Tag, now: impl Fn() -> Duration) {
-        if tag == Tag::Closed && matches!(config.policy, TripPolicy::FailureRate { .. }) {
+        if tag == Tag::Closed && !matches!(config.policy, TripPolicy::Consecutive { .. }) {
             self.clear_ring();
         }
         let mut current = self.load(Ordering::SeqCst);
@@ -409,7 +458,8 @@ impl Core {
 
     /// The slow-path words, allocated at the first call that needs one: `[takeover]`, or
     /// under `FailureRate` `[takeover, position, failure bits..., slow bits...]`, the slow
-    /// bits only with `slow_call`.
+    /// bits only with `slow_call`, and under `TimeWindow` `[takeover, pending, calls...,
+    /// failures..., slow...]` (`time_window.rs`).
     pub(super) fn extra(&self, config: &BreakerConfig) -> &[AtomicU64] {
         self.extra.get_or_init(|| {
             let ring = match config.policy {
@@ -418,6 +468,9 @@ impl Core {
                     let words = window.max(1).div_ceil(64) as usize;
                     let arrays = if config.slow_call_ns == 0 { 1 } else { 2 };
                     1 + arrays * words
+                }
+                TripPolicy::TimeWindow { buckets, .. } => {
+                    time_window::words(buckets, config.slow_call_ns != 0)
                 }
             };
             (0..=ring).map(|_| AtomicU64::new(0)).collect()
@@ -445,8 +498,28 @@ impl Core {
     fn window_words(config: &BreakerConfig) -> usize {
         match config.policy {
             TripPolicy::FailureRate { window, .. } => window.max(1).div_ceil(64) as usize,
-            TripPolicy::Consecutive { .. } => 0,
+            TripPolicy::Consecutive { .. } | TripPolicy::TimeWindow { .. } => 0,
         }
+    }
+
+    /// The time window's buckets (`TimeWindow` only).
+    pub(super) fn buckets(&self, config: &BreakerConfig) -> Buckets<'_> {
+        Self::buckets_in(self.extra(config), config)
+    }
+
+    /// The buckets, if they were allocated (`TimeWindow` only): for snapshots.
+    pub(super) fn buckets_if_any(&self, config: &BreakerConfig) -> Option<Buckets<'_>> {
+        Some(Self::buckets_in(self.extra.get()?, config))
+    }
+
+    fn buckets_in<'a>(extra: &'a [AtomicU64], config: &BreakerConfig) -> Buckets<'a> {
+        let TripPolicy::TimeWindow {
+            window, buckets, ..
+        } = config.policy
+        else {
+            unreachable!("only a time-window breaker has buckets")
+        };
+        Buckets::new(&extra[1..], buckets, time_window::span_ns(window, buckets))
     }
 
     /// Empties the failure-rate ring, if it exists. The takeover deadline stays: a trial

@@ -17,6 +17,8 @@
 //!   at least `min_calls` of the last `window` calls are recorded and the failed fraction is at
 //!   least `failure_rate`, judged whenever an outcome is recorded: a success that brings the
 //!   recorded count to `min_calls` opens the breaker if the rate is already reached.
+//!   `TimeWindow` is the same rule over the calls that completed in the last `window` (a
+//!   duration), kept in `buckets` rotating buckets (`time_window.rs`).
 //! - **Slow calls** (`slow_call`, off by default): a call that completes more than
 //!   `slow_call` after its admission is slow. `Consecutive` counts it as a failure even if it
 //!   succeeded; `FailureRate` also opens when at least `min_calls` are recorded and the slow
@@ -93,24 +95,28 @@
 //! - `machine.rs`: the transitions (admission, recording, half-open trials, the takeover of
 //!   hung trials), the hot path, and the memory ordering of the state word;
 //! - `window.rs`: the failure-rate ring (failure bits, and slow bits with `slow_call`);
+//! - `time_window.rs`: the time window's rotating buckets, and what a success costs there;
 //! - `clock.rs`: time, deadlines, the timing of slow calls and the loom stand-in clock.
 //!
 //! # Size
 //!
 //! A `CircuitBreaker` is its configuration, the state word, the lazily allocated slow-path
 //! words (the takeover deadline, allocated at the first trial, and the failure-rate ring), the
-//! time of the last transition and the epoch: 144 bytes on 64-bit targets, 80 of them the
-//! configuration (`slow_call` and `slow_call_rate` took it from 64; the `stats` feature adds
+//! time of the last transition and the epoch: 152 bytes on 64-bit targets, 88 of them the
+//! configuration (`slow_call` and `slow_call_rate` took it from 64 to 80, the time window's
+//! `Duration` in [`TripPolicy`] to 88; the `stats` feature adds
 //! 40 bytes of counters). A permit is 16 bytes, with or without `slow_call`. It is not padded to a
 //! cache line: the word is written only on a change of state and, under `Consecutive`, on a
 //! failure or a success that saw a non-zero count, so the readers sharing its line rarely lose
 //! it. Under `FailureRate` the writes go to the separately allocated ring, and only when a
-//! count can change: an absorbed success writes nothing.
+//! count can change: an absorbed success writes nothing. Under `TimeWindow` they go to the
+//! separately allocated buckets, one compare-and-swap per outcome, successes included.
 
 mod clock;
 mod machine;
 mod permit;
 mod state;
+mod time_window;
 mod window;
 
 #[cfg(all(test, loom))]
@@ -123,6 +129,8 @@ mod tests_backoff;
 mod tests_outcomes;
 #[cfg(all(test, not(loom)))]
 mod tests_slow;
+#[cfg(all(test, not(loom)))]
+mod tests_time_window;
 
 use std::fmt;
 use std::future::Future;
@@ -168,6 +176,34 @@ pub enum TripPolicy {
         /// How many of the most recent calls the rate is computed over (at least 1).
         window: u32,
         /// Calls that must be recorded before the rate is trusted (at most `window`).
+        min_calls: u32,
+    },
+    /// Open when at least `min_calls` calls completed in the last `window` and the fraction
+    /// of failures among them is at least `failure_rate`. The window is kept in `buckets`
+    /// rotating buckets of `window / buckets` each and slides by one bucket at a time, so it
+    /// spans between `window - window / buckets` and `window` (`time_window.rs`).
+    ///
+    /// ```
+    /// use resilience_runtime::TripPolicy;
+    /// use std::time::Duration;
+    ///
+    /// // Open when at least 20 calls completed in the last 30 s and half of them failed.
+    /// let policy = TripPolicy::TimeWindow {
+    ///     failure_rate: 0.5,
+    ///     window: Duration::from_secs(30),
+    ///     buckets: 10,
+    ///     min_calls: 20,
+    /// };
+    /// # let _ = policy;
+    /// ```
+    TimeWindow {
+        /// The failed fraction that opens the breaker, in `(0, 1]`.
+        failure_rate: f64,
+        /// How far back the rate looks (longer than zero).
+        window: Duration,
+        /// The buckets the window is kept in, each at least 1 ms (at least 1).
+        buckets: u32,
+        /// Calls that must be in the window before the rate is trusted.
         min_calls: u32,
     },
 }
@@ -564,12 +600,61 @@ impl CircuitBreaker {
     /// ```
     pub fn slow_rate(&self) -> Option<f64> {
         match self.config.policy {
-            TripPolicy::FailureRate { window, .. } if self.config.slow_call_ns != 0 => self
+            _ if self.config.slow_call_ns == 0 => None,
+            TripPolicy::FailureRate { window, .. } => self
                 .core
                 .ring_if_any(&self.config)?
                 .slow_rate(window.max(1)),
-            _ => None,
+            TripPolicy::TimeWindow { .. } => self.window_counts()?.slow_rate(),
+            TripPolicy::Consecutive { .. } => None,
         }
+    }
+
+    /// The failed fraction of the calls in the window now (the count window's last `window`
+    /// calls, or the time window's calls of the last `window`): `None` for a `Consecutive`
+    /// breaker or while the window holds no outcome. A few relaxed loads (and, for a time
+    /// window, a clock reading), allocating nothing; for snapshots.
+    ///
+    /// ```
+    /// use resilience_runtime::{BreakerConfig, CircuitBreaker, InstanceName, TripPolicy};
+    /// use std::time::Duration;
+    ///
+    /// static B: CircuitBreaker = CircuitBreaker::new(
+    ///     BreakerConfig::new(InstanceName::given("search")).with_policy(TripPolicy::TimeWindow {
+    ///         failure_rate: 0.5,
+    ///         window: Duration::from_secs(30),
+    ///         buckets: 10,
+    ///         min_calls: 20,
+    ///     }),
+    /// );
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// assert_eq!(B.failure_rate(), None, "nothing recorded yet");
+    /// B.try_acquire().unwrap().failure();
+    /// for _ in 0..3 {
+    ///     B.try_acquire().unwrap().success();
+    /// }
+    /// assert_eq!(B.failure_rate(), Some(0.25));
+    /// tokio::time::advance(Duration::from_secs(31)).await;
+    /// assert_eq!(B.failure_rate(), None, "the window moved past them");
+    /// # }
+    /// ```
+    pub fn failure_rate(&self) -> Option<f64> {
+        match self.config.policy {
+            TripPolicy::FailureRate { window, .. } => self
+                .core
+                .ring_if_any(&self.config)?
+                .failure_rate(window.max(1)),
+            TripPolicy::TimeWindow { .. } => self.window_counts()?.failure_rate(),
+            TripPolicy::Consecutive { .. } => None,
+        }
+    }
+
+    /// What the time window holds now, if its buckets were allocated.
+    fn window_counts(&self) -> Option<time_window::Counts> {
+        let buckets = self.core.buckets_if_any(&self.config)?;
+        Some(buckets.counts(buckets.bucket(self.clock.elapsed())))
     }
 
     /// The current state. An open breaker whose open period has ended reports

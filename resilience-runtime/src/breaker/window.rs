@@ -176,17 +176,25 @@ impl<'a> Ring<'a> {
 
     /// The slow fraction of the outcomes in the ring, or `None` if it holds none.
     pub(super) fn slow_rate(&self, window: u32) -> Option<f64> {
+        self.rate(self.slow, window)
+    }
+
+    /// The failed fraction of the outcomes in the ring, or `None` if it holds none.
+    pub(super) fn failure_rate(&self, window: u32) -> Option<f64> {
+        self.rate(self.failed, window)
+    }
+
+    fn rate(&self, bits: &[AtomicU64], window: u32) -> Option<f64> {
         let position = self.position().load(Ordering::Relaxed);
         let recorded = u32::try_from(position).map_or(window, |n| n.min(window));
         if recorded == 0 {
             return None;
         }
-        let slow: u32 = self
-            .slow
+        let set: u32 = bits
             .iter()
             .map(|word| word.load(Ordering::Relaxed).count_ones())
             .sum();
-        Some(f64::from(slow.min(recorded)) / f64::from(recorded))
+        Some(f64::from(set.min(recorded)) / f64::from(recorded))
     }
 }
 

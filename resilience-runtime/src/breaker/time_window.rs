@@ -1,0 +1,274 @@
+//! The time window of `TripPolicy::TimeWindow`: the failure (and slow) rate over the calls
+//! that completed in the last `window`, kept in `buckets` rotating buckets.
+//!
+//! # The window
+//!
+//! Time since the breaker's epoch is cut into buckets of `span = window / buckets` (rounded
+//! down to a nanosecond, at least 1 ms by the attribute's rule): an outcome settled at
+//! `elapsed` belongs to bucket `k = elapsed / span`, kept in slot `k % buckets`. The window at
+//! bucket `k` is the buckets `k - buckets + 1 ..= k`: the calls that completed since the start
+//! of bucket `k - buckets + 1`, between `window - span` and `window` ago. It slides by one
+//! bucket at a time, like Hystrix's and resilience4j's. The breaker opens when at least
+//! `min_calls` outcomes are in the window and `failures / calls >= failure_rate` (or, with
+//! `slow_call`, `slow / calls >= slow_call_rate`).
+//!
+//! # Implementation details
+//!
+//! Each slot is up to three atomic words, in three arrays allocated once per breaker on first
+//! use (after a `pending` word, below): the outcomes recorded in it, the failures, and (with
+//! `slow_call` only) the slow calls. Each word holds its count *and the bucket it counts*:
+//! `(k mod 2^32) << 32 | count`. A word therefore says by itself which bucket it belongs to,
+//! as the retry budget's marks do (`retry/budget.rs`), and no two words ever have to agree:
+//!
+//! - **Recording** an outcome at bucket `k` is a compare-and-swap loop on each word it counts
+//!   in (every outcome on the calls word, a failure on the failures word, a slow call on the
+//!   slow word): a word of bucket `k` is incremented (saturating at `2^32 - 1`); a word of an
+//!   older bucket is *rotated*, replaced by `(k, 1)`. So the first outcome recorded in a new
+//!   bucket rotates its slot, whoever it is, with no background task and no lock. A word of a
+//!   *later* bucket (this thread read the clock, then was descheduled while another recorded
+//!   in the next bucket) is incremented too: the outcome counts in the bucket after its own.
+//! - **Reading** the window at bucket `k` sums each word whose bucket is one of
+//!   `k - buckets + 1 ..= k`; any other word is an expired (or early) bucket and counts zero.
+//!   Idle for longer than the window, every word is expired and the window is empty without
+//!   anyone having cleared it. Counts are never subtracted, so they cannot underflow or drift.
+//!
+//! Bucket numbers are kept modulo 2^32: a slot nobody recorded in for exactly a multiple of
+//! 2^32 buckets (49 days of 1 ms buckets, 408 years of the default 3 s buckets) while the rest
+//! of the window was recorded in would have its old counts read as current, once.
+//!
+//! **Who evaluates.** A failure or a slow call evaluates the rule (`3 * buckets` relaxed loads
+//! at most). A fast success can only lower both rates, with two exceptions, and evaluates in
+//! those only:
+//!
+//! - a bucket expired since the last outcome, taking older outcomes (successes among them)
+//!   out of the window: then the success is the first outcome recorded in its bucket, the one
+//!   that rotated its slot's calls word, which the compare-and-swap tells it;
+//! - the success brings the count to `min_calls` while a rate is already reached. An
+//!   evaluation that finds a rate reached with fewer than `min_calls` outcomes sets the
+//!   `pending` word, and any other evaluation clears it; a success evaluates while it is set.
+//!   Between two evaluations without an expiry the window only gained successes, so a clear
+//!   `pending` means no rate can be reached.
+//!
+//! The rule is thus evaluated, in effect, whenever an outcome is recorded, as the count window
+//! does, while a success on a healthy dependency evaluates once per bucket.
+//!
+//! **What a success costs.** Unlike the count window, a success always writes: the number of
+//! calls in the window is information only calls bring, and an unrecorded success would make
+//! a later failure's rate too high (a count window can absorb a success into a window full of
+//! successes because its length is a number of calls, not of seconds). So a success in this
+//! mode pays a clock reading ([`tokio::time::Instant::now`]), the `Acquire` generation check
+//! and one relaxed load of `pending`, and one compare-and-swap on its slot's calls word: one
+//! read-modify-write, on a word that every core completing a call in that bucket writes too.
+//!
+//! This is lock-free but not a snapshot: an evaluation may miss an outcome recorded
+//! concurrently or see it early, two outcomes racing across a bucket boundary may both count
+//! in the later bucket, and a success may skip an evaluation that a concurrent failure's
+//! `pending` would have asked for. All of these shift a decision by at most the outcomes in
+//! flight at that moment; with none in flight the counts are exact.
+//!
+//! # Memory ordering
+//!
+//! `Relaxed` throughout: each word is an independent counter whose races are accepted above,
+//! and each read-modify-write of one word is atomic whatever its ordering, so a rotation and
+//! an increment never lose each other's effect on that word. Nothing is published through
+//! them. As for the count window, the `Acquire` load of the state word that checks the
+//! generation precedes every access, so no outcome reads or writes buckets from before the
+//! clear that opened its generation (`machine.rs`, "Memory ordering").
+
+use std::time::Duration;
+
+use super::window::Rates;
+use crate::sync::{AtomicU64, Ordering};
+
+/// The buckets of a time window: `pending`, then the calls, failures and slow words.
+pub(super) struct Buckets<'a> {
+    pending: &'a AtomicU64,
+    calls: &'a [AtomicU64],
+    failed: &'a [AtomicU64],
+    /// Empty without `slow_call`.
+    slow: &'a [AtomicU64],
+    span_ns: u64,
+}
+
+/// What a window holds now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct Counts {
+    pub(super) calls: u64,
+    pub(super) failed: u64,
+    pub(super) slow: u64,
+}
+
+impl Counts {
+    /// Whether `count` of these calls reaches `rate`.
+    fn reaches(self, count: u64, rate: f64) -> bool {
+        // Precision is lost only past 2^53 calls.
+        #[allow(clippy::cast_precision_loss)]
+        let fraction = count.min(self.calls) as f64 / self.calls as f64;
+        self.calls != 0 && fraction >= rate
+    }
+
+    /// The failed fraction, or `None` for an empty window.
+    pub(super) fn failure_rate(self) -> Option<f64> {
+        self.rate(self.failed)
+    }
+
+    /// The slow fraction, or `None` for an empty window.
+    pub(super) fn slow_rate(self) -> Option<f64> {
+        self.rate(self.slow)
+    }
+
+    fn rate(self, count: u64) -> Option<f64> {
+        #[allow(clippy::cast_precision_loss)]
+        (self.calls != 0).then(|| count.min(self.calls) as f64 / self.calls as f64)
+    }
+}
+
+/// Words per slot array and the words a breaker needs: `1 + arrays * buckets`.
+pub(super) fn words(buckets: u32, slow_call: bool) -> usize {
+    let arrays = if slow_call { 3 } else { 2 };
+    1 + arrays * buckets.max(1) as usize
+}
+
+/// The length of a bucket in nanoseconds: `window / buckets`, at least 1 ns (the attribute
+/// and overrides ask for 1 ms).
+pub(super) fn span_ns(window: Duration, buckets: u32) -> u64 {
+    let window = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
+    (window / u64::from(buckets.max(1))).max(1)
+}
+
+const COUNT_MASK: u64 = u32::MAX as u64;
+
+fn pack(stamp: u32, count: u64) -> u64 {
+    u64::from(stamp) << 32 | count.min(COUNT_MASK)
+}
+
+/// The bucket (mod 2^32) a word counts, and its count.
+fn unpack(word: u64) -> (u32, u64) {
+    // The high half, by construction.
+    #[allow(clippy::cast_possible_truncation)]
+    let stamp = (word >> 32) as u32;
+    (stamp, word & COUNT_MASK)
+}
+
+/// Counts one outcome of bucket `stamp` in `word`; returns whether it rotated the word (it
+/// held an older bucket).
+fn bump(word: &AtomicU64, stamp: u32) -> bool {
+    let previous = word
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |current| {
+            let (held, count) = unpack(current);
+            Some(if is_older(held, stamp) {
+                pack(stamp, 1)
+            } else {
+                // This bucket, or a later one (module docs): one more.
+                pack(held, count + 1)
+            })
+        })
+        .unwrap_or_else(|current| current);
+    is_older(unpack(previous).0, stamp)
+}
+
+/// Whether bucket `held` is older than bucket `stamp` (both mod 2^32).
+fn is_older(held: u32, stamp: u32) -> bool {
+    // Differences over half the range are a later `held`.
+    stamp.wrapping_sub(held).wrapping_sub(1) < u32::MAX / 2
+}
+
+impl<'a> Buckets<'a> {
+    /// The buckets in `words` (`[pending, calls..., failed..., slow...]`).
+    pub(super) fn new(words: &'a [AtomicU64], buckets: u32, span_ns: u64) -> Self {
+        let buckets = buckets.max(1) as usize;
+        let (pending, slots) = words.split_first().expect("the window has a pending word");
+        let (calls, rest) = slots.split_at(buckets);
+        let (failed, slow) = rest.split_at(buckets);
+        Self {
+            pending,
+            calls,
+            failed,
+            slow,
+            span_ns,
+        }
+    }
+
+    /// The bucket of an outcome settled at `elapsed`.
+    pub(super) fn bucket(&self, elapsed: Duration) -> u64 {
+        let bucket = elapsed.as_nanos() / u128::from(self.span_ns);
+        u64::try_from(bucket).unwrap_or(u64::MAX)
+    }
+
+    fn slot(&self, bucket: u64) -> usize {
+        // `bucket % len < len`, a `usize`: lossless.
+        #[allow(clippy::cast_possible_truncation)]
+        let slot = (bucket % self.calls.len() as u64) as usize;
+        slot
+    }
+
+    /// Records one outcome in `bucket`; returns whether it rotated its slot's calls word: the
+    /// first outcome of a new bucket (module docs, "Who evaluates").
+    pub(super) fn record(&self, bucket: u64, failed: bool, is_slow: bool) -> bool {
+        let slot = self.slot(bucket);
+        // Mod 2^32 on purpose (module docs).
+        #[allow(clippy::cast_possible_truncation)]
+        let stamp = bucket as u32;
+        let rotated = bump(&self.calls[slot], stamp);
+        if failed {
+            bump(&self.failed[slot], stamp);
+        }
+        if is_slow && !self.slow.is_empty() {
+            bump(&self.slow[slot], stamp);
+        }
+        rotated
+    }
+
+    /// Whether an evaluation asked the next successes to evaluate too.
+    pub(super) fn pending(&self) -> bool {
+        self.pending.load(Ordering::Relaxed) != 0
+    }
+
+    /// The outcomes in the window at `bucket`.
+    pub(super) fn counts(&self, bucket: u64) -> Counts {
+        #[allow(clippy::cast_possible_truncation)]
+        let now = bucket as u32;
+        let len = self.calls.len() as u64;
+        let sum = |words: &[AtomicU64]| -> u64 {
+            words
+                .iter()
+                .map(|word| {
+                    let (held, count) = unpack(word.load(Ordering::Relaxed));
+                    if u64::from(now.wrapping_sub(held)) < len {
+                        count
+                    } else {
+                        0
+                    }
+                })
+                .sum()
+        };
+        Counts {
+            calls: sum(self.calls),
+            failed: sum(self.failed),
+            slow: sum(self.slow),
+        }
+    }
+
+    /// Evaluates the rule at `bucket`, just after an outcome was recorded there: whether the
+    /// window opens the breaker. Sets `pending` when a rate is reached with fewer than
+    /// `min_calls` outcomes, clears it otherwise.
+    pub(super) fn trips(&self, bucket: u64, rates: Rates, min_calls: u32) -> bool {
+        let counts = self.counts(bucket);
+        let reached = counts.reaches(counts.failed, rates.failure)
+            || (!self.slow.is_empty() && counts.reaches(counts.slow, rates.slow));
+        let enough = counts.calls >= u64::from(min_calls.max(1));
+        let pending = u64::from(reached && !enough);
+        if self.pending.load(Ordering::Relaxed) != pending {
+            self.pending.store(pending, Ordering::Relaxed);
+        }
+        reached && enough
+    }
+
+    #[cfg(test)]
+    pub(super) fn words_of(&self, slot: usize) -> [(u32, u64); 2] {
+        [
+            unpack(self.calls[slot].load(Ordering::Relaxed)),
+            unpack(self.failed[slot].load(Ordering::Relaxed)),
+        ]
+    }
+}
