@@ -30,7 +30,8 @@
 //!
 //! A breaker's snapshot also says how long it has been in its state (`in_state`) and the
 //! open period of its latest opening, backoff included (`open_period`), and, for a
-//! failure-rate breaker with `slow_call`, the slow fraction of its window (`slow_rate`); a
+//! failure-rate breaker (count or time window), the failed fraction of its window
+//! (`failure_rate`) and, with `slow_call`, the slow fraction (`slow_rate`); a
 //! bulkhead's its free slots and waiting callers (`available`, `waiting`); a rate limiter's the
 //! permits a caller could take now without waiting and the callers waiting for a reserved
 //! permit (`available`, `waiting`). A transition caused by slow calls is reported like any
@@ -59,8 +60,9 @@
 //! |---|---|---|
 //! | `circuit_breaker` | `threshold` | 1 to 1048576 (2^20); switches a failure-rate breaker to consecutive failures |
 //! | | `failure_rate` | greater than 0, at most 1; switches a consecutive breaker to a window of 100 calls |
-//! | | `window` | 1 to 16777216 (2^24), failure-rate breakers only; a `min_calls` equal to the window (its default) follows it |
-//! | | `min_calls` | 1 to `window`, failure-rate breakers only |
+//! | | `window` | 1 to 16777216 (2^24), failure-rate breakers only; a `min_calls` equal to the window (its default) follows it. For a time-window breaker, a duration longer than zero instead (`30s`); a window of the other kind is refused |
+//! | | `buckets` | 1 to 4096 (2^12), time-window breakers only; each bucket (`window / buckets`) at least 1 ms |
+//! | | `min_calls` | 1 to `window`, failure-rate breakers only (1 to 16777216 with a time window) |
 //! | | `slow_call` | a duration longer than zero; switches slow-call detection on |
 //! | | `slow_call_rate` | greater than 0, at most 1; failure-rate breakers with `slow_call` only |
 //! | | `timeout` | a duration longer than zero, at most `timeout_max` if that is set |
@@ -87,7 +89,7 @@
 //! to zero). The limits are the ones the attributes are checked against when they compile. A
 //! value alone is checked by [`configure`] up front; rules between parameters (`min_calls` at
 //! most `window`, `base` at most `max_delay`, `timeout_max` at least `timeout`, `slow_call_rate`
-//! only with `slow_call`) when the instance applies its overrides at its
+//! only with `slow_call`, a time window's buckets at least 1 ms) when the instance applies its overrides at its
 //! first call, and a refusal then lands in [`override_errors`].
 //!
 //! # Events and metrics

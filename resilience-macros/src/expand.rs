@@ -272,6 +272,16 @@ impl Gen<'_> {
                     let rate = Literal::f64_suffixed(failure_rate);
                     quote!(#p::TripPolicy::FailureRate { failure_rate: #rate, window: #window, min_calls: #min_calls })
                 }
+                Policy::TimeWindow {
+                    failure_rate,
+                    window,
+                    buckets,
+                    min_calls,
+                } => {
+                    let rate = Literal::f64_suffixed(failure_rate);
+                    let window = duration(window);
+                    quote!(#p::TripPolicy::TimeWindow { failure_rate: #rate, window: #window, buckets: #buckets, min_calls: #min_calls })
+                }
             };
             config.extend(quote!(.with_policy(#policy)));
         }

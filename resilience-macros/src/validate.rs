@@ -10,7 +10,7 @@
 use resilience_config::{breaker, bulkhead, rate_limit, retry, timeout, Count, Time};
 use syn::{LitStr, ReturnType, Type};
 
-use crate::args::{Errors, Kind, Layer, LayerArgs, Spanned};
+use crate::args::{Errors, Kind, Layer, LayerArgs, Spanned, Window};
 use crate::item::Function;
 
 /// The function must be `async` and return a `Result` (as far as the spelling shows: an alias
@@ -194,28 +194,70 @@ fn circuit_breaker(args: &crate::args::BreakerArgs, errors: &mut Errors) {
             ));
         }
     } else {
-        for (key, value) in [("window", &args.window), ("min_calls", &args.min_calls)] {
-            if let Some(value) = value {
+        let spans = [
+            ("window", args.window.as_ref().map(|w| w.span)),
+            ("min_calls", args.min_calls.as_ref().map(|m| m.span)),
+        ];
+        for (key, span) in spans {
+            if let Some(span) = span {
                 errors.add(syn::Error::new(
-                    value.span,
+                    span,
                     format!("`{key}` belongs to the failure-rate mode; add `failure_rate = 0.5` or remove `{key}`"),
                 ));
             }
         }
     }
-    count(breaker::WINDOW, args.window.as_ref(), errors);
     count(breaker::MIN_CALLS, args.min_calls.as_ref(), errors);
     slow_call(args, errors);
-    if let Some(min_calls) = &args.min_calls {
-        let window = args
-            .window
-            .as_ref()
-            .map_or(crate::args::DEFAULT_WINDOW, |w| w.value);
-        spanned(
-            breaker::check_min_calls(min_calls.value, window),
-            min_calls.span,
-            errors,
-        );
+    window(args, errors);
+}
+
+/// `window` as a count or a duration, `buckets` with a time window only, each bucket at
+/// least 1 ms, `min_calls` at most a count window.
+fn window(args: &crate::args::BreakerArgs, errors: &mut Errors) {
+    count(breaker::BUCKETS, args.buckets.as_ref(), errors);
+    match &args.window {
+        Some(Spanned {
+            value: Window::Time(nanos),
+            span,
+        }) => {
+            spanned(breaker::WINDOW_TIME.check(*nanos), *span, errors);
+            let buckets = args.buckets.as_ref();
+            let count = buckets.map_or(crate::args::DEFAULT_BUCKETS, |b| b.value);
+            if *nanos != 0 && count != 0 {
+                let span = buckets.map_or(*span, |b| b.span);
+                spanned(breaker::check_buckets(*nanos, count), span, errors);
+            }
+        }
+        calls => {
+            if let Some(Spanned {
+                value: Window::Calls(calls),
+                span,
+            }) = calls
+            {
+                spanned(breaker::WINDOW.check(*calls), *span, errors);
+            }
+            if let Some(buckets) = &args.buckets {
+                errors.add(syn::Error::new(
+                    buckets.span,
+                    resilience_config::Error::NeedsTimeWindow,
+                ));
+            }
+            if let Some(min_calls) = &args.min_calls {
+                let window = match calls {
+                    Some(Spanned {
+                        value: Window::Calls(calls),
+                        ..
+                    }) => *calls,
+                    _ => crate::args::DEFAULT_WINDOW,
+                };
+                spanned(
+                    breaker::check_min_calls(min_calls.value, window),
+                    min_calls.span,
+                    errors,
+                );
+            }
+        }
     }
 }
 

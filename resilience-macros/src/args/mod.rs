@@ -16,7 +16,7 @@ mod rate_limit;
 mod retry;
 mod timeout;
 
-pub(crate) use breaker::{BreakerArgs, Policy, DEFAULT_WINDOW};
+pub(crate) use breaker::{BreakerArgs, Policy, Window, DEFAULT_BUCKETS, DEFAULT_WINDOW};
 pub(crate) use bulkhead::BulkheadArgs;
 pub(crate) use fallback::FallbackArgs;
 pub(crate) use rate_limit::RateLimitArgs;
@@ -227,7 +227,7 @@ pub(crate) fn expected_key(kind: Kind, value: &Expr, valid: &[&str]) -> syn::Err
     )
 }
 
-fn lit(value: &Expr) -> Option<&Lit> {
+pub(crate) fn lit(value: &Expr) -> Option<&Lit> {
     match value {
         Expr::Lit(ExprLit { lit, .. }) => Some(lit),
         Expr::Group(group) => lit(&group.expr),
