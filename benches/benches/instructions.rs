@@ -1,4 +1,4 @@
-//! A fixed number of calls of one rate-limit entry, for counting instructions per call with
+//! A fixed number of calls of one entry, for counting instructions per call with
 //! callgrind, which is deterministic where timings on a shared machine are not:
 //!
 //! ```text
@@ -10,7 +10,8 @@
 //!
 //! Instructions per call are the difference between the two totals divided by the difference
 //! in calls, which cancels the program's setup. Entries: `plain`, `floor` (a clock read and
-//! the plain call), `ours`, `governor-check`, `governor-until-ready`.
+//! the plain call), `ours` (the rate limit), `governor-check`, `governor-until-ready`, and our
+//! other attributes: `retry`, `breaker`, `breaker-window`, `breaker-time-window`.
 
 #[allow(dead_code)] // the helpers the other benches use
 mod common;
@@ -21,14 +22,14 @@ use std::hint::black_box;
 use tokio::runtime::Builder;
 
 use common::{check, governor_limiter, plain, runtime};
-use ours::rate_limited;
+use ours::{breaker_consecutive, breaker_time_window, breaker_window, rate_limited, retried};
 
 fn main() {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     let (Some(entry), Some(calls)) = (args.next(), args.next()) else {
         // `cargo bench` runs every bench binary without arguments: nothing to count then.
         eprintln!(
-            "usage: instructions <plain|floor|ours|governor-check|governor-until-ready> <calls>"
+            "usage: instructions <plain|floor|ours|governor-check|governor-until-ready|retry|breaker|breaker-window|breaker-time-window> <calls>"
         );
         return;
     };
@@ -45,6 +46,10 @@ fn main() {
                     check(plain(i).await);
                 }
                 "ours" => check(rate_limited(i).await),
+                "retry" => check(retried(i).await),
+                "breaker" => check(breaker_consecutive(i).await),
+                "breaker-window" => check(breaker_window(i).await),
+                "breaker-time-window" => check(breaker_time_window(i).await),
                 "governor-check" => {
                     governor.check().expect("a permit every nanosecond");
                     check(plain(i).await);

@@ -19,6 +19,11 @@ pub(crate) async fn breaker_window(x: u64) -> Result<u64, BenchError> {
     Ok(black_box(x))
 }
 
+#[circuit_breaker(failure_rate = 0.5, window = "10s")]
+pub(crate) async fn breaker_time_window(x: u64) -> Result<u64, BenchError> {
+    Ok(black_box(x))
+}
+
 #[retry]
 pub(crate) async fn retried(x: u64) -> Result<u64, BenchError> {
     Ok(black_box(x))

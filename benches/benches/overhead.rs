@@ -32,7 +32,8 @@ use tower_resilience_circuitbreaker::CircuitBreakerLayer;
 
 use common::{check, governor_limiter, plain, runtime, with_permit};
 use ours::{
-    breaker_consecutive, breaker_window, bulkheaded, rate_limited, retried, stacked, timed,
+    breaker_consecutive, breaker_time_window, breaker_window, bulkheaded, rate_limited, retried,
+    stacked, timed,
 };
 
 /// Times `iters` sequential calls inside one `block_on` on `$runtime`. `$call` is an
@@ -110,6 +111,9 @@ fn breaker(c: &mut Criterion) {
     });
     group.bench_function("failsafe consecutive", |b| {
         per_call!(b, rt, |i| failsafe.call(plain(i)).await);
+    });
+    group.bench_function("ours time window", |b| {
+        per_call!(b, rt, |i| breaker_time_window(i).await);
     });
     group.bench_function("recloser window", |b| {
         per_call!(b, rt, |i| recloser.call(plain(i)).await);
