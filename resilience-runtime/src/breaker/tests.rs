@@ -48,6 +48,17 @@ pub(super) fn rejected(breaker: &CircuitBreaker) -> Option<Duration> {
     }
 }
 
+/// Loads `entries` for `name` and applies them to `compiled`: the configuration in force and
+/// the reasons of the overrides refused.
+pub(super) fn overridden(
+    name: &str,
+    compiled: &BreakerConfig,
+    entries: &[(&str, &str)],
+) -> (BreakerConfig, Vec<String>) {
+    let (config, refused) = crate::overrides::overridden(name, compiled, entries);
+    (config, refused.into_iter().map(|e| e.reason).collect())
+}
+
 pub(super) fn fail(breaker: &CircuitBreaker) {
     breaker.try_acquire().expect("admitted").failure();
 }

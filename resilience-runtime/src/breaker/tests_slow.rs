@@ -8,9 +8,9 @@ use tokio::time::{advance, sleep};
 
 use super::clock::{is_slow, start_stamp};
 use super::state::PAYLOAD_MAX;
-use super::tests::{consecutive, fail, rate, rejected, succeed, OPEN_FOR, SECOND};
+use super::tests::{consecutive, fail, overridden, rate, rejected, succeed, OPEN_FOR, SECOND};
 use super::*;
-use crate::overrides::{apply, configure};
+use crate::overrides::configure;
 
 const MS: Duration = Duration::from_millis(1);
 const SLOW: Duration = Duration::from_secs(2);
@@ -331,23 +331,6 @@ fn slow_bits_count_the_last_window_outcomes_exactly() {
             assert_eq!(ring.slow_rate(window), Some(expected));
         }
     }
-}
-
-/// Loads `entries` for `name` and applies them to `compiled`.
-fn overridden(
-    name: &str,
-    compiled: &BreakerConfig,
-    entries: &[(&str, &str)],
-) -> (BreakerConfig, Vec<String>) {
-    configure(
-        entries
-            .iter()
-            .map(|(parameter, value)| (format!("{name}/circuit_breaker/{parameter}"), *value)),
-    )
-    .unwrap();
-    let (config, refused) = apply(name, compiled);
-    let reasons = refused.into_iter().map(|e| e.reason).collect();
-    (config.unwrap_or(*compiled), reasons)
 }
 
 #[test]

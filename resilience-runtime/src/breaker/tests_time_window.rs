@@ -7,9 +7,9 @@ use std::sync::atomic::AtomicUsize;
 
 use tokio::time::{advance, Instant};
 
-use super::tests::{call, consecutive, fail, rate, rejected, succeed, SECOND};
+use super::tests::{call, consecutive, fail, overridden, rate, rejected, succeed, SECOND};
 use super::*;
-use crate::overrides::{apply, configure};
+use crate::overrides::configure;
 
 const MS: Duration = Duration::from_millis(1);
 const SLOW: Duration = Duration::from_secs(2);
@@ -300,23 +300,6 @@ async fn time_window_matches_a_reference_of_timed_outcomes() {
             "case {window:?}/{buckets}: no fast success opened it"
         );
     }
-}
-
-/// Loads `entries` for `name` and applies them to `compiled`.
-fn overridden(
-    name: &str,
-    compiled: &BreakerConfig,
-    entries: &[(&str, &str)],
-) -> (BreakerConfig, Vec<String>) {
-    configure(
-        entries
-            .iter()
-            .map(|(parameter, value)| (format!("{name}/circuit_breaker/{parameter}"), *value)),
-    )
-    .unwrap();
-    let (config, refused) = apply(name, compiled);
-    let reasons = refused.into_iter().map(|e| e.reason).collect();
-    (config.unwrap_or(*compiled), reasons)
 }
 
 #[test]

@@ -383,3 +383,20 @@ fn unknown<C: Overridable>(parameter: &str) -> Error {
         expected: C::PARAMETERS,
     }
 }
+
+/// Loads `entries` for `name` and applies them to `compiled`.
+#[cfg(all(test, not(loom)))]
+pub(crate) fn overridden<C: Overridable>(
+    name: &str,
+    compiled: &C,
+    entries: &[(&str, &str)],
+) -> (C, Vec<ConfigError>) {
+    configure(
+        entries
+            .iter()
+            .map(|(parameter, value)| (format!("{name}/{}/{parameter}", C::ATTRIBUTE), *value)),
+    )
+    .unwrap();
+    let (config, refused) = apply(name, compiled);
+    (config.unwrap_or(*compiled), refused)
+}

@@ -17,22 +17,6 @@ fn rate_breaker(window: u32, min_calls: u32) -> BreakerConfig {
     }
 }
 
-/// Loads `entries` for `name` and applies them to `compiled`.
-fn overridden<C: Overridable>(
-    name: &str,
-    compiled: &C,
-    entries: &[(&str, &str)],
-) -> (C, Vec<ConfigError>) {
-    configure(
-        entries
-            .iter()
-            .map(|(parameter, value)| (format!("{name}/{}/{parameter}", C::ATTRIBUTE), *value)),
-    )
-    .unwrap();
-    let (config, refused) = apply(name, compiled);
-    (config.unwrap_or(*compiled), refused)
-}
-
 #[test]
 fn the_runtime_defaults_are_the_shared_ones() {
     let name = InstanceName::given("defaults");
