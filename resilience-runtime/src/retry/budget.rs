@@ -77,6 +77,14 @@ struct Mark {
     withdrawals: AtomicU64,
 }
 
+/// What a decision reads: the withdrawal counter, its value at the window's start (mod 2^32),
+/// and the calls deposited in the window.
+struct Reading {
+    withdrawn: u64,
+    withdrawn_at_start: u32,
+    deposits: u64,
+}
+
 /// A budget of retries: deposits by calls, withdrawals by retries, over a rolling window.
 #[derive(Debug)]
 pub(crate) struct Budget {
@@ -142,13 +150,11 @@ impl Budget {
     /// Takes one retry from the budget, or returns `false` when it is spent: fewer than one
     /// retry left of `share` × the window's calls plus `reserve_per_sec` × [`WINDOW_SECS`].
     pub(crate) fn withdraw(&self, share: f64, reserve_per_sec: u32) -> bool {
-        let now = self.clock.elapsed();
-        let second = u32::try_from(now.as_secs()).unwrap_or(u32::MAX);
-        // `Acquire` before the marks are read: see the module's memory ordering.
-        let mut withdrawn = self.withdrawals.load(Ordering::Acquire);
-        let deposited = self.deposits.load(Ordering::Relaxed);
-        self.mark(second, deposited, withdrawn);
-        let (deposits, withdrawn_at_start) = self.window(second, now, deposited, withdrawn);
+        let Reading {
+            mut withdrawn,
+            withdrawn_at_start,
+            deposits,
+        } = self.read();
         #[allow(
             clippy::cast_possible_truncation,
             clippy::cast_sign_loss,
@@ -176,13 +182,28 @@ impl Budget {
     /// Retries granted in the window and calls deposited in it, as `withdraw` would count
     /// them now (for snapshots and tests; writes the current second's mark like a decision).
     pub(crate) fn usage(&self) -> (u64, u64) {
+        let reading = self.read();
+        (
+            since(reading.withdrawn, reading.withdrawn_at_start),
+            reading.deposits,
+        )
+    }
+
+    /// The counters now, with the window they are judged over: marks the current second if
+    /// it has no mark yet, then finds the window's oldest mark.
+    fn read(&self) -> Reading {
         let now = self.clock.elapsed();
         let second = u32::try_from(now.as_secs()).unwrap_or(u32::MAX);
+        // `Acquire` before the marks are read: see the module's memory ordering.
         let withdrawn = self.withdrawals.load(Ordering::Acquire);
         let deposited = self.deposits.load(Ordering::Relaxed);
         self.mark(second, deposited, withdrawn);
-        let (deposits, at_start) = self.window(second, now, deposited, withdrawn);
-        (since(withdrawn, at_start), deposits)
+        let (deposits, withdrawn_at_start) = self.window(second, now, deposited, withdrawn);
+        Reading {
+            withdrawn,
+            withdrawn_at_start,
+            deposits,
+        }
     }
 
     /// Writes the mark of `second`, unless that second already has one.

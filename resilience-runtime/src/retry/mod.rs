@@ -189,14 +189,10 @@ impl RetryPolicy {
             // Judged as the error the caller would get, so `retry_if` can refuse to retry a
             // timeout of a call that is not idempotent. Cloning a rejection is a few words,
             // and this is the failure path only.
-            // An inner rate limit says when its next permit is free: that is the hint.
-            Err(Failure::Rejected(rejected)) => {
-                let hint = match rejected {
-                    Rejected::RateLimited { retry_after, .. } => Some(*retry_after),
-                    _ => None,
-                };
-                retry_if(&E::from(rejected.clone())).then(|| (rejected.reason(), hint))
-            }
+            // A rejection that says when to come back (an inner rate limit's next permit) is
+            // its own hint.
+            Err(Failure::Rejected(rejected)) => retry_if(&E::from(rejected.clone()))
+                .then(|| (rejected.reason(), rejected.retry_after())),
         };
         let Some((cause, hint)) = retried else {
             self.counters.add(&[if outcome.is_ok() {
