@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{Runs, ServiceError};
 use resilience::monitor::{snapshot, InstanceKind, Stats};
-use resilience::{bulkhead, circuit_breaker, hedge, retry, CallId, Rejected};
+use resilience::{bulkhead, circuit_breaker, hedge, rate_limit, retry, CallId, Rejected};
 use tokio::time::{sleep, Instant};
 
 /// The counters of the hedge named `name`.
@@ -518,4 +518,66 @@ fn the_future_is_send_with_a_send_but_not_sync_argument() {
     }
     fn assert_send<T: Send>(_: &T) {}
     assert_send(&call(std::cell::Cell::new(1)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_inner_rate_limit_gives_every_attempt_a_permit() {
+    static RUNS: Runs = Runs::new();
+    #[hedge(delay = "10ms", budget = 1.0, context = attempt)]
+    #[rate_limit(rate = 1, per = "1s", burst = 1, max_wait = "0s")]
+    async fn call() -> Result<u32, ServiceError> {
+        RUNS.hit();
+        sleep(Duration::from_millis(if attempt.is_hedge() {
+            5
+        } else {
+            100
+        }))
+        .await;
+        Ok(attempt.hedge())
+    }
+
+    // The hedge asks the limiter for a permit of its own: there is none left, so it is
+    // refused at once and the first attempt answers.
+    let start = Instant::now();
+    assert_eq!(call().await, Ok(0));
+    assert_eq!(start.elapsed(), Duration::from_millis(100));
+    assert_eq!(RUNS.get(), 1, "the refused hedge never ran");
+}
+
+#[tokio::test(start_paused = true)]
+async fn overrides_change_the_delay_max_and_budget() {
+    static STARTS: Mutex<Vec<u128>> = Mutex::new(Vec::new());
+    resilience::monitor::configure([
+        ("hedge-overridden/hedge/delay", "20ms"),
+        ("hedge-overridden/hedge/max", "2"),
+        ("hedge-overridden/hedge/budget", "1"),
+    ])
+    .expect("valid overrides");
+    let refused = resilience::monitor::configure([
+        ("hedge-overridden/hedge/delay", "p100"),
+        ("hedge-overridden/hedge/max", "0"),
+    ])
+    .unwrap_err();
+    assert_eq!(refused.len(), 2, "a bad percentile and max = 0 are refused");
+    #[hedge(delay = "1s", name = "hedge-overridden")]
+    async fn call(begin: Instant, slow: bool) -> Result<(), ServiceError> {
+        if slow {
+            STARTS
+                .lock()
+                .unwrap()
+                .push((Instant::now() - begin).as_millis());
+            sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
+    let begin = Instant::now();
+    call(begin, false).await.unwrap();
+    call(begin, false).await.unwrap();
+    call(begin, true).await.unwrap();
+    assert_eq!(
+        *STARTS.lock().unwrap(),
+        [0, 20, 40],
+        "every 20 ms, two hedges"
+    );
 }
