@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{Runs, ServiceError};
 use resilience::monitor::{snapshot, InstanceKind, Stats};
-use resilience::{bulkhead, circuit_breaker, hedge, rate_limit, retry, CallId, Rejected};
+use resilience::{bulkhead, circuit_breaker, fallback, hedge, rate_limit, retry, CallId, Rejected};
 use tokio::time::{sleep, Instant};
 
 /// The counters of the hedge named `name`.
@@ -580,4 +580,49 @@ async fn overrides_change_the_delay_max_and_budget() {
         [0, 20, 40],
         "every 20 ms, two hedges"
     );
+}
+
+struct Store {
+    reads: AtomicUsize,
+}
+
+impl Store {
+    async fn fallback_read(
+        &self,
+        key: String,
+        _error: ServiceError,
+    ) -> Result<String, ServiceError> {
+        Ok(format!("{key}:cached"))
+    }
+
+    /// A hedge outside a retry and a fallback: each hedged attempt is a whole retry loop.
+    #[hedge(delay = "50ms", budget = 1.0)]
+    #[fallback(Self::fallback_read)]
+    #[retry(max = 1, base = "10ms", jitter = "none")]
+    async fn read(&self, key: String) -> Result<String, ServiceError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        sleep(Duration::from_millis(5)).await;
+        if key == "missing" {
+            Err(ServiceError::Unavailable)
+        } else {
+            Ok(key)
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hedge_above_a_retry_and_a_fallback_runs_them_per_attempt() {
+    let store = Store {
+        reads: AtomicUsize::new(0),
+    };
+    let start = Instant::now();
+    assert_eq!(store.read("k".into()).await, Ok("k".to_string()));
+    assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        store.read("missing".into()).await,
+        Ok("missing:cached".to_string()),
+        "the retry failed twice, then the fallback answered, within one attempt"
+    );
+    assert_eq!(store.reads.load(Ordering::SeqCst), 3);
+    assert_eq!(start.elapsed(), Duration::from_millis(5 + 5 + 10 + 5));
 }

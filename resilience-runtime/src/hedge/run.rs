@@ -25,8 +25,11 @@ enum Stage {
 }
 
 impl Hedge {
-    /// Runs a call: `make(0)` at once, and `make(k)` for the k-th hedge. See the
-    /// [module docs](self) for the rules.
+    /// Runs a call: `make(0)` at once, and `make(k)` for the k-th hedge, one `delay` after
+    /// the previous attempt while none has answered, `max` at most, each taken from the
+    /// budget. The first `Ok` (or an inner [`Rejected::CircuitOpen`]) is the answer, and the
+    /// other attempts are dropped before it is returned; errors wait for the attempts still
+    /// in flight.
     ///
     /// # Errors
     ///
