@@ -20,8 +20,8 @@
 //! and no hedging, so a fresh function (or one back from a long quiet spell) is not hedged on
 //! a handful of samples.
 //!
-//! Recording a call is two `Relaxed` adds (its bucket and its generation's total), after one
-//! clock read and one load of the tag. Reading a percentile walks the buckets (about a
+//! Recording a call is three `Relaxed` adds (its bucket, its generation's total and the calls
+//! ever recorded) and one load of the tag, on the clock reading that ended the call. Reading a percentile walks the buckets (about a
 //! thousand loads), so the estimate is cached in one word and recomputed only after another
 //! 16 calls were recorded or a period went by.
 //!
@@ -34,6 +34,8 @@
 //! the wrong generation, which is the same blur.
 
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use resilience_config::hedge::WARM_UP;
 
@@ -116,12 +118,17 @@ impl Latencies {
 
     /// The current period, plus one.
     fn period(&self) -> u64 {
-        self.clock.elapsed().as_secs() / PERIOD_SECS + 1
+        Self::period_of(self.clock.elapsed())
     }
 
-    /// Counts one completed call.
-    pub(crate) fn record(&self, latency: Duration) {
-        let period = self.period();
+    fn period_of(elapsed: Duration) -> u64 {
+        elapsed.as_secs() / PERIOD_SECS + 1
+    }
+
+    /// Counts one call that started at `started` and completed `now`.
+    pub(crate) fn record(&self, started: Instant, now: Instant) {
+        let latency = now.saturating_duration_since(started);
+        let period = Self::period_of(self.clock.elapsed_at(now));
         let generation = &self.generations[(period % 2) as usize];
         let tag = generation.period.load(Ordering::Acquire);
         if tag < period

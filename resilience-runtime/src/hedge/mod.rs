@@ -239,7 +239,7 @@ impl Hedge {
     ) {
         let reached = !matches!(outcome, Err(Failure::Rejected(_)));
         if let (Some(started), true) = (started, reached) {
-            self.latencies.record(started.elapsed());
+            self.latencies.record(started, tokio::time::Instant::now());
         }
         self.counters.add(&[if outcome.is_ok() {
             Count::Success

@@ -2,7 +2,15 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use super::latency::{bucket, upper_edge, Latencies, BUCKETS, PERIOD_SECS};
+
+/// Records one call of `latency` that completed now.
+fn record(latencies: &Latencies, latency: Duration) {
+    let now = Instant::now();
+    latencies.record(now - latency, now);
+}
 
 #[test]
 fn buckets_are_monotonic_and_within_a_sixteenth() {
@@ -31,10 +39,10 @@ fn buckets_are_monotonic_and_within_a_sixteenth() {
 async fn no_estimate_before_the_warm_up() {
     let latencies = Latencies::new();
     for _ in 0..99 {
-        latencies.record(Duration::from_millis(10));
+        record(&latencies, Duration::from_millis(10));
     }
     assert_eq!(latencies.percentile(950), None, "99 calls");
-    latencies.record(Duration::from_millis(10));
+    record(&latencies, Duration::from_millis(10));
     let p95 = latencies.percentile(950).unwrap();
     assert!(
         p95 >= Duration::from_millis(10) && p95 < Duration::from_millis(11),
@@ -48,7 +56,7 @@ async fn percentiles_split_the_distribution() {
     // 90 fast calls at 10 ms, 10 slow ones at 1 s.
     for i in 0..1_000 {
         let ms = if i % 10 == 0 { 1_000 } else { 10 };
-        latencies.record(Duration::from_millis(ms));
+        record(&latencies, Duration::from_millis(ms));
     }
     let p50 = latencies.percentile(500).unwrap();
     let p95 = latencies.percentile(950).unwrap();
@@ -63,12 +71,12 @@ async fn percentiles_split_the_distribution() {
 async fn old_latencies_decay_after_two_periods() {
     let latencies = Latencies::new();
     for _ in 0..200 {
-        latencies.record(Duration::from_millis(500));
+        record(&latencies, Duration::from_millis(500));
     }
     assert!(latencies.percentile(500).unwrap() >= Duration::from_millis(500));
     tokio::time::advance(Duration::from_secs(PERIOD_SECS)).await;
     for _ in 0..200 {
-        latencies.record(Duration::from_millis(5));
+        record(&latencies, Duration::from_millis(5));
     }
     let mixed = latencies.percentile(900).unwrap();
     assert!(
