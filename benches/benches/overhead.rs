@@ -30,7 +30,7 @@ use tower::limit::ConcurrencyLimit;
 use tower::{service_fn, Service as _, ServiceExt as _};
 use tower_resilience_circuitbreaker::CircuitBreakerLayer;
 
-use common::{check, governor_limiter, plain, runtime, with_permit};
+use common::{check, governor_limiter, plain, runtime, tower_hedge, with_permit};
 use ours::{
     breaker_consecutive, breaker_time_window, breaker_window, bulkheaded, hedged, hedged_p95,
     rate_limited, retried, stacked, timed,
@@ -212,33 +212,9 @@ fn stack(c: &mut Criterion) {
     group.finish();
 }
 
-/// tower's `Hedge` asks its policy whether a request may be hedged and cloned; this one
-/// always says yes, as `#[hedge]` with an unspent budget would.
-#[derive(Clone)]
-struct AlwaysHedge;
-
-impl tower::hedge::Policy<u64> for AlwaysHedge {
-    fn clone_request(&self, request: &u64) -> Option<u64> {
-        Some(*request)
-    }
-
-    fn can_retry(&self, _: &u64) -> bool {
-        true
-    }
-}
-
 fn hedge(c: &mut Criterion) {
     let rt = current_thread();
-    // p95 of a 10 s rotating histogram after 100 data points, like `delay = "p95"`.
-    let mut tower_hedge = rt.block_on(async {
-        tower::hedge::Hedge::new::<u64>(
-            service_fn(plain),
-            AlwaysHedge,
-            100,
-            0.95,
-            Duration::from_secs(10),
-        )
-    });
+    let mut tower_hedge = rt.block_on(async { tower_hedge() });
     let mut group = c.benchmark_group("hedge");
     group.bench_function("plain", |b| per_call!(b, rt, |i| plain(i).await));
     group.bench_function("ours 50ms", |b| per_call!(b, rt, |i| hedged(i).await));
