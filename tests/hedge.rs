@@ -592,6 +592,7 @@ impl Store {
         key: String,
         _error: ServiceError,
     ) -> Result<String, ServiceError> {
+        tokio::task::yield_now().await;
         Ok(format!("{key}:cached"))
     }
 
