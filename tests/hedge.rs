@@ -627,3 +627,30 @@ async fn a_hedge_above_a_retry_and_a_fallback_runs_them_per_attempt() {
     assert_eq!(store.reads.load(Ordering::SeqCst), 3);
     assert_eq!(start.elapsed(), Duration::from_millis(5 + 5 + 10 + 5));
 }
+
+/// Generics, a lifetime, an `impl Trait` argument and a destructured one: each attempt gets
+/// its own copies, and the expansion adds no bound of its own.
+#[hedge(delay = "10ms", budget = 1.0, context = attempt)]
+async fn generic<'a, T: Clone + std::fmt::Display>(
+    label: &'a str,
+    value: T,
+    (left, right): (u32, u32),
+    suffix: impl std::fmt::Display + Clone,
+) -> Result<String, ServiceError> {
+    sleep(Duration::from_millis(if attempt.is_hedge() {
+        1
+    } else {
+        100
+    }))
+    .await;
+    Ok(format!("{label}{value}{}{suffix}", left + right))
+}
+
+#[tokio::test(start_paused = true)]
+async fn generic_functions_with_lifetimes_are_hedged() {
+    let label = String::from("n=");
+    assert_eq!(
+        generic(&label, 4, (1, 2), '!').await,
+        Ok("n=43!".to_string())
+    );
+}

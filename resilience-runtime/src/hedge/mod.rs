@@ -37,6 +37,9 @@
 //! once costs no timer, and a call that answers before `delay` costs one tokio timer entry,
 //! what a `#[timeout]` costs. Hedges are boxed when sent (one allocation each, on the slow
 //! path only) and polled in turn; `max` is at most 4, so the scan is short.
+//!
+//! A `Hedge` is about 4.5 KB, all of it in its function's `static` (the latency histogram's
+//! two generations are 4.2 KB of it): nothing is allocated for it, ever.
 
 mod latency;
 mod run;

@@ -90,3 +90,12 @@ async fn old_latencies_decay_after_two_periods() {
         "the 500 ms period is gone: {recent:?}"
     );
 }
+
+#[test]
+fn a_hedge_fits_in_a_few_kilobytes_of_its_static() {
+    let size = std::mem::size_of::<super::Hedge>();
+    println!("size_of::<Hedge>() = {size}");
+    // Two generations of 528 four-byte buckets, the budget's ten marks, the configuration.
+    let counters = if cfg!(feature = "stats") { 64 } else { 0 };
+    assert!(size <= 4_600 + counters, "Hedge grew to {size} bytes");
+}
