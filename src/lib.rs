@@ -631,7 +631,7 @@ pub use resilience_macros::fallback;
 /// | `delay = "50ms"` or `delay = "p95"` | required | when to send another attempt if none has answered: a duration, or a percentile (`"p50"` to `"p99.9"`) of this function's recent latencies; a percentile hedges nothing until 100 calls completed within its window (the last 10 to 20 s) |
 /// | `max = N` | 1 | hedges at most (1 to 4): N + 1 attempts in flight, each sent `delay` after the previous |
 /// | `budget = 0.1` | 0.1 | hedges may add at most this share to the calls started in the last 10 s, with no minimum allowance: a function's first calls are not hedged, and a dependency slow for every call gets at most 1.1 times its load |
-/// | `context = attempt` | none | binds a [`resilience::Attempt`](Attempt) in the body: `attempt.hedge()` is 0 for the first attempt sent, 1 for the first hedge, and `attempt.call_id()` is the same on every attempt of the call (under a `#[retry]`, the retry's call id) |
+/// | `context = attempt` | none | binds a [`resilience::Attempt`](Attempt) in the body: `attempt.hedge()` is 0 for the first attempt sent, 1 for the first hedge, and `attempt.call_id()` is the same on every attempt of the call (under a `#[retry]`, the retry's call id; a `#[retry(context = ..)]` below the hedge numbers its retries within each hedged attempt, under the same id) |
 /// | `name = "search"` | the function's path | same name, same hedge: one budget and one latency estimate |
 /// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
 ///

@@ -654,3 +654,36 @@ async fn generic_functions_with_lifetimes_are_hedged() {
         Ok("n=43!".to_string())
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn retries_inside_hedged_attempts_share_the_calls_id() {
+    static SEEN: Mutex<Vec<(CallId, u32, u32)>> = Mutex::new(Vec::new());
+    #[hedge(delay = "50ms", budget = 1.0)]
+    #[retry(max = 1, base = "10ms", jitter = "none", context = attempt)]
+    async fn call() -> Result<u32, Failed> {
+        SEEN.lock()
+            .unwrap()
+            .push((attempt.call_id(), attempt.hedge(), attempt.number()));
+        if attempt.hedge() == 0 {
+            // The first hedged attempt: fails, then its retry hangs.
+            if attempt.number() == 0 {
+                return Err(Failed::Attempt(0));
+            }
+            sleep(Duration::from_secs(10)).await;
+        }
+        Ok(attempt.hedge())
+    }
+
+    assert_eq!(call().await, Ok(1));
+    let seen = SEEN.lock().unwrap().clone();
+    let numbers: Vec<(u32, u32)> = seen.iter().map(|s| (s.1, s.2)).collect();
+    assert_eq!(
+        numbers,
+        [(0, 0), (0, 1), (1, 0)],
+        "(hedge, retry) of each attempt"
+    );
+    assert!(
+        seen.iter().all(|s| s.0 == seen[0].0),
+        "one call id: {seen:?}"
+    );
+}

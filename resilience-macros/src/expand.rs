@@ -237,6 +237,9 @@ struct Hedging {
     /// A `#[retry]` or `#[fallback]` below the hedge: their blocks borrow the attempt's
     /// copies, so each attempt is an `async move` block owning them.
     reuse_below: bool,
+    /// A `#[retry(context = ..)]` below the hedge: its attempts start from the hedge's, so
+    /// every retry of every hedged attempt shares one call id.
+    feeds_retry: bool,
 }
 
 impl Hedging {
@@ -250,6 +253,9 @@ impl Hedging {
             reuse_below: layers[at + 1..]
                 .iter()
                 .any(|l| matches!(l.kind, Kind::Retry | Kind::Fallback)),
+            feeds_retry: layers[at + 1..]
+                .iter()
+                .any(|l| matches!(&l.args, LayerArgs::Retry(a) if a.context.is_some())),
         }
     }
 }
@@ -434,12 +440,17 @@ impl Gen<'_> {
         // `context = name`: the attempt, bound where the body can see it, advanced per retry.
         // A hedge below with a context of its own starts its attempts from this one.
         let current = quote_spanned!(Span::mixed_site()=> __attempt);
+        let first = if self.hedging.feeds_retry {
+            quote_spanned!(Span::mixed_site()=> __hedge_attempt)
+        } else {
+            quote!(#p::Attempt::first())
+        };
         let (context_init, context_bind, context_next) =
             match (&a.context, self.hedging.retry_feeds_context) {
                 (Some(context), _) => {
                     let name = &context.value;
                     (
-                        quote!(let mut #current = #p::Attempt::first();),
+                        quote!(let mut #current = #first;),
                         quote!(let #name = #current;),
                         quote!(#current = #current.next();),
                     )
@@ -507,23 +518,28 @@ impl Gen<'_> {
             static #id: #p::Site<#p::Hedge> = #p::Site::new(#p::Hedge::new(#config));
         };
         let index = quote_spanned!(Span::mixed_site()=> __hedge);
-        // `context = name`: every attempt shares the call id (an outer retry's, if any).
-        let (context_init, context_bind) = match &a.context {
-            Some(context) => {
-                let name = &context.value;
-                let base = quote_spanned!(Span::mixed_site()=> __hedge_base);
-                let source = if self.hedging.retry_feeds_context {
-                    quote_spanned!(Span::mixed_site()=> __attempt)
-                } else {
-                    quote!(#p::Attempt::first())
-                };
-                (
-                    quote!(let #base = #source;),
-                    quote!(let #name = #base.hedged(#index);),
-                )
-            }
-            None => Default::default(),
+        // `context = name`: every attempt shares the call id (an outer retry's, if any); a
+        // retry with a context below starts from the hedged attempt's.
+        let base = quote_spanned!(Span::mixed_site()=> __hedge_base);
+        let source = if self.hedging.retry_feeds_context {
+            quote_spanned!(Span::mixed_site()=> __attempt)
+        } else {
+            quote!(#p::Attempt::first())
         };
+        let context_init = if a.context.is_some() || self.hedging.feeds_retry {
+            quote!(let #base = #source;)
+        } else {
+            TokenStream::new()
+        };
+        let mut context_bind = TokenStream::new();
+        if let Some(context) = &a.context {
+            let name = &context.value;
+            context_bind.extend(quote!(let #name = #base.hedged(#index);));
+        }
+        if self.hedging.feeds_retry {
+            let attempt = quote_spanned!(Span::mixed_site()=> __hedge_attempt);
+            context_bind.extend(quote!(let #attempt = #base.hedged(#index);));
+        }
         // An owned receiver stays where it is (a layer above may still use it); the closure
         // holds a copy, and each attempt a copy of that.
         let (receiver_init, receiver_bind) = if self.receiver == Some(ReceiverKind::Owned) {

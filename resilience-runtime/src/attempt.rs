@@ -88,12 +88,13 @@ impl Attempt {
         }
     }
 
-    /// The attempt after this one, with the same call id.
+    /// The attempt after this one, with the same call id (and, for a retry inside a hedged
+    /// attempt, the same hedge number).
     #[must_use]
     pub const fn next(self) -> Self {
         Self {
             number: self.number.saturating_add(1),
-            hedge: 0,
+            hedge: self.hedge,
             call_id: self.call_id,
         }
     }
