@@ -72,6 +72,9 @@
 //! - a `#[rate_limit]` inside a `#[retry]` gives every attempt its own permit (each attempt
 //!   is a call to the dependency); written above the retry, it takes one permit for the whole
 //!   call, retries included.
+//! - a `#[hedge]` inside a `#[retry]` may hedge each retry attempt; a breaker, bulkhead or
+//!   rate limit inside the hedge sees every hedged attempt, and an inner
+//!   [`Rejected::CircuitOpen`] ends the hedged call at once.
 //!
 //! The stack is never silently reordered. When the crate is imported under another name
 //! (`use resilience as res;`), give the outermost attribute that path, `#[res::retry(crate =
