@@ -12,9 +12,9 @@ use core::time::Duration;
 use pin_project_lite::pin_project;
 
 pub use resilience_runtime::{
-    Attempt, BreakerConfig, Bulkhead, BulkheadConfig, CircuitBreaker, ErrorClass, Failure,
-    InstanceName, Jitter, RateLimitConfig, RateLimiter, Rejected, RetryConfig, RetryPolicy, Site,
-    Timeout, TripPolicy,
+    Attempt, BreakerConfig, Bulkhead, BulkheadConfig, CircuitBreaker, ErrorClass, Failure, Hedge,
+    HedgeConfig, HedgeDelay, InstanceName, Jitter, RateLimitConfig, RateLimiter, Rejected,
+    RetryConfig, RetryPolicy, Site, Timeout, TripPolicy,
 };
 
 /// The return type of an annotated function: a `Result` under any spelling.
@@ -43,7 +43,7 @@ impl<T, E> Fallible for Result<T, E> {
 
 /// An owned argument that `#[retry]` or `#[fallback]` copies for each use.
 #[diagnostic::on_unimplemented(
-    message = "this argument must be `Clone`: #[retry] and #[fallback] give every attempt its own copy of `{Self}`",
+    message = "this argument must be `Clone`: #[retry], #[hedge] and #[fallback] give every attempt its own copy of `{Self}`",
     label = "owned argument of type `{Self}` is not `Clone`",
     note = "take it by reference (`&{Self}`), or derive or implement `Clone` for it"
 )]
@@ -61,7 +61,7 @@ pub fn clone_arg<T: CloneArg>(value: &T) -> T {
 /// An owned receiver (`self`, `self: Arc<Self>`) that `#[retry]` or `#[fallback]` copies for
 /// each use.
 #[diagnostic::on_unimplemented(
-    message = "`self` must be `Clone` here: #[retry] and #[fallback] give every attempt its own copy of `{Self}`",
+    message = "`self` must be `Clone` here: #[retry], #[hedge] and #[fallback] give every attempt its own copy of `{Self}`",
     label = "owned receiver of type `{Self}` is not `Clone`",
     note = "take `&self`, or `self: Arc<Self>`, or derive or implement `Clone`"
 )]

@@ -42,6 +42,7 @@
 //! | [`#[rate_limit]`](rate_limit) | bounds how often calls start: `rate` per `per`, `burst` at once; the rest wait in order or are turned away |
 //! | [`#[timeout]`](timeout) | drops a call that takes too long |
 //! | [`#[fallback]`](fallback) | answers a failed call with another function's result |
+//! | [`#[hedge]`](hedge) | sends another attempt when a call is slow, takes the first answer, under a budget |
 //!
 //! # Errors
 //!
@@ -71,6 +72,9 @@
 //! - a `#[rate_limit]` inside a `#[retry]` gives every attempt its own permit (each attempt
 //!   is a call to the dependency); written above the retry, it takes one permit for the whole
 //!   call, retries included.
+//! - a `#[hedge]` inside a `#[retry]` may hedge each retry attempt; a breaker, bulkhead or
+//!   rate limit inside the hedge sees every hedged attempt, and an inner
+//!   [`Rejected::CircuitOpen`] ends the hedged call at once.
 //!
 //! The stack is never silently reordered. When the crate is imported under another name
 //! (`use resilience as res;`), give the outermost attribute that path, `#[res::retry(crate =
@@ -621,6 +625,69 @@ pub use resilience_macros::timeout;
 /// # }
 /// ```
 pub use resilience_macros::fallback;
+
+/// Cuts tail latency: when a call has not answered after `delay`, sends another attempt,
+/// and returns the first `Ok` ("The Tail at Scale", gRPC's and Polly's hedging).
+///
+/// | parameter | default | meaning |
+/// |---|---|---|
+/// | `delay = "50ms"` or `delay = "p95"` | required | when to send another attempt if none has answered: a duration, or a percentile (`"p50"` to `"p99.9"`) of this function's recent latencies; a percentile hedges nothing until 100 calls completed within its window (the last 10 to 20 s) |
+/// | `max = N` | 1 | hedges at most (1 to 4): N + 1 attempts in flight, each sent `delay` after the previous |
+/// | `budget = 0.1` | 0.1 | hedges may add at most this share to the calls started in the last 10 s, with no minimum allowance: a function's first calls are not hedged, and a dependency slow for every call gets at most 1.1 times its load |
+/// | `context = attempt` | none | binds a [`resilience::Attempt`](Attempt) in the body: `attempt.hedge()` is 0 for the first attempt sent, 1 for the first hedge, and `attempt.call_id()` is the same on every attempt of the call (under a `#[retry]`, the retry's call id; a `#[retry(context = ..)]` below the hedge numbers its retries within each hedged attempt, under the same id) |
+/// | `name = "search"` | the function's path | same name, same hedge: one budget and one latency estimate |
+/// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
+///
+/// The first `Ok` wins, and the other attempts are dropped before the call returns. An
+/// attempt's `Err` does not end the call while another attempt is in flight; when all have
+/// failed, the error of the attempt that failed last is returned. Errors never send a hedge:
+/// an attempt that fails before `delay` with no other in flight ends the call with its error
+/// (hedging is for slowness, failures are `#[retry]`'s). An inner breaker's
+/// [`Rejected::CircuitOpen`] ends the call at once.
+///
+/// The attempts run concurrently inside the caller's task: nothing is spawned, and no
+/// `Send` or `'static` bound is added. Each gets fresh clones of the owned arguments (which
+/// must be `Clone`); `&mut self` and `&mut` arguments are a compile error, since two attempts
+/// cannot both borrow them. A call that answers before `delay` costs one timer (what a
+/// `#[timeout]` costs) and no allocation; a hedge allocates its attempt.
+///
+/// Only hedge what is safe to do twice (reads, idempotent writes, or a write that carries
+/// `context`'s call id as an idempotency key). Stacking: under `#[retry]` each retry attempt
+/// may hedge; a `#[bulkhead]` or `#[rate_limit]` below the hedge sees every attempt, and a
+/// breaker below it counts every attempt's outcome.
+///
+/// ```
+/// use resilience::{hedge, Rejected};
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::time::Duration;
+/// use tokio::time::Instant;
+///
+/// #[derive(Debug)]
+/// enum Error { Rejected(Rejected) }
+/// impl From<Rejected> for Error {
+///     fn from(r: Rejected) -> Self { Error::Rejected(r) }
+/// }
+///
+/// static SENT: AtomicU32 = AtomicU32::new(0);
+///
+/// // The first replica asked is stuck; any other answers in 10 ms.
+/// #[hedge(delay = "50ms", budget = 1.0, context = attempt)]
+/// async fn search(query: String) -> Result<String, Error> {
+///     SENT.fetch_add(1, Ordering::Relaxed);
+///     let latency = if attempt.is_hedge() { 10 } else { 10_000 };
+///     tokio::time::sleep(Duration::from_millis(latency)).await;
+///     Ok(format!("{query}: answered by attempt {}", attempt.hedge()))
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let start = Instant::now();
+/// assert_eq!(search("rust".into()).await.unwrap(), "rust: answered by attempt 1");
+/// assert_eq!(start.elapsed(), Duration::from_millis(60), "50 ms of patience, 10 ms of hedge");
+/// assert_eq!(SENT.load(Ordering::Relaxed), 2);
+/// # }
+/// ```
+pub use resilience_macros::hedge;
 
 pub mod monitor;
 

@@ -3,7 +3,7 @@
 //!
 //! # Seeing instances
 //!
-//! Every breaker, bulkhead, rate limiter, retry and timeout registers itself when it serves
+//! Every breaker, bulkhead, rate limiter, retry, timeout and hedge registers itself when it serves
 //! its first call (nothing runs before `main`). [`snapshot`] lists them; [`breaker`],
 //! [`bulkhead`] and [`rate_limiter`] look one up by name — its `name = "..."`, or the path
 //! of the function it guards, like `my_app::client::PaymentClient::charge`.
@@ -37,7 +37,8 @@
 //! permit (`available`, `waiting`). A transition caused by slow calls is reported like any
 //! other (no cause field).
 //! With the `stats` feature, each snapshot also carries counters ([`Stats`]: calls,
-//! successes, failures, rejections, retries). They cost an atomic add per call, so they are
+//! successes, failures, rejections, retries; a hedge's `hedges` sent and `hedges_won`, the
+//! calls a hedge answered first). They cost an atomic add per call, so they are
 //! opt-in; without the feature they read zero.
 //!
 //! # Manual control
@@ -83,6 +84,9 @@
 //! | | `per` | a duration longer than zero |
 //! | | `burst` | 1 to 4294967295, or `none`: equal to `rate` |
 //! | | `max_wait` | a duration (`0s` never waits), or `none`: wait as long as it takes |
+//! | `hedge` | `delay` | a duration longer than zero, or a percentile `p50` to `p99.9` |
+//! | | `max` | 1 to 4 |
+//! | | `budget` | 0 to 1 |
 //!
 //! Values are written as in the attributes, without the quotes: whole numbers, rates like
 //! `0.5`, durations like `250ms`, `10s`, `1.5s`, `2m`, `1h` (`0.5ns` is refused, not rounded
@@ -104,6 +108,9 @@
 //! | `call rejected` | `debug` | `name`, `reason` (`circuit_open`, `bulkhead_full`, `timed_out`, `rate_limited`) |
 //! | `retrying` | `debug` | `name`, `attempt` (the retry about to happen, from 1), `delay_ms`, `cause` (`error`, or a rejection reason) |
 //! | `retries exhausted` | `info` | `name`, `attempts`, `cause` (the last failure's, or `budget`: the retry budget was spent, or `max_elapsed`: the next delay would end past it) |
+//! | `hedging` | `debug` | `name`, `attempt` (the hedge about to be sent, from 1), `delay_ms` |
+//! | `hedge won` | `debug` | `name` |
+//! | `hedge budget exhausted` | `debug` | `name` |
 //! | `resilience override ignored; the compiled-in value stays` | `warn` | `key`, `value`, `reason` |
 //!
 //! | metric | type | labels |
@@ -114,12 +121,15 @@
 //! | `resilience_retries_total` | counter | `name`, `cause` |
 //! | `resilience_retries_exhausted_total` | counter | `name` |
 //! | `resilience_retry_budget_exhausted_total` | counter: failed calls not retried because the budget was spent | `name` |
+//! | `resilience_hedges_total` | counter: hedges sent | `name` |
+//! | `resilience_hedges_won_total` | counter: calls a hedge answered first | `name` |
+//! | `resilience_hedge_budget_exhausted_total` | counter: hedges not sent because the budget was spent | `name` |
 //!
 //! State names in events and labels: `closed`, `open`, `half_open`, `forced_open`,
 //! `forced_closed`.
 
 pub use resilience_runtime::{
     breaker, bulkhead, configure, env_key, override_errors, rate_limiter, snapshot, BreakerState,
-    Bulkhead, CircuitBreaker, ConfigError, InstanceConfig, InstanceKind, InstanceSnapshot,
-    RateLimiter, Stats,
+    Bulkhead, CircuitBreaker, ConfigError, Hedge, HedgeConfig, HedgeDelay, InstanceConfig,
+    InstanceKind, InstanceSnapshot, RateLimiter, Stats,
 };

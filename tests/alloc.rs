@@ -27,7 +27,7 @@ use std::future::Future;
 use std::hint::black_box;
 
 use common::ServiceError;
-use resilience::{bulkhead, circuit_breaker, fallback, rate_limit, retry, timeout};
+use resilience::{bulkhead, circuit_breaker, fallback, hedge, rate_limit, retry, timeout};
 
 // ---------------------------------------------------------------------------------------------
 // The counting allocator.
@@ -237,6 +237,39 @@ fn a_timeout_armed_while_the_body_waits_does_not_allocate_per_call() {
 }
 
 #[test]
+fn a_hedge_whose_first_attempt_answers_at_once_does_not_allocate_per_call() {
+    #[hedge(delay = "50ms")]
+    async fn call(x: u64) -> Result<u64, ServiceError> {
+        Ok(black_box(x))
+    }
+    assert_eq!(allocations_in_calls(call), 0);
+}
+
+/// The first attempt waits once, so the hedge's timer is armed (inside the call's future, like
+/// a timeout's) and dropped when the attempt answers, before `delay`: no hedge, no box.
+#[test]
+fn a_hedge_armed_while_the_first_attempt_waits_does_not_allocate_per_call() {
+    #[hedge(delay = "50ms", max = 2)]
+    async fn call(x: u64) -> Result<u64, ServiceError> {
+        tokio::task::yield_now().await;
+        Ok(black_box(x))
+    }
+    assert_eq!(allocations_in_calls(call), 0);
+}
+
+/// A percentile delay records every call's latency and reads the estimate when the first
+/// attempt waits: atomics in the instance, nothing on the heap.
+#[test]
+fn a_percentile_hedge_does_not_allocate_per_call() {
+    #[hedge(delay = "p99", budget = 0.0)]
+    async fn call(x: u64) -> Result<u64, ServiceError> {
+        tokio::task::yield_now().await;
+        Ok(black_box(x))
+    }
+    assert_eq!(allocations_in_calls(call), 0);
+}
+
+#[test]
 fn a_rate_limit_with_permits_to_spare_does_not_allocate_per_call() {
     #[rate_limit(rate = 1_000_000_000)]
     async fn call(x: u64) -> Result<u64, ServiceError> {
@@ -301,6 +334,7 @@ fn every_attribute_stacked_does_not_allocate_per_call() {
     #[retry(max = 2, base = "10ms")]
     #[circuit_breaker(failure_rate = 0.5, window = 100)]
     #[rate_limit(rate = 1_000_000_000, max_wait = "1s")]
+    #[hedge(delay = "p95")]
     #[bulkhead(max = 16, max_wait = "50ms")]
     #[timeout("1s")]
     async fn call(x: u64) -> Result<u64, ServiceError> {

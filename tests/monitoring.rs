@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{answer, Runs, ServiceError};
 use resilience::monitor::{self, BreakerState, InstanceConfig, InstanceKind};
 use resilience::runtime::TripPolicy;
-use resilience::{bulkhead, circuit_breaker, rate_limit, retry};
+use resilience::{bulkhead, circuit_breaker, hedge, rate_limit, retry};
 
 #[tokio::test(start_paused = true)]
 async fn snapshot_reflects_state_after_a_scripted_sequence() {
@@ -502,4 +502,62 @@ fn rate_limit_rejections_are_metrics() {
         recorded.get("resilience_rejections_total{name=metered-quota,reason=rate_limited}"),
         Some(2.0)
     );
+}
+
+#[test]
+fn hedges_sent_won_and_refused_are_metrics_and_stats() {
+    // The first attempt of a call takes 100 ms; a hedge answers in 5 ms.
+    #[hedge(delay = "10ms", budget = 0.5, name = "metered-hedge", context = attempt)]
+    async fn call() -> Result<(), ServiceError> {
+        let latency = if attempt.is_hedge() { 5 } else { 100 };
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+        Ok(())
+    }
+
+    let recorded = Recorded::default();
+    metrics::with_local_recorder(&recorded, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            // Budget 0.5: the 2nd and 4th calls may hedge, the 1st and 3rd may not.
+            for _ in 0..4 {
+                call().await.unwrap();
+            }
+        });
+    });
+    assert_eq!(
+        recorded.get("resilience_hedges_total{name=metered-hedge}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        recorded.get("resilience_hedges_won_total{name=metered-hedge}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        recorded.get("resilience_hedge_budget_exhausted_total{name=metered-hedge}"),
+        Some(2.0)
+    );
+    let hedge = resilience::monitor::snapshot()
+        .into_iter()
+        .find(|i| i.name == "metered-hedge")
+        .expect("registered");
+    assert_eq!(hedge.kind, resilience::monitor::InstanceKind::Hedge);
+    let stats = hedge.stats;
+    assert_eq!(
+        (
+            stats.calls,
+            stats.successes,
+            stats.hedges,
+            stats.hedges_won,
+            stats.budget_exhausted
+        ),
+        (4, 4, 2, 2, 2)
+    );
+    assert!(matches!(
+        hedge.config,
+        resilience::monitor::InstanceConfig::Hedge(config) if config.max() == 1
+    ));
 }

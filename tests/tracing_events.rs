@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use common::events::{fields, OnEvent};
 use common::ServiceError;
-use resilience::{circuit_breaker, rate_limit, retry};
+use resilience::{circuit_breaker, hedge, rate_limit, retry};
 
 #[test]
 fn transitions_rejections_and_retries_are_tracing_events() {
@@ -24,6 +24,14 @@ fn transitions_rejections_and_retries_are_tracing_events() {
     }
     #[rate_limit(rate = 1, max_wait = "0s", name = "traced-quota")]
     async fn quota() -> Result<(), ServiceError> {
+        Ok(())
+    }
+
+    // Budget 0.5: the first call's hedge is refused, the second's is sent and wins.
+    #[hedge(delay = "10ms", budget = 0.5, name = "traced-hedge", context = attempt)]
+    async fn hedged() -> Result<(), ServiceError> {
+        let latency = if attempt.is_hedge() { 5 } else { 100 };
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
         Ok(())
     }
 
@@ -43,6 +51,8 @@ fn transitions_rejections_and_retries_are_tracing_events() {
         penniless().await.unwrap_err();
         quota().await.unwrap();
         quota().await.unwrap_err(); // over the quota
+        hedged().await.unwrap();
+        hedged().await.unwrap();
     });
     let events = capture.lock().unwrap().clone();
     let has = |needle: &str| events.iter().any(|e| e.contains(needle));
@@ -64,6 +74,18 @@ fn transitions_rejections_and_retries_are_tracing_events() {
     );
     assert!(
         has(r#"message=call rejected name="traced-quota" reason="rate_limited""#),
+        "{events:#?}"
+    );
+    assert!(
+        has(r#"message=hedge budget exhausted name="traced-hedge""#),
+        "{events:#?}"
+    );
+    assert!(
+        has(r#"message=hedging name="traced-hedge" attempt=1 delay_ms=10"#),
+        "{events:#?}"
+    );
+    assert!(
+        has(r#"message=hedge won name="traced-hedge""#),
         "{events:#?}"
     );
 }

@@ -65,3 +65,32 @@ pub(crate) async fn with_permit(
         .expect("the semaphore is never closed");
     plain(x).await
 }
+
+/// tower's `Hedge` asks its policy whether a request may be hedged and cloned; this one
+/// always says yes, as `#[hedge]` with an unspent budget would.
+#[allow(dead_code)] // the overhead and instructions benches use it
+#[derive(Clone)]
+pub(crate) struct AlwaysHedge;
+
+impl tower::hedge::Policy<u64> for AlwaysHedge {
+    fn clone_request(&self, request: &u64) -> Option<u64> {
+        Some(*request)
+    }
+
+    fn can_retry(&self, _: &u64) -> bool {
+        true
+    }
+}
+
+/// The plain call under tower's `Hedge` at p95 of a 10 s rotating histogram after 100 data
+/// points, like `#[hedge(delay = "p95")]`. Built inside a runtime (it reads tokio's clock).
+#[allow(dead_code)] // the overhead and instructions benches use it
+pub(crate) fn tower_hedge() -> impl tower::Service<u64, Response = u64, Error = tower::BoxError> {
+    tower::hedge::Hedge::new::<u64>(
+        tower::service_fn(plain),
+        AlwaysHedge,
+        100,
+        0.95,
+        std::time::Duration::from_secs(10),
+    )
+}

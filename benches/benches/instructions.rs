@@ -11,7 +11,9 @@
 //! Instructions per call are the difference between the two totals divided by the difference
 //! in calls, which cancels the program's setup. Entries: `plain`, `floor` (a clock read and
 //! the plain call), `ours` (the rate limit), `governor-check`, `governor-until-ready`, and our
-//! other attributes: `retry`, `breaker`, `breaker-window`, `breaker-time-window`.
+//! other attributes: `retry`, `breaker`, `breaker-window`, `breaker-time-window`, `hedge`
+//! (a fixed delay) and `hedge-p95` (a percentile delay), and tower's `Hedge` at p95,
+//! `tower-hedge`.
 
 #[allow(dead_code)] // the helpers the other benches use
 mod common;
@@ -21,21 +23,27 @@ use std::hint::black_box;
 
 use tokio::runtime::Builder;
 
-use common::{check, governor_limiter, plain, runtime};
-use ours::{breaker_consecutive, breaker_time_window, breaker_window, rate_limited, retried};
+use tower::{Service as _, ServiceExt as _};
+
+use common::{check, governor_limiter, plain, runtime, tower_hedge};
+use ours::{
+    breaker_consecutive, breaker_time_window, breaker_window, hedged, hedged_p95, rate_limited,
+    retried,
+};
 
 fn main() {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     let (Some(entry), Some(calls)) = (args.next(), args.next()) else {
         // `cargo bench` runs every bench binary without arguments: nothing to count then.
         eprintln!(
-            "usage: instructions <plain|floor|ours|governor-check|governor-until-ready|retry|breaker|breaker-window|breaker-time-window> <calls>"
+            "usage: instructions <plain|floor|ours|governor-check|governor-until-ready|retry|breaker|breaker-window|breaker-time-window|hedge|hedge-p95|tower-hedge> <calls>"
         );
         return;
     };
     let calls: u64 = calls.parse().expect("a number of calls");
     let rt = runtime(Builder::new_current_thread());
     let governor = governor_limiter();
+    let mut tower_hedge = rt.block_on(async { tower_hedge() });
     rt.block_on(async {
         for i in 0..calls {
             let i = black_box(i);
@@ -50,6 +58,12 @@ fn main() {
                 "breaker" => check(breaker_consecutive(i).await),
                 "breaker-window" => check(breaker_window(i).await),
                 "breaker-time-window" => check(breaker_time_window(i).await),
+                "hedge" => check(hedged(i).await),
+                "hedge-p95" => check(hedged_p95(i).await),
+                "tower-hedge" => {
+                    let service = tower_hedge.ready().await.expect("ready");
+                    check(service.call(i).await);
+                }
                 "governor-check" => {
                     governor.check().expect("a permit every nanosecond");
                     check(plain(i).await);

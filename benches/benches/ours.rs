@@ -5,7 +5,7 @@
 
 use std::hint::black_box;
 
-use resilience::{bulkhead, circuit_breaker, fallback, rate_limit, retry, timeout};
+use resilience::{bulkhead, circuit_breaker, fallback, hedge, rate_limit, retry, timeout};
 
 use crate::common::{plain, BenchError};
 
@@ -37,6 +37,17 @@ pub(crate) async fn bulkheaded(x: u64) -> Result<u64, BenchError> {
 /// A permit every nanosecond: never runs out at the rate a bench calls it.
 #[rate_limit(rate = 1_000_000_000)]
 pub(crate) async fn rate_limited(x: u64) -> Result<u64, BenchError> {
+    Ok(black_box(x))
+}
+
+#[hedge(delay = "50ms")]
+pub(crate) async fn hedged(x: u64) -> Result<u64, BenchError> {
+    Ok(black_box(x))
+}
+
+/// A percentile delay: every call records its latency (a clock read at its start and end).
+#[hedge(delay = "p95")]
+pub(crate) async fn hedged_p95(x: u64) -> Result<u64, BenchError> {
     Ok(black_box(x))
 }
 

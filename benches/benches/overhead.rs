@@ -30,10 +30,10 @@ use tower::limit::ConcurrencyLimit;
 use tower::{service_fn, Service as _, ServiceExt as _};
 use tower_resilience_circuitbreaker::CircuitBreakerLayer;
 
-use common::{check, governor_limiter, plain, runtime, with_permit};
+use common::{check, governor_limiter, plain, runtime, tower_hedge, with_permit};
 use ours::{
-    breaker_consecutive, breaker_time_window, breaker_window, bulkheaded, rate_limited, retried,
-    stacked, timed,
+    breaker_consecutive, breaker_time_window, breaker_window, bulkheaded, hedged, hedged_p95,
+    rate_limited, retried, stacked, timed,
 };
 
 /// Times `iters` sequential calls inside one `block_on` on `$runtime`. `$call` is an
@@ -212,6 +212,22 @@ fn stack(c: &mut Criterion) {
     group.finish();
 }
 
+fn hedge(c: &mut Criterion) {
+    let rt = current_thread();
+    let mut tower_hedge = rt.block_on(async { tower_hedge() });
+    let mut group = c.benchmark_group("hedge");
+    group.bench_function("plain", |b| per_call!(b, rt, |i| plain(i).await));
+    group.bench_function("ours 50ms", |b| per_call!(b, rt, |i| hedged(i).await));
+    group.bench_function("ours p95", |b| per_call!(b, rt, |i| hedged_p95(i).await));
+    group.bench_function("tower Hedge p95", |b| {
+        per_call!(b, rt, |i| {
+            let service = tower_hedge.ready().await.expect("ready");
+            service.call(i).await
+        });
+    });
+    group.finish();
+}
+
 fn time_limit(c: &mut Criterion) {
     let rt = current_thread();
     let mut group = c.benchmark_group("timeout");
@@ -230,6 +246,6 @@ fn time_limit(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = settings::criterion();
-    targets = breaker, retry, bulkhead, rate_limit, stack, time_limit
+    targets = breaker, retry, bulkhead, rate_limit, stack, time_limit, hedge
 }
 criterion_main!(benches);

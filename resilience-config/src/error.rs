@@ -101,6 +101,11 @@ pub enum Error {
         /// Whether the breaker's window is a duration.
         time: bool,
     },
+    /// A hedge `delay` that starts with `p` but is no percentile from 50 to 99.9.
+    BadPercentile {
+        /// The text as given.
+        text: String,
+    },
     /// A parameter the attribute does not have.
     UnknownParameter {
         /// The attribute, like `circuit_breaker`.
@@ -186,6 +191,10 @@ impl fmt::Display for Error {
             ),
             Error::WindowKind { time: false } => f.write_str(
                 "this breaker's window is a count of calls; write `window` as a whole number, like `100`",
+            ),
+            Error::BadPercentile { text } => write!(
+                f,
+                "`{text}` is no percentile `delay` can use: write \"p50\" to \"p99.9\", with at most one decimal (\"p95\", \"p99\", \"p99.9\"), or a duration like \"50ms\""
             ),
             Error::UnknownParameter {
                 attribute,

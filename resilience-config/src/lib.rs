@@ -12,7 +12,7 @@
 //!   `"1h"` (units `ns`, `us`, `ms`, `s`, `m`, `h`), in whole nanoseconds: integer arithmetic,
 //!   no `f64`, and a value finer than a nanosecond (`"0.5ns"`) is an error, not a zero;
 //! - one module per attribute ([`breaker`], [`retry`], [`bulkhead`], [`timeout`],
-//!   [`rate_limit`]) with its
+//!   [`rate_limit`], [`hedge`]) with its
 //!   defaults (`DEFAULT_*` constants) and one descriptor per parameter ([`Count`], [`Rate`],
 //!   [`Share`], [`Time`]) holding its limits, which checks a typed value (the macros) or parses and
 //!   checks text (the runtime);
@@ -36,6 +36,7 @@ pub mod breaker;
 pub mod bulkhead;
 mod duration;
 mod error;
+pub mod hedge;
 mod param;
 pub mod rate_limit;
 pub mod retry;

@@ -11,7 +11,7 @@
 //! - **It owns what it uses** (`async move`), as the plain function's future does. A block
 //!   that borrowed an owned argument would hold `&T` across its awaits, and be `Send` only if
 //!   `T: Sync`: a bound the plain function does not have.
-//! - **Each attempt gets its own arguments.** Under `#[retry]` and `#[fallback]` the arguments
+//! - **Each attempt gets its own arguments.** Under `#[retry]`, `#[hedge]` and `#[fallback]` the arguments
 //!   are needed again after an attempt, so the attempt may not consume them: owned arguments
 //!   are cloned (at the top of each retry, see `expand`), `&mut` arguments reborrowed here, and
 //!   shared references copied. `self` cannot be rebound by a `let`, so where an attempt needs
@@ -21,7 +21,7 @@
 //!   lifts them to the top of the rewritten function, where they cover the same code.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::{quote, quote_spanned};
+use quote::{quote, quote_spanned, ToTokens as _};
 use syn::visit_mut::VisitMut;
 use syn::{Block, ExprPath, Ident, Item, Macro, Type};
 
@@ -44,9 +44,12 @@ pub(crate) struct BodyFuture<'a> {
     pub(crate) receiver_span: Span,
     /// Whether the arguments are used again after the body: under `#[retry]` or `#[fallback]`.
     pub(crate) reused: bool,
-    /// Whether `self` is used again after the body: under `#[retry]`, or a `#[fallback]` to
-    /// a method of `Self`.
+    /// Whether `self` is used again after the body: under `#[retry]` or `#[hedge]`, or a
+    /// `#[fallback]` to a method of `Self`.
     pub(crate) receiver_reused: bool,
+    /// Under `#[hedge]`, an owned receiver reaches the body as the local of its attempt (see
+    /// `expand`'s hedge), which is what the body then copies from instead of `self`.
+    pub(crate) hedged: bool,
 }
 
 impl BodyFuture<'_> {
@@ -55,7 +58,7 @@ impl BodyFuture<'_> {
         let mut rebinds = TokenStream::new();
         if let Some(receiver) = self.own_receiver().filter(|_| self.receiver_reused) {
             RenameSelf.visit_block_mut(&mut block);
-            let local = Ident::new(SELF_LOCAL, Span::call_site());
+            let local = self_local();
             rebinds.extend(quote!(let #local = #receiver;));
         }
         if self.reused {
@@ -104,10 +107,20 @@ impl BodyFuture<'_> {
             ReceiverKind::Owned => {
                 let span = self.receiver_span;
                 let p = crate::expand::respan(p, span);
-                Some(quote_spanned!(span=> #p::clone_receiver(&self)))
+                let source = if self.hedged {
+                    self_local().into_token_stream()
+                } else {
+                    quote_spanned!(span=> self)
+                };
+                Some(quote_spanned!(span=> #p::clone_receiver(&#source)))
             }
         }
     }
+}
+
+/// The local that stands for `self` where an attempt needs its own receiver.
+pub(crate) fn self_local() -> Ident {
+    Ident::new(SELF_LOCAL, Span::call_site())
 }
 
 /// Renames `self` to [`SELF_LOCAL`] in the user's block, macro arguments included, leaving

@@ -48,7 +48,7 @@ use syn::visit_mut::VisitMut;
 use syn::{ReturnType, Type};
 
 use crate::args::{Errors, JitterKind, Kind, Layer, LayerArgs, Policy, Spanned};
-use crate::item::{Arg, Function};
+use crate::item::{Arg, Function, ReceiverKind};
 use crate::{args, body, paths, validate};
 
 /// Entry point shared by every attribute: parse, validate, expand; on any error, the
@@ -170,12 +170,13 @@ fn expand(function: Function, layers: &[Layer]) -> TokenStream {
         receiver_span,
         reused: layers
             .iter()
-            .any(|l| matches!(l.kind, Kind::Retry | Kind::Fallback)),
+            .any(|l| matches!(l.kind, Kind::Retry | Kind::Fallback | Kind::Hedge)),
         receiver_reused: layers.iter().any(|l| match &l.args {
-            LayerArgs::Retry(_) => true,
+            LayerArgs::Retry(_) | LayerArgs::Hedge(_) => true,
             LayerArgs::Fallback(a) => passes_self(&a.function.value),
             _ => false,
         }),
+        hedged: layers.iter().any(|l| l.kind == Kind::Hedge),
     };
     let mut pipeline = user_body.future(*block);
 
@@ -187,6 +188,8 @@ fn expand(function: Function, layers: &[Layer]) -> TokenStream {
         ret_span,
         args: &args,
         has_receiver: receiver.is_some(),
+        receiver,
+        hedging: Hedging::of(layers),
     };
     let mut statics = Vec::new();
     for (index, layer) in layers.iter().enumerate().rev() {
@@ -221,6 +224,40 @@ struct Gen<'a> {
     ret_span: Span,
     args: &'a [Arg],
     has_receiver: bool,
+    receiver: Option<ReceiverKind>,
+    hedging: Hedging,
+}
+
+/// Where a `#[hedge]` sits in the stack, for the layers around it.
+#[derive(Clone, Copy, Default)]
+struct Hedging {
+    /// A `#[retry]` above a `#[hedge(context = ..)]`: the retry keeps an attempt (even without
+    /// a `context` of its own) that the hedges of each of its attempts share.
+    retry_feeds_context: bool,
+    /// A `#[retry]` or `#[fallback]` below the hedge: their blocks borrow the attempt's
+    /// copies, so each attempt is an `async move` block owning them.
+    reuse_below: bool,
+    /// A `#[retry(context = ..)]` below the hedge: its attempts start from the hedge's, so
+    /// every retry of every hedged attempt shares one call id.
+    feeds_retry: bool,
+}
+
+impl Hedging {
+    fn of(layers: &[Layer]) -> Self {
+        let Some(at) = layers.iter().position(|l| l.kind == Kind::Hedge) else {
+            return Self::default();
+        };
+        let has_context = matches!(&layers[at].args, LayerArgs::Hedge(a) if a.context.is_some());
+        Self {
+            retry_feeds_context: has_context && layers[..at].iter().any(|l| l.kind == Kind::Retry),
+            reuse_below: layers[at + 1..]
+                .iter()
+                .any(|l| matches!(l.kind, Kind::Retry | Kind::Fallback)),
+            feeds_retry: layers[at + 1..]
+                .iter()
+                .any(|l| matches!(&l.args, LayerArgs::Retry(a) if a.context.is_some())),
+        }
+    }
 }
 
 impl Gen<'_> {
@@ -245,6 +282,7 @@ impl Gen<'_> {
                 (Some(item), quote!(#id.get().run(#inner)))
             }
             LayerArgs::Retry(a) => self.retry(a, id, inner),
+            LayerArgs::Hedge(a) => self.hedge(a, id, inner),
             LayerArgs::Fallback(a) => (None, self.fallback(a, inner)),
         }
     }
@@ -400,18 +438,30 @@ impl Gen<'_> {
             ));
         };
         // `context = name`: the attempt, bound where the body can see it, advanced per retry.
-        let (context_init, context_bind, context_next) = match &a.context {
-            Some(context) => {
-                let name = &context.value;
-                let current = quote_spanned!(Span::mixed_site()=> __attempt);
-                (
-                    quote!(let mut #current = #p::Attempt::first();),
-                    quote!(let #name = #current;),
-                    quote!(#current = #current.next();),
-                )
-            }
-            None => Default::default(),
+        // A hedge below with a context of its own starts its attempts from this one.
+        let current = quote_spanned!(Span::mixed_site()=> __attempt);
+        let first = if self.hedging.feeds_retry {
+            quote_spanned!(Span::mixed_site()=> __hedge_attempt)
+        } else {
+            quote!(#p::Attempt::first())
         };
+        let (context_init, context_bind, context_next) =
+            match (&a.context, self.hedging.retry_feeds_context) {
+                (Some(context), _) => {
+                    let name = &context.value;
+                    (
+                        quote!(let mut #current = #first;),
+                        quote!(let #name = #current;),
+                        quote!(#current = #current.next();),
+                    )
+                }
+                (None, true) => (
+                    quote!(let mut #current = #p::Attempt::first();),
+                    TokenStream::new(),
+                    quote!(#current = #current.next();),
+                ),
+                (None, false) => Default::default(),
+            };
         let wrapped = quote! {
             async {
                 #moves
@@ -429,6 +479,95 @@ impl Gen<'_> {
                         ::core::option::Option::None => break #outcome,
                     }
                 }
+            }
+        };
+        (Some(item), wrapped)
+    }
+
+    /// The hedge: a closure making attempt `k`, each with fresh clones of the owned arguments
+    /// (owned by the closure, so the call's future needs no `Sync`), run by the runtime.
+    fn hedge(
+        &self,
+        a: &args::HedgeArgs,
+        id: &syn::Ident,
+        inner: &TokenStream,
+    ) -> (Option<TokenStream>, TokenStream) {
+        let p = self.p;
+        let name = self.name(a.name.as_ref());
+        let delay = match a.delay.as_ref().map(|d| d.value) {
+            Some(args::Delay::Percentile(permille)) => {
+                quote!(#p::HedgeDelay::Percentile(#permille))
+            }
+            // Validation guarantees `delay`; zero keeps this total all the same.
+            Some(args::Delay::After(nanos)) => {
+                let delay = duration(nanos);
+                quote!(#p::HedgeDelay::After(#delay))
+            }
+            None => quote!(#p::HedgeDelay::After(::core::time::Duration::ZERO)),
+        };
+        let mut config = quote!(#p::HedgeConfig::new(#name, #delay));
+        if let Some(max) = &a.max {
+            let max = max.value;
+            config.extend(quote!(.with_max(#max)));
+        }
+        if let Some(budget) = &a.budget {
+            let budget = Literal::f64_suffixed(budget.value);
+            config.extend(quote!(.with_budget(#budget)));
+        }
+        let item = quote! {
+            static #id: #p::Site<#p::Hedge> = #p::Site::new(#p::Hedge::new(#config));
+        };
+        let index = quote_spanned!(Span::mixed_site()=> __hedge);
+        // `context = name`: every attempt shares the call id (an outer retry's, if any); a
+        // retry with a context below starts from the hedged attempt's.
+        let base = quote_spanned!(Span::mixed_site()=> __hedge_base);
+        let source = if self.hedging.retry_feeds_context {
+            quote_spanned!(Span::mixed_site()=> __attempt)
+        } else {
+            quote!(#p::Attempt::first())
+        };
+        let context_init = if a.context.is_some() || self.hedging.feeds_retry {
+            quote!(let #base = #source;)
+        } else {
+            TokenStream::new()
+        };
+        let mut context_bind = TokenStream::new();
+        if let Some(context) = &a.context {
+            let name = &context.value;
+            context_bind.extend(quote!(let #name = #base.hedged(#index);));
+        }
+        if self.hedging.feeds_retry {
+            let attempt = quote_spanned!(Span::mixed_site()=> __hedge_attempt);
+            context_bind.extend(quote!(let #attempt = #base.hedged(#index);));
+        }
+        // An owned receiver stays where it is (a layer above may still use it); the closure
+        // holds a copy, and each attempt a copy of that.
+        let (receiver_init, receiver_bind) = if self.receiver == Some(ReceiverKind::Owned) {
+            let held = quote_spanned!(Span::mixed_site()=> __hedge_self);
+            let local = body::self_local();
+            (
+                quote!(let #held = #p::clone_receiver(&self);),
+                quote!(let #local = #p::clone_receiver(&#held);),
+            )
+        } else {
+            Default::default()
+        };
+        let attempt = if self.hedging.reuse_below {
+            quote!(async move { #inner.await })
+        } else {
+            inner.clone()
+        };
+        let clones = self.fresh_clones();
+        let wrapped = quote! {
+            {
+                #context_init
+                #receiver_init
+                #id.get().run(move |#index: u32| {
+                    #clones
+                    #context_bind
+                    #receiver_bind
+                    #attempt
+                })
             }
         };
         (Some(item), wrapped)

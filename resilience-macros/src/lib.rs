@@ -70,6 +70,13 @@ pub fn rate_limit(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::attribute(Kind::RateLimit, args.into(), item.into()).into()
 }
 
+// Sends another attempt when a call is slow, and takes the first answer.
+#[doc = ""]
+#[proc_macro_attribute]
+pub fn hedge(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(Kind::Hedge, args.into(), item.into()).into()
+}
+
 // Answers a failed call with another function's result.
 #[doc = ""]
 #[proc_macro_attribute]

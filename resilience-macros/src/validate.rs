@@ -7,11 +7,11 @@
 //! with the same message. Only wording that shows attribute syntax (a failure-rate parameter
 //! without `failure_rate`, a `base` above the default `max_delay`) is the macro's own.
 
-use resilience_config::{breaker, bulkhead, rate_limit, retry, timeout, Count, Time};
+use resilience_config::{breaker, bulkhead, hedge, rate_limit, retry, timeout, Count, Time};
 use syn::{LitStr, ReturnType, Type};
 
-use crate::args::{Errors, Kind, Layer, LayerArgs, Spanned, Window};
-use crate::item::Function;
+use crate::args::{Delay, Errors, Kind, Layer, LayerArgs, Spanned, Window};
+use crate::item::{Function, ReceiverKind};
 
 /// The function must be `async` and return a `Result` (as far as the spelling shows: an alias
 /// like `anyhow::Result<T>` passes here and is checked by the type system).
@@ -43,11 +43,17 @@ pub(crate) fn function(function: &Function, kind: Kind, layers: &[Layer], errors
         }
     }
     for layer in layers {
-        if let LayerArgs::Retry(args) = &layer.args {
-            if let Some(context) = &args.context {
-                context_shadows(function, &context.value, errors);
-            }
+        let context = match &layer.args {
+            LayerArgs::Retry(args) => args.context.as_ref(),
+            LayerArgs::Hedge(args) => args.context.as_ref(),
+            _ => None,
+        };
+        if let Some(context) = context {
+            context_shadows(function, &context.value, errors);
         }
+    }
+    if layers.iter().any(|l| l.kind == Kind::Hedge) {
+        hedged_borrows(function, errors);
     }
     if layers.iter().any(|l| l.kind == Kind::Fallback) {
         for arg in function.args.iter().filter(|a| a.name.is_none()) {
@@ -56,6 +62,31 @@ pub(crate) fn function(function: &Function, kind: Kind, layers: &[Layer], errors
                 "#[fallback] passes the arguments on by name: give this argument a plain name and destructure it in the body",
             ));
         }
+    }
+}
+
+/// Hedged attempts run at the same time: none of them can hold a `&mut` borrow.
+fn hedged_borrows(function: &Function, errors: &mut Errors) {
+    if let Some(syn::FnArg::Receiver(receiver)) = function
+        .item
+        .sig
+        .inputs
+        .first()
+        .filter(|_| function.receiver == Some(ReceiverKind::Mut))
+    {
+        errors.add(syn::Error::new_spanned(
+            receiver,
+            "#[hedge] cannot be used on a method taking `&mut self`: its attempts run at the same time, \
+             and two attempts cannot both borrow `self` mutably; take `&self` (with interior \
+             mutability for what the body changes), or hedge a function that does not need `&mut self`",
+        ));
+    }
+    for arg in function.args.iter().filter(|a| a.is_mut_ref) {
+        errors.add(syn::Error::new(
+            arg.span,
+            "#[hedge] cannot lend a `&mut` argument to its attempts: they run at the same time, and two \
+             attempts cannot both borrow it mutably; pass an owned value (cloned per attempt) or a shared reference",
+        ));
     }
 }
 
@@ -173,7 +204,39 @@ pub(crate) fn layer(layer: &Layer, errors: &mut Errors) {
         }
         LayerArgs::RateLimit(args) => rate_limit(args, errors),
         LayerArgs::Timeout(args) => time(timeout::LIMIT, Some(&args.limit), errors),
+        LayerArgs::Hedge(args) => hedge(args, errors),
         LayerArgs::Fallback(_) => {}
+    }
+}
+
+/// `delay` is required, longer than zero; `max` at least 1; `budget` a share.
+fn hedge(args: &crate::args::HedgeArgs, errors: &mut Errors) {
+    name(args.name.as_ref(), errors);
+    match &args.delay {
+        None => errors.add(syn::Error::new(
+            args.span,
+            "#[hedge] needs `delay`, how long to wait for an answer before sending another attempt: \
+             a duration or a percentile of the recent latencies, like #[hedge(delay = \"50ms\")] or #[hedge(delay = \"p95\")]",
+        )),
+        Some(Spanned {
+            value: Delay::After(nanos),
+            span,
+        }) => spanned(hedge::DELAY.check(*nanos), *span, errors),
+        Some(_) => {}
+    }
+    if let Some(max) = &args.max {
+        if max.value == 0 {
+            errors.add(syn::Error::new(
+                max.span,
+                "`max` must be at least 1: it counts the hedges sent after the first attempt, and \
+                 #[hedge(max = 0)] would never hedge; remove #[hedge] instead",
+            ));
+        } else {
+            count(hedge::MAX, Some(max), errors);
+        }
+    }
+    if let Some(budget) = &args.budget {
+        spanned(hedge::BUDGET.check(budget.value), budget.span, errors);
     }
 }
 

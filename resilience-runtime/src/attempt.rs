@@ -1,6 +1,7 @@
 //! [`Attempt`]: which attempt of a call the body is running, and the id all of them share.
 //!
-//! `#[retry(context = attempt)]` binds an `Attempt` inside the body. Its [`CallId`] is drawn
+//! `#[retry(context = attempt)]` and `#[hedge(context = attempt)]` bind an `Attempt` inside
+//! the body (a hedge's attempts share the call id, and under a retry the retry's). Its [`CallId`] is drawn
 //! once per logical call (128 bits from the runtime's per-thread generator, seeded from the
 //! operating system) and copied into every attempt, so a body can send it as an
 //! `Idempotency-Key` and the server can drop the duplicates a retry after a lost response
@@ -59,7 +60,8 @@ impl fmt::Debug for CallId {
     }
 }
 
-/// One attempt of a call under `#[retry(context = name)]`: its number and the call's id.
+/// One attempt of a call under `#[retry(context = name)]` or `#[hedge(context = name)]`: its
+/// number, its hedge number, and the call's id.
 ///
 /// ```
 /// use resilience_runtime::Attempt;
@@ -72,6 +74,7 @@ impl fmt::Debug for CallId {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct Attempt {
     number: u32,
+    hedge: u32,
     call_id: CallId,
 }
 
@@ -80,17 +83,51 @@ impl Attempt {
     pub fn first() -> Self {
         Self {
             number: 0,
+            hedge: 0,
             call_id: CallId::random(),
         }
     }
 
-    /// The attempt after this one, with the same call id.
+    /// The attempt after this one, with the same call id (and, for a retry inside a hedged
+    /// attempt, the same hedge number).
     #[must_use]
     pub const fn next(self) -> Self {
         Self {
             number: self.number.saturating_add(1),
+            hedge: self.hedge,
             call_id: self.call_id,
         }
+    }
+
+    /// Hedge `hedge` of this attempt (0: the attempt itself), with the same number and call
+    /// id: what `#[hedge(context = name)]` binds in each of its attempts.
+    ///
+    /// ```
+    /// use resilience_runtime::Attempt;
+    ///
+    /// let first = Attempt::first();
+    /// let hedge = first.hedged(1);
+    /// assert_eq!((hedge.number(), hedge.hedge(), hedge.is_hedge()), (0, 1, true));
+    /// assert_eq!(hedge.call_id(), first.call_id(), "hedges share the call id");
+    /// ```
+    #[must_use]
+    pub const fn hedged(self, hedge: u32) -> Self {
+        Self {
+            number: self.number,
+            hedge,
+            call_id: self.call_id,
+        }
+    }
+
+    /// Under `#[hedge]`: 0 for the first attempt sent, 1 for the first hedge, and so on; 0
+    /// without `#[hedge]`.
+    pub const fn hedge(&self) -> u32 {
+        self.hedge
+    }
+
+    /// Whether this attempt is a hedge (not the first sent).
+    pub const fn is_hedge(&self) -> bool {
+        self.hedge > 0
     }
 
     /// 0 for the first attempt, 1 for the first retry, and so on.

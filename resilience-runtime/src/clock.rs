@@ -32,8 +32,13 @@ impl Clock {
     }
 
     pub(crate) fn elapsed(&self) -> Duration {
-        let epoch = *self.epoch.get_or_init(tokio::time::Instant::now);
-        tokio::time::Instant::now().saturating_duration_since(epoch)
+        self.elapsed_at(tokio::time::Instant::now())
+    }
+
+    /// The time since the epoch at `now`, a reading the caller already took.
+    pub(crate) fn elapsed_at(&self, now: tokio::time::Instant) -> Duration {
+        let epoch = *self.epoch.get_or_init(|| now);
+        now.saturating_duration_since(epoch)
     }
 }
 
@@ -54,6 +59,11 @@ impl Clock {
 
     pub(crate) fn elapsed(&self) -> Duration {
         Duration::from_millis(self.now_ms.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    /// The model's time: a reading taken elsewhere does not apply.
+    pub(crate) fn elapsed_at(&self, _now: tokio::time::Instant) -> Duration {
+        self.elapsed()
     }
 
     /// Sets the time: milliseconds since the instance's epoch (for the loom models).

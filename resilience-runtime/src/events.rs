@@ -2,7 +2,7 @@
 //!
 //! Every function here is a no-op unless the `tracing` or `metrics` feature is on, so the
 //! calls compile away in a default build. Only moments that are already off the hot path
-//! report: state transitions, rejections, retries. A breaker's successful call reports
+//! report: state transitions, rejections, retries, hedges. A breaker's successful call reports
 //! nothing.
 //!
 //! The events, their fields and the metric names are documented once, for users, in the
@@ -101,4 +101,37 @@ pub(crate) fn retries_exhausted(name: &'static str, attempts: u32, cause: &'stat
                 .increment(1);
         }
     }
+}
+
+/// A hedge sends attempt `attempt` (from 1) of a call after `delay` without an answer.
+#[inline]
+pub(crate) fn hedging(name: &'static str, attempt: u32, delay: Duration) {
+    #[cfg(feature = "tracing")]
+    tracing::debug!(
+        target: "resilience",
+        name,
+        attempt,
+        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+        "hedging"
+    );
+    #[cfg(feature = "metrics")]
+    metrics::counter!("resilience_hedges_total", "name" => name).increment(1);
+}
+
+/// A hedge answered a call first.
+#[inline]
+pub(crate) fn hedge_won(name: &'static str) {
+    #[cfg(feature = "tracing")]
+    tracing::debug!(target: "resilience", name, "hedge won");
+    #[cfg(feature = "metrics")]
+    metrics::counter!("resilience_hedges_won_total", "name" => name).increment(1);
+}
+
+/// A hedge was due but its budget was spent: the call goes on without it.
+#[inline]
+pub(crate) fn hedge_refused(name: &'static str) {
+    #[cfg(feature = "tracing")]
+    tracing::debug!(target: "resilience", name, "hedge budget exhausted");
+    #[cfg(feature = "metrics")]
+    metrics::counter!("resilience_hedge_budget_exhausted_total", "name" => name).increment(1);
 }

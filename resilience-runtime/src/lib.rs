@@ -7,6 +7,7 @@
 //! - [`Bulkhead`]: bounded concurrency with a FIFO queue of waiters;
 //! - [`RateLimiter`]: GCRA permits per period in one atomic word, waiters served in order;
 //! - [`Timeout`]: a time limit per call;
+//! - [`Hedge`]: a second attempt when the first is slow, under a budget;
 //! - [`Rejected`]: the typed error every layer produces, and [`Failure`], which carries it
 //!   between stacked layers;
 //! - [`Site`] and the registry: instances resolved by name at their first call, listed by
@@ -27,6 +28,7 @@ mod bulkhead;
 mod clock;
 mod error;
 mod events;
+mod hedge;
 mod name;
 mod outcome;
 mod overrides;
@@ -44,6 +46,7 @@ pub use breaker::{
 };
 pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, BulkheadRun};
 pub use error::Rejected;
+pub use hedge::{Hedge, HedgeConfig, HedgeDelay, HedgeRun};
 pub use name::InstanceName;
 pub use outcome::Failure;
 pub use overrides::{configure, env_key, override_errors, ConfigError};

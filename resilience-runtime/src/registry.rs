@@ -27,7 +27,7 @@ use std::sync::{Mutex, OnceLock};
 
 use crate::overrides::{self, TimeoutConfig};
 use crate::{
-    Bulkhead, CircuitBreaker, ConfigError, InstanceName, RateLimiter, RetryPolicy, Timeout,
+    Bulkhead, CircuitBreaker, ConfigError, Hedge, InstanceName, RateLimiter, RetryPolicy, Timeout,
 };
 
 /// A reference to a registered instance. For generated code and [`snapshot`](crate::snapshot);
@@ -46,6 +46,8 @@ pub enum Instance {
     Timeout(&'static Timeout),
     /// A rate limiter.
     RateLimiter(&'static RateLimiter),
+    /// A hedge.
+    Hedge(&'static Hedge),
 }
 
 mod sealed {
@@ -56,6 +58,7 @@ mod sealed {
     impl Sealed for crate::RetryPolicy {}
     impl Sealed for crate::Timeout {}
     impl Sealed for crate::RateLimiter {}
+    impl Sealed for crate::Hedge {}
 }
 
 /// A state type that can live in a [`Site`]: sealed, implemented by this crate's instances.
@@ -139,6 +142,13 @@ registered!(
         overrides::apply(this.name(), this.config()),
         RateLimiter::new
     )
+);
+
+registered!(
+    Hedge,
+    Hedge,
+    |this| this.config().name,
+    with(overrides::apply(this.name(), this.config()), Hedge::new)
 );
 
 /// An instance built from an overridden configuration, with the refused overrides.
@@ -229,6 +239,7 @@ fn resolve<T: Registered>(own: &'static T) -> (&'static T, Vec<ConfigError>) {
         Instance::CircuitBreaker(breaker) => drop(breaker.time_in_state()),
         // Starts the budget's clock, so its average rate counts from the first call.
         Instance::Retry(policy) => policy.start(),
+        Instance::Hedge(hedge) => hedge.start(),
         _ => {}
     }
     (instance, refused)

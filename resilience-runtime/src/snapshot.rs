@@ -9,7 +9,9 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::registry::{registered, Instance};
-use crate::{BreakerConfig, BreakerState, BulkheadConfig, RateLimitConfig, RetryConfig, Stats};
+use crate::{
+    BreakerConfig, BreakerState, BulkheadConfig, HedgeConfig, RateLimitConfig, RetryConfig, Stats,
+};
 
 /// Which attribute an instance belongs to.
 ///
@@ -31,11 +33,13 @@ pub enum InstanceKind {
     Timeout,
     /// `#[rate_limit]`.
     RateLimit,
+    /// `#[hedge]`.
+    Hedge,
 }
 
 impl InstanceKind {
     /// The attribute's name, as in override keys: `circuit_breaker`, `bulkhead`, `retry`,
-    /// `timeout`, `rate_limit`.
+    /// `timeout`, `rate_limit`, `hedge`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::CircuitBreaker => "circuit_breaker",
@@ -43,6 +47,7 @@ impl InstanceKind {
             Self::Retry => "retry",
             Self::Timeout => "timeout",
             Self::RateLimit => "rate_limit",
+            Self::Hedge => "hedge",
         }
     }
 }
@@ -67,6 +72,8 @@ pub enum InstanceConfig {
     Timeout(Duration),
     /// A rate limiter's.
     RateLimit(RateLimitConfig),
+    /// A hedge's.
+    Hedge(HedgeConfig),
 }
 
 /// What one instance looks like now.
@@ -110,6 +117,7 @@ impl InstanceSnapshot {
             InstanceConfig::Retry(_) => InstanceKind::Retry,
             InstanceConfig::Timeout(_) => InstanceKind::Timeout,
             InstanceConfig::RateLimit(_) => InstanceKind::RateLimit,
+            InstanceConfig::Hedge(_) => InstanceKind::Hedge,
         };
         Self {
             name,
@@ -171,6 +179,9 @@ pub fn snapshot() -> Vec<InstanceSnapshot> {
                 waiting: Some(r.waiting()),
                 ..InstanceSnapshot::new(r.name(), InstanceConfig::RateLimit(*r.config()), r.stats())
             },
+            Instance::Hedge(h) => {
+                InstanceSnapshot::new(h.name(), InstanceConfig::Hedge(*h.config()), h.stats())
+            }
         })
         .collect()
 }

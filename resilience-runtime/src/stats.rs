@@ -20,7 +20,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// | rate limiter | calls that got a permit (at once or after waiting) or were turned away | — | turned away (`RateLimited`) | — |
 ///
 /// A retry instance also counts `budget_exhausted`: failed calls it did not retry because
-/// its retry budget was spent (they are among its `failures`).
+/// its retry budget was spent (they are among its `failures`). A hedge counts `calls`, their
+/// final `successes` and `failures`, `hedges` sent, `hedges_won` (calls answered by a hedge)
+/// and, as `budget_exhausted`, hedges its budget refused.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
@@ -34,8 +36,13 @@ pub struct Stats {
     pub rejections: u64,
     /// Retries made.
     pub retries: u64,
-    /// Failed calls not retried because the retry budget was spent.
+    /// Failed calls not retried because the retry budget was spent; for a hedge, hedges
+    /// not sent because its budget was spent.
     pub budget_exhausted: u64,
+    /// Hedges sent.
+    pub hedges: u64,
+    /// Calls a hedge answered (its `Ok` came first).
+    pub hedges_won: u64,
 }
 
 /// Which counter to add to.
@@ -47,13 +54,15 @@ pub(crate) enum Count {
     Rejection,
     Retry,
     BudgetExhausted,
+    Hedge,
+    HedgeWon,
 }
 
 /// The counters of one instance; empty without the `stats` feature.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     #[cfg(feature = "stats")]
-    counts: [AtomicU64; 6],
+    counts: [AtomicU64; 8],
 }
 
 impl Counters {
@@ -61,6 +70,8 @@ impl Counters {
         Self {
             #[cfg(feature = "stats")]
             counts: [
+                AtomicU64::new(0),
+                AtomicU64::new(0),
                 AtomicU64::new(0),
                 AtomicU64::new(0),
                 AtomicU64::new(0),
@@ -95,6 +106,8 @@ impl Counters {
                 rejections: get(Count::Rejection),
                 retries: get(Count::Retry),
                 budget_exhausted: get(Count::BudgetExhausted),
+                hedges: get(Count::Hedge),
+                hedges_won: get(Count::HedgeWon),
             }
         }
         #[cfg(not(feature = "stats"))]

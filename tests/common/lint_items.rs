@@ -1,7 +1,9 @@
 // Included by `tests/lint_clean.rs` (checked by clippy in CI) and `tests/ui/pass/lint_clean.rs`
 // (compiled by trybuild): every attribute and parameter, in a crate that denies all warnings.
 
-use resilience::{bulkhead, circuit_breaker, fallback, rate_limit, retry, timeout, Rejected};
+use resilience::{
+    bulkhead, circuit_breaker, fallback, hedge, rate_limit, retry, timeout, Rejected,
+};
 
 /// The service's errors.
 #[derive(Debug)]
@@ -98,4 +100,16 @@ impl Client {
 #[circuit_breaker(name = "free", slow_call = "250ms")]
 pub async fn free(x: u32) -> anyhow::Result<u32> {
     Ok(x)
+}
+
+/// # Errors
+///
+/// Never.
+#[retry(max = 1)]
+#[hedge(delay = "p99.9", max = 2, budget = 0.05, context = attempt, name = "lint-hedge")]
+#[bulkhead(max = 4)]
+pub async fn hedged(key: String, mut scratch: Vec<u8>, _unused: u8) -> anyhow::Result<usize> {
+    scratch.push(1);
+    debug_assert!(attempt.hedge() <= 2);
+    Ok(key.len() + scratch.len())
 }

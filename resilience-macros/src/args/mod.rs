@@ -12,6 +12,7 @@
 mod breaker;
 mod bulkhead;
 mod fallback;
+mod hedge;
 mod rate_limit;
 mod retry;
 mod timeout;
@@ -19,6 +20,7 @@ mod timeout;
 pub(crate) use breaker::{BreakerArgs, Policy, Window, DEFAULT_BUCKETS, DEFAULT_WINDOW};
 pub(crate) use bulkhead::BulkheadArgs;
 pub(crate) use fallback::FallbackArgs;
+pub(crate) use hedge::{Delay, HedgeArgs};
 pub(crate) use rate_limit::RateLimitArgs;
 pub(crate) use retry::{JitterKind, RetryArgs};
 pub(crate) use timeout::TimeoutArgs;
@@ -30,7 +32,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned as _;
 use syn::{Expr, ExprLit, Ident, Lit, LitStr, Path, Token};
 
-/// The six attributes.
+/// The seven attributes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Kind {
     CircuitBreaker,
@@ -39,16 +41,18 @@ pub(crate) enum Kind {
     Timeout,
     Fallback,
     RateLimit,
+    Hedge,
 }
 
 impl Kind {
-    pub(crate) const ALL: [Kind; 6] = [
+    pub(crate) const ALL: [Kind; 7] = [
         Kind::CircuitBreaker,
         Kind::Retry,
         Kind::Bulkhead,
         Kind::Timeout,
         Kind::Fallback,
         Kind::RateLimit,
+        Kind::Hedge,
     ];
 
     /// The attribute's name as written.
@@ -60,6 +64,7 @@ impl Kind {
             Kind::Timeout => "timeout",
             Kind::Fallback => "fallback",
             Kind::RateLimit => "rate_limit",
+            Kind::Hedge => "hedge",
         }
     }
 }
@@ -79,6 +84,7 @@ pub(crate) enum LayerArgs {
     Timeout(TimeoutArgs),
     Fallback(FallbackArgs),
     RateLimit(RateLimitArgs),
+    Hedge(HedgeArgs),
 }
 
 impl Layer {
@@ -103,6 +109,7 @@ impl Layer {
             Kind::Timeout => TimeoutArgs::from_raw(span, rest).map(LayerArgs::Timeout),
             Kind::Fallback => FallbackArgs::from_raw(span, rest).map(LayerArgs::Fallback),
             Kind::RateLimit => RateLimitArgs::from_raw(span, rest).map(LayerArgs::RateLimit),
+            Kind::Hedge => HedgeArgs::from_raw(span, rest).map(LayerArgs::Hedge),
         };
         match (args, errors.finish()) {
             (Ok(args), Ok(())) => Ok(Layer { kind, args, krate }),
@@ -199,8 +206,9 @@ pub(crate) fn unknown_key(kind: Kind, key: &Ident, valid: &[&str]) -> syn::Error
         return syn::Error::new(
             key.span(),
             format!(
-                "`context` belongs to #[retry]: it binds the attempt's number and call id inside \
-                 the body, and #[{}] makes no attempts; move it to the #[retry] of this stack",
+                "`context` belongs to #[retry] and #[hedge]: it binds the attempt's number and call \
+                 id inside the body, and #[{}] makes no attempts; move it to the #[retry] or \
+                 #[hedge] of this stack",
                 kind.name()
             ),
         );

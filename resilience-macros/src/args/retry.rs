@@ -83,7 +83,7 @@ impl RetryArgs {
 }
 
 /// A plain identifier, for a local the body will use: `context = attempt`.
-fn local_name(value: &syn::Expr) -> syn::Result<Spanned<syn::Ident>> {
+pub(super) fn local_name(value: &syn::Expr) -> syn::Result<Spanned<syn::Ident>> {
     let ident = match value {
         syn::Expr::Path(p) if p.qself.is_none() => p.path.get_ident(),
         _ => None,

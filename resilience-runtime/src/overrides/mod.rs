@@ -62,6 +62,7 @@ use resilience_config::Error;
 
 mod circuit_breaker;
 mod configs;
+mod hedge;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
@@ -344,8 +345,9 @@ fn check(attribute: &str, parameter: &str, value: &str) -> Result<(), String> {
         "retry" => checked::<RetryConfig>(parameter, value),
         "timeout" => checked::<TimeoutConfig>(parameter, value),
         "rate_limit" => checked::<RateLimitConfig>(parameter, value),
+        "hedge" => checked::<crate::HedgeConfig>(parameter, value),
         other => Err(format!(
-            "unknown attribute `{other}`; expected circuit_breaker, bulkhead, retry, timeout or rate_limit"
+            "unknown attribute `{other}`; expected circuit_breaker, bulkhead, retry, timeout, rate_limit or hedge"
         )),
     }
 }

@@ -1,5 +1,6 @@
 //! The retry budget: retries may add at most a share of the calls an instance served over a
-//! rolling window, plus a fixed reserve (Finagle's `RetryBudget`).
+//! rolling window, plus a fixed reserve (Finagle's `RetryBudget`). `#[hedge]` uses the same
+//! budget with no reserve: a call deposits, a hedge withdraws.
 //!
 //! # What it counts
 //!

@@ -24,7 +24,7 @@ use crate::{events, Failure, Rejected};
 
 pub(crate) use self::backoff::random_u128;
 pub use self::backoff::{Backoff, Jitter};
-use self::budget::Budget;
+pub(crate) use self::budget::Budget;
 pub use self::config::RetryConfig;
 
 /// Why retrying stopped early, as reported: the budget was spent.
