@@ -36,6 +36,7 @@ pub mod breaker;
 pub mod bulkhead;
 mod duration;
 mod error;
+pub mod keyed;
 mod param;
 pub mod rate_limit;
 pub mod retry;

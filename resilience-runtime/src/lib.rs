@@ -27,6 +27,7 @@ mod bulkhead;
 mod clock;
 mod error;
 mod events;
+mod keyed;
 mod name;
 mod outcome;
 mod overrides;
@@ -44,6 +45,7 @@ pub use breaker::{
 };
 pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, BulkheadRun};
 pub use error::Rejected;
+pub use keyed::{InstanceKey, Keyable, Keyed, KeyedRef, KeyedSite, KeyedState};
 pub use name::InstanceName;
 pub use outcome::Failure;
 pub use overrides::{configure, env_key, override_errors, ConfigError};

@@ -546,6 +546,19 @@ impl CircuitBreaker {
         self.config.name.get()
     }
 
+    /// The key of a keyed instance (`key = host` on the attribute), as its `Display` wrote
+    /// it; `None` for an instance without a key.
+    pub fn key(&self) -> Option<&str> {
+        self.core.key.as_deref()
+    }
+
+    /// The same instance, as the one of `key` in a keyed site.
+    #[must_use]
+    pub(crate) fn with_key(mut self, key: std::sync::Arc<str>) -> Self {
+        self.core.key = Some(key);
+        self
+    }
+
     /// The open period of the latest opening, backoff included: `timeout` doubled for each
     /// half-open phase in a row that ended with a failed trial, at most `timeout_max`; back
     /// to `timeout` once the breaker closes (or is reset or forced).
@@ -735,6 +748,7 @@ impl CircuitBreaker {
             Err(Refusal::Busy) => Rejected::circuit_open(self.name(), None),
             Err(Refusal::Forced) => Rejected::circuit_forced_open(self.name()),
         };
+        let rejected = rejected.keyed(self.core.key.as_ref());
         events::rejected(&rejected);
         Err(rejected)
     }

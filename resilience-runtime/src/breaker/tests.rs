@@ -38,6 +38,7 @@ pub(super) fn rejected(breaker: &CircuitBreaker) -> Option<Duration> {
             retry_after,
             name,
             forced,
+            ..
         }) => {
             assert_eq!(name, "test");
             assert!(!forced, "not forced open");

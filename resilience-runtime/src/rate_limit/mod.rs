@@ -256,6 +256,8 @@ pub struct RateLimiter {
     /// The moment the word's nanoseconds count from, taken at the first clock read.
     origin: OnceLock<Instant>,
     counters: Counters,
+    /// A keyed instance's key (`keyed/`).
+    key: Option<std::sync::Arc<str>>,
 }
 
 /// Whole nanoseconds, saturating at `u64::MAX` (about 584 years).
@@ -293,6 +295,7 @@ impl RateLimiter {
                 waiting: AtomicU32::new(0),
                 origin: OnceLock::new(),
                 counters: Counters::new(),
+                key: None,
             }
         }
     }
@@ -305,6 +308,19 @@ impl RateLimiter {
     /// The instance name.
     pub fn name(&self) -> &'static str {
         self.config.name.get()
+    }
+
+    /// The key of a keyed instance (`key = host` on the attribute), as its `Display` wrote
+    /// it; `None` for an instance without a key.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// The same instance, as the one of `key` in a keyed site.
+    #[must_use]
+    pub(crate) fn with_key(mut self, key: std::sync::Arc<str>) -> Self {
+        self.key = Some(key);
+        self
     }
 
     /// What this limiter counted (all zeros without the `stats` feature): `calls` that got a
@@ -475,7 +491,8 @@ impl RateLimiter {
     /// The rejection for a permit due in `retry_after` nanoseconds, reported and counted.
     #[cold]
     fn refused(&self, retry_after: u64) -> Rejected {
-        let rejected = Rejected::rate_limited(self.name(), Duration::from_nanos(retry_after));
+        let rejected = Rejected::rate_limited(self.name(), Duration::from_nanos(retry_after))
+            .keyed(self.key.as_ref());
         events::rejected(&rejected);
         self.counters.add(&[Count::Call, Count::Rejection]);
         rejected
