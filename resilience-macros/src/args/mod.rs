@@ -12,6 +12,7 @@
 mod breaker;
 mod bulkhead;
 mod fallback;
+mod keyed;
 mod rate_limit;
 mod retry;
 mod timeout;
@@ -19,6 +20,7 @@ mod timeout;
 pub(crate) use breaker::{BreakerArgs, Policy, Window, DEFAULT_BUCKETS, DEFAULT_WINDOW};
 pub(crate) use bulkhead::BulkheadArgs;
 pub(crate) use fallback::FallbackArgs;
+pub(crate) use keyed::KeyedArgs;
 pub(crate) use rate_limit::RateLimitArgs;
 pub(crate) use retry::{JitterKind, RetryArgs};
 pub(crate) use timeout::TimeoutArgs;
