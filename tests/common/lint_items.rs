@@ -99,3 +99,16 @@ impl Client {
 pub async fn free(x: u32) -> anyhow::Result<u32> {
     Ok(x)
 }
+
+/// Keyed instances: one per host, tenant and user, stacked under a retry.
+///
+/// # Errors
+///
+/// Never.
+#[retry(max = 1)]
+#[circuit_breaker(threshold = 2, key = host, max_keys = 100)]
+#[bulkhead(max = 4, key = tenant)]
+#[rate_limit(rate = 10, key = user, name = "lint-keyed")]
+pub async fn keyed(host: &str, tenant: String, user: u64) -> Result<usize, Error> {
+    Ok(host.len() + tenant.len() + usize::from(user > 0))
+}
