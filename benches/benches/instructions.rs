@@ -11,7 +11,9 @@
 //! Instructions per call are the difference between the two totals divided by the difference
 //! in calls, which cancels the program's setup. Entries: `plain`, `floor` (a clock read and
 //! the plain call), `ours` (the rate limit), `governor-check`, `governor-until-ready`, and our
-//! other attributes: `retry`, `breaker`, `breaker-window`, `breaker-time-window`.
+//! other attributes: `retry`, `breaker`, `breaker-window`, `breaker-time-window`; keyed, over
+//! 1 000 keys seen before counting: `breaker-keyed`, `bulkhead-keyed`, `rate-limit-keyed`, and
+//! governor's keyed limiter, `governor-check-key`.
 
 #[allow(dead_code)] // the helpers the other benches use
 mod common;
@@ -22,21 +24,39 @@ use std::hint::black_box;
 use tokio::runtime::Builder;
 
 use common::{check, governor_limiter, plain, runtime};
-use ours::{breaker_consecutive, breaker_time_window, breaker_window, rate_limited, retried};
+use ours::{
+    breaker_consecutive, breaker_keyed, breaker_time_window, breaker_window, bulkhead_keyed, host,
+    rate_limit_keyed, rate_limited, retried, HOSTS,
+};
 
 fn main() {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     let (Some(entry), Some(calls)) = (args.next(), args.next()) else {
         // `cargo bench` runs every bench binary without arguments: nothing to count then.
         eprintln!(
-            "usage: instructions <plain|floor|ours|governor-check|governor-until-ready|retry|breaker|breaker-window|breaker-time-window> <calls>"
+            "usage: instructions <plain|floor|ours|governor-check|governor-until-ready|retry|breaker|breaker-window|breaker-time-window|breaker-keyed|bulkhead-keyed|rate-limit-keyed|governor-check-key> <calls>"
         );
         return;
     };
     let calls: u64 = calls.parse().expect("a number of calls");
     let rt = runtime(Builder::new_current_thread());
     let governor = governor_limiter();
+    let per_second = std::num::NonZeroU32::new(1_000_000_000).expect("non-zero");
+    let keyed: governor::DefaultKeyedRateLimiter<&'static str> =
+        governor::RateLimiter::keyed(governor::Quota::per_second(per_second));
     rt.block_on(async {
+        // Every key seen before the counted calls, in every entry alike.
+        for i in 0..HOSTS as u64 {
+            match entry.as_str() {
+                "breaker-keyed" => check(breaker_keyed(i, host(i)).await),
+                "bulkhead-keyed" => check(bulkhead_keyed(i, host(i)).await),
+                "rate-limit-keyed" => check(rate_limit_keyed(i, host(i)).await),
+                "governor-check-key" => keyed.check_key(&host(i)).expect("a permit"),
+                _ => {
+                    black_box(host(i));
+                }
+            }
+        }
         for i in 0..calls {
             let i = black_box(i);
             match entry.as_str() {
@@ -50,6 +70,15 @@ fn main() {
                 "breaker" => check(breaker_consecutive(i).await),
                 "breaker-window" => check(breaker_window(i).await),
                 "breaker-time-window" => check(breaker_time_window(i).await),
+                "breaker-keyed" => check(breaker_keyed(i, host(i)).await),
+                "bulkhead-keyed" => check(bulkhead_keyed(i, host(i)).await),
+                "rate-limit-keyed" => check(rate_limit_keyed(i, host(i)).await),
+                "governor-check-key" => {
+                    keyed
+                        .check_key(&host(i))
+                        .expect("a permit every nanosecond");
+                    check(plain(i).await);
+                }
                 "governor-check" => {
                     governor.check().expect("a permit every nanosecond");
                     check(plain(i).await);
