@@ -3,24 +3,26 @@
 //!
 //! # Identity
 //!
-//! The attributes take any `Hash + Display` value as a key, so a key's own `Eq` is not
-//! available to compare with. Two keys name the same instance when they **hash the same and
-//! display the same text**: the text is what `monitor` shows (`name[key]`), what events label,
-//! and what is stored, once, when an instance is created ([`KeyText`]). A call with a key
-//! already seen allocates nothing:
+//! The attributes take any `Hash + Display` value as a key, without asking for `Eq`. Two keys
+//! are the same instance when **their `Hash` feeds a hasher the same bytes**: the byte stream
+//! is recorded once, when the key's instance is created, and every later call compares its
+//! key's stream with it as it is produced, stopping at the first difference ([`StreamEq`]).
+//! For the keys this is meant for it is their ordinary equality: `str` and `String` feed
+//! their bytes and a terminator (so `"ab"` + `"c"` is not `"a"` + `"bc"`, and a `&str` finds
+//! the instance a `String` created), integers their fixed-width bytes, a derived `Hash` its
+//! fields' streams in order. A type whose `Hash` skips something it displays gets one instance
+//! for the values it cannot tell apart.
 //!
-//! - the key is hashed with its own `Hash`, through the site's randomly seeded hasher (keys
-//!   are often chosen by whoever sends the requests: tenants, hosts, users), and the stored
-//!   text carries that hash, so the map never rehashes a stored key;
-//! - equality streams the key's `Display` output against the stored text, piece by piece,
-//!   stopping at the first difference ([`Probe`]) — no `String` is built.
+//! The key's `Display` text is what names the instance (`name[key]` in `monitor`, the `key`
+//! label of events and rejections): made once per new key, never per call. `Display` is not the
+//! identity because comparing through it costs a formatting pass per call (about as much as
+//! the rest of the call), where the stream comparison is a few instructions and a `memcmp`.
 //!
-//! For the keys this is meant for (`&str`, `String`, integers, ids) `Hash` and `Display` agree,
-//! so this is their ordinary equality. A type whose `Hash` sees something its `Display` does
-//! not (or the reverse) gets one instance per (hash, text) pair, which may show under the same
-//! name in `monitor`.
+//! The map's hash comes from the same `Hash`, through the site's randomly seeded `foldhash`
+//! (keys are often chosen by whoever sends the requests: tenants, hosts, users), and is
+//! stored with the key, so a stored key is never hashed again.
 
-use std::fmt::{self, Display, Write as _};
+use std::fmt::Display;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
@@ -44,11 +46,12 @@ pub trait InstanceKey: Hash + Display {}
 
 impl<K: Hash + Display + ?Sized> InstanceKey for K {}
 
-/// A stored key: its `Display` text, shared with the instance and snapshots, and the hash its
-/// `Hash` gave when it was first seen.
+/// A stored key: the bytes its `Hash` wrote, the map's hash of it, and its `Display` text,
+/// shared with the instance, snapshots and rejections.
 #[derive(Clone, Debug)]
 pub(crate) struct KeyText {
     pub(crate) hash: u64,
+    pub(crate) stream: Arc<[u8]>,
     pub(crate) text: Arc<str>,
 }
 
@@ -60,7 +63,7 @@ impl Hash for KeyText {
 
 impl PartialEq for KeyText {
     fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.text == other.text
+        self.hash == other.hash && self.stream == other.stream
     }
 }
 
@@ -73,45 +76,75 @@ pub(crate) struct Probe<'a, K: ?Sized> {
     pub(crate) key: &'a K,
 }
 
+impl<'a, K: Hash + ?Sized> Probe<'a, K> {
+    #[inline]
+    pub(crate) fn new(hasher: &impl BuildHasher, key: &'a K) -> Self {
+        Self {
+            hash: hasher.hash_one(key),
+            key,
+        }
+    }
+}
+
 impl<K: ?Sized> Hash for Probe<'_, K> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_u64(self.hash);
     }
 }
 
-impl<K: Display + ?Sized> papaya::Equivalent<KeyText> for Probe<'_, K> {
+impl<K: Hash + ?Sized> papaya::Equivalent<KeyText> for Probe<'_, K> {
+    #[inline]
     fn equivalent(&self, stored: &KeyText) -> bool {
-        self.hash == stored.hash && displays_as(self.key, &stored.text)
+        self.hash == stored.hash && hashes_as(self.key, &stored.stream)
     }
 }
 
-impl<K: Display + ?Sized> Probe<'_, K> {
-    /// The key's text, for a new instance (the one allocation per key).
+impl<K: InstanceKey + ?Sized> Probe<'_, K> {
+    /// The key to store for a new instance: its stream and its text (the allocations made
+    /// once per key).
     pub(crate) fn to_text(&self) -> KeyText {
+        let mut stream = Record(Vec::new());
+        self.key.hash(&mut stream);
         KeyText {
             hash: self.hash,
+            stream: stream.0.into(),
             text: self.key.to_string().into(),
         }
     }
 }
 
-/// Whether `key` displays exactly as `text`, without building its text: each piece `Display`
-/// writes is compared with the next bytes of `text`, and the first mismatch stops it.
-pub(crate) fn displays_as<K: Display + ?Sized>(key: &K, text: &str) -> bool {
-    struct Rest<'a>(&'a str);
-    impl fmt::Write for Rest<'_> {
-        fn write_str(&mut self, piece: &str) -> fmt::Result {
-            match self.0.strip_prefix(piece) {
-                Some(rest) => {
-                    self.0 = rest;
-                    Ok(())
-                }
-                None => Err(fmt::Error),
-            }
-        }
+/// Whether `key`'s `Hash` writes exactly `stream`, without recording it: each write is
+/// compared with the next bytes of `stream`, and a mismatch makes the rest no-ops.
+#[inline]
+pub(crate) fn hashes_as<K: Hash + ?Sized>(key: &K, stream: &[u8]) -> bool {
+    let mut rest = StreamEq(Some(stream));
+    key.hash(&mut rest);
+    matches!(rest.0, Some(rest) if rest.is_empty())
+}
+
+/// Records what a `Hash` writes.
+struct Record(Vec<u8>);
+
+impl Hasher for Record {
+    fn finish(&self) -> u64 {
+        0
     }
-    let mut rest = Rest(text);
-    write!(rest, "{key}").is_ok() && rest.0.is_empty()
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+}
+
+/// Compares what a `Hash` writes with a recorded stream: `None` once it differed.
+pub(crate) struct StreamEq<'a>(Option<&'a [u8]>);
+
+impl Hasher for StreamEq<'_> {
+    fn finish(&self) -> u64 {
+        0
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = self.0.and_then(|rest| rest.strip_prefix(bytes));
+    }
 }
 
 /// The map's hasher: a stored key and a probe both write their hash, which passes through.

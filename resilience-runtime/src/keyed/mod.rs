@@ -6,8 +6,8 @@
 //! — overrides for the attribute's name are read once and apply to every key, created now or
 //! later; functions sharing an explicit `name` share one map — and registers it, so
 //! [`snapshot`](crate::snapshot) lists each resident key as `name[key]` and
-//! [`breaker`](crate::breaker) finds `"name[key]"`. What makes two keys the same is in
-//! `key.rs` ("Identity").
+//! [`breaker`](crate::breaker) finds `"name[key]"`. What makes two keys the same — the bytes
+//! their `Hash` writes; their `Display` text names them — is in `key.rs` ("Identity").
 //!
 //! # A call
 //!
@@ -40,14 +40,20 @@
 //!
 //! The workload is a lookup of a seen key by a borrowed probe on every call, from many
 //! threads at once, and an insertion rarely. `papaya` was chosen over `dashmap` and `scc`
-//! (numbers in the README, bench group `keyed_map`): its reads are lock-free — a lookup writes
-//! nothing shared, where `dashmap`'s read lock is a compare-and-swap on its shard's word, which
-//! threads hitting one hot key take turns on — and it looks up through `Equivalent`, so the
-//! probe (a hash and a borrowed key compared through its `Display`) needs no owned key;
-//! `scc`'s `HashIndex` reads are lock-free too, but its borrowed lookup wants `Borrow` of the
-//! stored key, which a streamed comparison cannot give. `papaya` frees removed entries after
-//! the readers that might see them are gone (epoch-based reclamation, `seize`); an instance is
-//! kept alive during a call by its own `Arc` count, not by a guard held across the call.
+//! (numbers in the README, bench group `keyed_map`):
+//!
+//! - `dashmap` takes its shard's read lock for a lookup, a compare-and-swap on a word every
+//!   thread reading that shard writes, so threads hitting one hot key take turns on a cache
+//!   line; and it looks up only through `Borrow`, which the probe here (a precomputed hash and
+//!   a borrowed key compared through its `Hash` stream) cannot offer.
+//! - `scc`'s `HashIndex` reads without locks and takes `Equivalent` probes too; it is a close
+//!   second. `papaya` is the one built for read-mostly workloads (its reads write nothing
+//!   shared, its writes never block readers), is maintained by the author of `seize`, on which
+//!   its memory reclamation rests, and keeps the code small: a guard per lookup, no per-entry
+//!   handles.
+//!
+//! `papaya` frees a removed entry once no reader can still see it; an instance is kept alive
+//! during a call by its own `Arc` count, not by a guard held across the call.
 
 mod key;
 mod sites;
@@ -55,8 +61,6 @@ mod sites;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -137,7 +141,7 @@ impl<T: Keyable> Keyed<T> {
 pub struct KeyedState<T: 'static> {
     template: &'static T,
     max_keys: usize,
-    hasher: RandomState,
+    hasher: foldhash::fast::RandomState,
     map: papaya::HashMap<KeyText, Arc<Entry<T>>, PassThrough>,
     /// Advanced by every new key; entries are stamped with it when used.
     tick: AtomicU64,
@@ -163,7 +167,7 @@ impl<T: Keyable> KeyedState<T> {
         Self {
             template,
             max_keys: usize::try_from(max_keys.max(1)).unwrap_or(usize::MAX),
-            hasher: RandomState::new(),
+            hasher: foldhash::fast::RandomState::default(),
             map: papaya::HashMap::with_hasher(PassThrough),
             tick: AtomicU64::new(0),
             victims: Mutex::new(Vec::new()),
@@ -172,10 +176,7 @@ impl<T: Keyable> KeyedState<T> {
 
     #[inline]
     fn enter<K: InstanceKey + ?Sized>(&self, key: &K) -> KeyedRef<T> {
-        let probe = Probe {
-            hash: self.hasher.hash_one(key),
-            key,
-        };
+        let probe = Probe::new(&self.hasher, key);
         if let Some(entered) = self.map.pin().get(&probe).and_then(|e| self.admit(e)) {
             return entered;
         }

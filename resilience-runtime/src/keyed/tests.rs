@@ -1,6 +1,6 @@
 //! Unit tests of keyed sites: key identity, borrowed lookups, eviction order and rules.
 
-use super::key::displays_as;
+use super::key::hashes_as;
 use super::{Keyed, KeyedRef};
 use crate::{
     BreakerConfig, Bulkhead, BulkheadConfig, CircuitBreaker, InstanceName, RateLimitConfig,
@@ -14,23 +14,40 @@ const fn breaker(name: &'static str) -> CircuitBreaker {
     )
 }
 
+/// The bytes `value`'s `Hash` writes.
+fn stream<K: std::hash::Hash + ?Sized>(value: &K) -> Vec<u8> {
+    struct Record(Vec<u8>);
+    impl std::hash::Hasher for Record {
+        fn finish(&self) -> u64 {
+            0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.extend_from_slice(bytes);
+        }
+    }
+    let mut record = Record(Vec::new());
+    value.hash(&mut record);
+    record.0
+}
+
 #[test]
-fn display_text_is_compared_piece_by_piece() {
-    assert!(displays_as("tenant-a", "tenant-a"));
+fn keys_are_compared_by_the_stream_their_hash_writes() {
+    assert!(hashes_as("tenant-a", &stream("tenant-a")));
+    assert!(hashes_as(&String::from("tenant-a"), &stream("tenant-a")));
     assert!(
-        !displays_as("tenant-a", "tenant-ab"),
+        !hashes_as("tenant-a", &stream("tenant-ab")),
         "a prefix is not equal"
     );
     assert!(
-        !displays_as("tenant-ab", "tenant-a"),
-        "nor is a longer text"
+        !hashes_as("tenant-ab", &stream("tenant-a")),
+        "nor is a longer key"
     );
-    assert!(displays_as(&-42_i64, "-42"));
-    assert!(displays_as(&format_args!("{}:{}", "host", 80), "host:80"));
-    assert!(!displays_as(
-        &format_args!("{}:{}", "host", 80),
-        "host:8080"
-    ));
+    assert!(hashes_as(&-42_i64, &stream(&-42_i64)));
+    assert!(!hashes_as(&42_i64, &stream(&43_i64)));
+    assert!(
+        !hashes_as(&("ab", "c"), &stream(&("a", "bc"))),
+        "str's terminator keeps fields apart"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -104,7 +121,7 @@ async fn open_breakers_held_calls_and_spent_limiters_are_not_idle() {
 }
 
 #[test]
-fn a_key_of_a_type_of_its_own_is_known_by_its_display_text() {
+fn a_key_of_a_type_of_its_own_is_named_by_its_display_text() {
     static SITE: Keyed<CircuitBreaker> = Keyed::new(breaker("unit-display"), 4);
     #[derive(Hash)]
     struct Tenant(u32);
