@@ -503,3 +503,41 @@ fn rate_limit_rejections_are_metrics() {
         Some(2.0)
     );
 }
+
+#[test]
+fn a_keyed_breakers_metrics_carry_its_key() {
+    static RUNS: Runs = Runs::new();
+    #[circuit_breaker(threshold = 1, key = host, name = "metered-keyed")]
+    async fn call(host: &str) -> Result<(), ServiceError> {
+        RUNS.hit();
+        Err(ServiceError::Unavailable)
+    }
+
+    let recorded = Recorded::default();
+    metrics::with_local_recorder(&recorded, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            call("a").await.unwrap_err();
+            call("a").await.unwrap_err();
+        });
+    });
+    assert_eq!(RUNS.get(), 1, "the second call was rejected unrun");
+    assert_eq!(
+        recorded.get(
+            "resilience_breaker_transitions_total{name=metered-keyed,key=a,from=closed,to=open}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        recorded.get("resilience_breaker_state{name=metered-keyed,key=a}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        recorded.get("resilience_rejections_total{name=metered-keyed,key=a,reason=circuit_open}"),
+        Some(1.0)
+    );
+}

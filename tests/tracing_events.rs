@@ -67,3 +67,34 @@ fn transitions_rejections_and_retries_are_tracing_events() {
         "{events:#?}"
     );
 }
+
+#[test]
+fn a_keyed_instances_events_carry_its_key() {
+    #[rate_limit(rate = 1, max_wait = "0s", key = tenant, name = "traced-keyed")]
+    async fn quota(tenant: u32) -> Result<(), ServiceError> {
+        let _ = tenant;
+        Ok(())
+    }
+
+    let capture = Arc::new(Mutex::new(Vec::new()));
+    let captured = Arc::clone(&capture);
+    let _guard = tracing::subscriber::set_default(OnEvent(move |event: &tracing::Event<'_>| {
+        captured.lock().unwrap().push(fields(event));
+    }));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        quota(41).await.unwrap();
+        quota(41).await.unwrap_err();
+        quota(42).await.unwrap();
+    });
+    let events = capture.lock().unwrap().clone();
+    assert_eq!(
+        events,
+        [r#" message=call rejected name="traced-keyed" key="41" reason="rate_limited""#],
+        "one rejection, of tenant 41"
+    );
+}
