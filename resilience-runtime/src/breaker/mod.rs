@@ -102,7 +102,8 @@
 //!
 //! A `CircuitBreaker` is its configuration, the state word, the lazily allocated slow-path
 //! words (the takeover deadline, allocated at the first trial, and the failure-rate ring), the
-//! time of the last transition and the epoch: 152 bytes on 64-bit targets, 88 of them the
+//! time of the last transition, the epoch and a keyed breaker's key (16 bytes, `None` for a
+//! breaker without one): 168 bytes on 64-bit targets, 88 of them the
 //! configuration (`slow_call` and `slow_call_rate` took it from 64 to 80, the time window's
 //! `Duration` in [`TripPolicy`] to 88; the `stats` feature adds
 //! 40 bytes of counters). A permit is 16 bytes, with or without `slow_call`. It is not padded to a
