@@ -137,6 +137,18 @@ impl Hasher for Record {
 /// Compares what a `Hash` writes with a recorded stream: `None` once it differed.
 pub(crate) struct StreamEq<'a>(Option<&'a [u8]>);
 
+impl StreamEq<'_> {
+    /// Compares a fixed-size write without a `memcmp` call: the common pieces of a key's
+    /// stream (a `str`'s terminator, an integer) are one comparison of a small array.
+    #[inline]
+    fn fixed<const N: usize>(&mut self, bytes: [u8; N]) {
+        self.0 = self.0.and_then(|rest| match rest.split_first_chunk::<N>() {
+            Some((head, tail)) if *head == bytes => Some(tail),
+            _ => None,
+        });
+    }
+}
+
 impl Hasher for StreamEq<'_> {
     fn finish(&self) -> u64 {
         0
@@ -144,6 +156,26 @@ impl Hasher for StreamEq<'_> {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
         self.0 = self.0.and_then(|rest| rest.strip_prefix(bytes));
+    }
+    #[inline]
+    fn write_u8(&mut self, value: u8) {
+        self.fixed(value.to_ne_bytes());
+    }
+    #[inline]
+    fn write_u16(&mut self, value: u16) {
+        self.fixed(value.to_ne_bytes());
+    }
+    #[inline]
+    fn write_u32(&mut self, value: u32) {
+        self.fixed(value.to_ne_bytes());
+    }
+    #[inline]
+    fn write_u64(&mut self, value: u64) {
+        self.fixed(value.to_ne_bytes());
+    }
+    #[inline]
+    fn write_usize(&mut self, value: usize) {
+        self.fixed(value.to_ne_bytes());
     }
 }
 
