@@ -27,24 +27,13 @@ fn transitions_rejections_and_retries_are_tracing_events() {
         Ok(())
     }
 
-    let capture = Arc::new(Mutex::new(Vec::new()));
-    let captured = Arc::clone(&capture);
-    let _guard = tracing::subscriber::set_default(OnEvent(move |event: &tracing::Event<'_>| {
-        captured.lock().unwrap().push(fields(event));
-    }));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    let events = events_of(|| async {
         call().await.unwrap_err(); // fails, retries once, fails: the breaker opens
         call().await.unwrap_err(); // rejected: the retry stops at once
         penniless().await.unwrap_err();
         quota().await.unwrap();
         quota().await.unwrap_err(); // over the quota
     });
-    let events = capture.lock().unwrap().clone();
     let has = |needle: &str| events.iter().any(|e| e.contains(needle));
     assert!(
         has("message=retrying name=") && has("delay_ms=10 cause=\"error\""),
@@ -76,6 +65,21 @@ fn a_keyed_instances_events_carry_its_key() {
         Ok(())
     }
 
+    let events = events_of(|| async {
+        quota(41).await.unwrap();
+        quota(41).await.unwrap_err();
+        quota(42).await.unwrap();
+    });
+    assert_eq!(
+        events,
+        [r#" message=call rejected name="traced-keyed" key="41" reason="rate_limited""#],
+        "one rejection, of tenant 41"
+    );
+}
+
+/// The events `calls` emits (their fields, as `fields` renders them), run on a paused
+/// current-thread runtime.
+fn events_of<F: std::future::Future<Output = ()>>(calls: impl FnOnce() -> F) -> Vec<String> {
     let capture = Arc::new(Mutex::new(Vec::new()));
     let captured = Arc::clone(&capture);
     let _guard = tracing::subscriber::set_default(OnEvent(move |event: &tracing::Event<'_>| {
@@ -86,15 +90,7 @@ fn a_keyed_instances_events_carry_its_key() {
         .start_paused(true)
         .build()
         .unwrap();
-    rt.block_on(async {
-        quota(41).await.unwrap();
-        quota(41).await.unwrap_err();
-        quota(42).await.unwrap();
-    });
+    rt.block_on(calls());
     let events = capture.lock().unwrap().clone();
-    assert_eq!(
-        events,
-        [r#" message=call rejected name="traced-keyed" key="41" reason="rate_limited""#],
-        "one rejection, of tenant 41"
-    );
+    events
 }

@@ -23,24 +23,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use tokio::runtime::Builder;
 
-use common::{check, plain, runtime};
+use common::{check, per_call, plain, runtime};
 use ours::{breaker_keyed, breaker_unkeyed, bulkhead_keyed, host, hosts, rate_limit_keyed, HOSTS};
-
-/// Times `iters` sequential calls inside one `block_on`, as `overhead`'s `per_call!`.
-macro_rules! per_call {
-    ($bencher:expr, $runtime:expr, |$i:ident| $call:expr) => {
-        $bencher.iter_custom(|iters| {
-            $runtime.block_on(async {
-                let start = Instant::now();
-                for $i in 0..iters {
-                    let $i = black_box($i);
-                    check($call);
-                }
-                start.elapsed()
-            })
-        })
-    };
-}
 
 /// Times `iters` lookups of rotating keys.
 macro_rules! per_lookup {
