@@ -13,8 +13,8 @@ use pin_project_lite::pin_project;
 
 pub use resilience_runtime::{
     Attempt, BreakerConfig, Bulkhead, BulkheadConfig, CircuitBreaker, ErrorClass, Failure, Hedge,
-    HedgeConfig, HedgeDelay, InstanceName, Jitter, RateLimitConfig, RateLimiter, Rejected,
-    RetryConfig, RetryPolicy, Site, Timeout, TripPolicy,
+    HedgeConfig, HedgeDelay, InstanceKey, InstanceName, Jitter, Keyed, RateLimitConfig,
+    RateLimiter, Rejected, RetryConfig, RetryPolicy, Site, Timeout, TripPolicy,
 };
 
 /// The return type of an annotated function: a `Result` under any spelling.
@@ -116,6 +116,13 @@ pub fn finish<T, E: From<Rejected>>(outcome: Result<T, Failure<E>>) -> Result<T,
 #[inline]
 pub fn into_error<E: From<Rejected>>(failure: Failure<E>) -> E {
     failure.into_error()
+}
+
+/// A keyed attribute's key (`key = host`), borrowed: the bound is checked here, on the
+/// user's expression.
+#[inline]
+pub fn key<K: InstanceKey + ?Sized>(key: &K) -> &K {
+    key
 }
 
 /// The default predicate: every error counts.

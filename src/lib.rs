@@ -234,6 +234,72 @@
 //! the same name (the first to run decides its configuration): one quota for every function
 //! that calls the same API. A `static` inside a generic function is
 //! shared by all its instantiations.
+//!
+//! # Keyed instances
+//!
+//! `key = <expression over the arguments>` on a breaker, bulkhead or rate limit gives each
+//! distinct value its own instance, with the attribute's parameters: a breaker per host (one
+//! dead shard does not stop the others), a rate limit per tenant, a bulkhead per user.
+//!
+//! ```
+//! use resilience::{circuit_breaker, monitor, rate_limit, Rejected};
+//!
+//! #[derive(Debug)]
+//! enum Error { Down, Rejected(Rejected) }
+//! impl From<Rejected> for Error {
+//!     fn from(r: Rejected) -> Self { Error::Rejected(r) }
+//! }
+//!
+//! struct Request { tenant_id: u64 }
+//!
+//! #[circuit_breaker(threshold = 2, key = host, name = "shards")]
+//! async fn get(host: &str, path: &str) -> Result<String, Error> {
+//!     if host == "shard-3" { Err(Error::Down) } else { Ok(format!("{host}{path}")) }
+//! }
+//!
+//! #[rate_limit(rate = 1, per = "1s", max_wait = "0s", key = req.tenant_id, max_keys = 50_000)]
+//! async fn serve(req: &Request) -> Result<(), Error> { Ok(()) }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! for _ in 0..2 {
+//!     assert!(matches!(get("shard-3", "/a").await, Err(Error::Down)));
+//! }
+//! // shard-3's breaker is open; the other shards' are not.
+//! let open = get("shard-3", "/a").await.unwrap_err();
+//! assert!(matches!(&open, Error::Rejected(r) if r.to_string().starts_with("circuit breaker `shards[shard-3]` is open")));
+//! assert_eq!(get("shard-1", "/a").await.unwrap(), "shard-1/a");
+//! assert_eq!(monitor::breaker("shards[shard-3]").unwrap().state(), monitor::BreakerState::Open);
+//!
+//! // One permit a second per tenant.
+//! assert!(serve(&Request { tenant_id: 7 }).await.is_ok());
+//! assert!(serve(&Request { tenant_id: 7 }).await.is_err());
+//! assert!(serve(&Request { tenant_id: 8 }).await.is_ok());
+//! # }
+//! ```
+//!
+//! - **The key** is any `Hash + Display` value, used borrowed: a `&str`, a `String`, an
+//!   integer, a field. A call with a key already seen allocates nothing and takes no lock (a
+//!   lock-free map lookup and an atomic count of the calls in flight). Two keys are the same
+//!   instance when their `Hash` writes the same bytes (for strings, integers and derived
+//!   `Hash`, when they are equal; `"a"` and `String::from("a")` are one key); the key's
+//!   `Display` text names the instance. A key expression that is not `Hash + Display` is a
+//!   compile error on the expression.
+//! - **Memory** is bounded by `max_keys` (default 10 000, about 500 bytes per breaker key,
+//!   see the README's sizes): past it, adding a key evicts the least recently used *idle*
+//!   instance, never one with calls in flight or waiting, a breaker that is not closed (open,
+//!   half-open or forced: evicting it would let calls through to a dependency it knows is
+//!   down), or a rate limiter short of its burst (evicting it would hand the key a fresh
+//!   burst). When nothing is idle the map grows past `max_keys` rather than refuse calls.
+//! - **Monitoring** lists each resident key as `name[key]` ([`monitor::snapshot`]'s `name`
+//!   and `key`, [`full_name`](monitor::InstanceSnapshot::full_name)); [`monitor::breaker`]
+//!   and its siblings find `"name[key]"`; rejections carry the key ([`Rejected::key`], and
+//!   `name[key]` in their message); events and metrics have a `key` field and label,
+//!   whose values are bounded by `max_keys` only while keys are not replaced (each key seen
+//!   becomes a metrics series).
+//! - **Overrides** for `name` (or the function's path) apply to every key, created now or
+//!   later: the overridden configuration is read once, at the first call, like any instance's.
+//!   Functions that share a `name` and a `key` share one map of keys.
 
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
 
@@ -267,6 +333,8 @@ pub mod runtime {
 /// | `failure_if = path` | every `Err` | `fn(&E) -> bool`; errors for which it returns false count as successes |
 /// | `ignore_if = path` | none | `fn(&E) -> bool`; errors for which it returns true are recorded as neither success nor failure, whatever `failure_if` says; a half-open trial ending so gives its place back |
 /// | `name = "payment"` | the function's path | functions with the same name share one breaker |
+/// | `key = expr` | none | one breaker per distinct value of `expr`, an expression over the arguments (`key = host`, `key = req.tenant_id`) that is `Hash + Display`, used borrowed. See [Keyed instances](crate#keyed-instances) |
+/// | `max_keys = N` | 10000 | with `key`: instances resident at once; past it the least recently used idle one is evicted |
 /// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
 ///
 /// Closed → (threshold reached) → open → (`timeout` elapsed) → half-open → `half_open`
@@ -473,6 +541,8 @@ pub use resilience_macros::retry;
 /// | `max_wait = "50ms"` | wait forever | how long a caller waits for a slot before [`Rejected::BulkheadFull`]; `"0s"` rejects at once |
 /// | `queue = N` | unbounded | callers allowed to wait; beyond that, reject at once |
 /// | `name = "db"` | the function's path | same name, same compartment |
+/// | `key = expr` | none | one compartment per distinct value of `expr`, an expression over the arguments (`key = host`, `key = req.tenant_id`) that is `Hash + Display`, used borrowed. See [Keyed instances](crate#keyed-instances) |
+/// | `max_keys = N` | 10000 | with `key`: instances resident at once; past it the least recently used idle one is evicted |
 /// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
 ///
 /// Waiters are served in arrival order. A slot is returned when the body finishes, panics or
@@ -514,6 +584,8 @@ pub use resilience_macros::bulkhead;
 /// | `burst = N` | `rate` | permits that may be taken at once after a quiet period (the bucket's capacity) |
 /// | `max_wait = "2s"` | wait forever | how long a caller may wait for its permit; a caller whose permit would come later is refused at once with [`Rejected::RateLimited`], without waiting to find out; `"0s"` never waits |
 /// | `name = "github"` | the function's path | same name, same limiter: one quota for every function that names it |
+/// | `key = expr` | none | one limiter (one quota) per distinct value of `expr`, an expression over the arguments (`key = host`, `key = req.tenant_id`) that is `Hash + Display`, used borrowed. See [Keyed instances](crate#keyed-instances) |
+/// | `max_keys = N` | 10000 | with `key`: instances resident at once; past it the least recently used idle one is evicted |
 /// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
 ///
 /// The limiter is GCRA (governor's algorithm): one permit every `per / rate`, with `burst`

@@ -28,6 +28,13 @@
 //! # }
 //! ```
 //!
+//! A keyed instance (`key = host`, see the crate docs' "Keyed instances") is listed once per
+//! resident key, with the attribute's `name` and its `key`
+//! ([`InstanceSnapshot::full_name`]: `name[key]`), and found by that full name:
+//! `monitor::breaker("shards[shard-3]")`. Such a lookup keeps that instance's memory for the
+//! rest of the process (a `&'static` is handed out); once its key is evicted the handle no
+//! longer serves calls, so look it up again rather than keep it.
+//!
 //! A breaker's snapshot also says how long it has been in its state (`in_state`) and the
 //! open period of its latest opening, backoff included (`open_period`), and, for a
 //! failure-rate breaker (count or time window), the failed fraction of its window
@@ -104,8 +111,8 @@
 //!
 //! | `tracing` message | level | fields |
 //! |---|---|---|
-//! | `circuit breaker state changed` | `warn` when it opens, `info` otherwise | `name`, `from`, `to` |
-//! | `call rejected` | `debug` | `name`, `reason` (`circuit_open`, `bulkhead_full`, `timed_out`, `rate_limited`) |
+//! | `circuit breaker state changed` | `warn` when it opens, `info` otherwise | `name`, `key`, `from`, `to` |
+//! | `call rejected` | `debug` | `name`, `key`, `reason` (`circuit_open`, `bulkhead_full`, `timed_out`, `rate_limited`) |
 //! | `retrying` | `debug` | `name`, `attempt` (the retry about to happen, from 1), `delay_ms`, `cause` (`error`, or a rejection reason) |
 //! | `retries exhausted` | `info` | `name`, `attempts`, `cause` (the last failure's, or `budget`: the retry budget was spent, or `max_elapsed`: the next delay would end past it) |
 //! | `hedging` | `debug` | `name`, `attempt` (the hedge about to be sent, from 1), `delay_ms` |
@@ -115,15 +122,19 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `resilience_breaker_transitions_total` | counter | `name`, `from`, `to` |
-//! | `resilience_breaker_state` | gauge: 0 closed, 1 open, 2 half-open, 3 forced open, 4 forced closed | `name` |
-//! | `resilience_rejections_total` | counter | `name`, `reason` (as in `call rejected`) |
+//! | `resilience_breaker_transitions_total` | counter | `name`, `key`, `from`, `to` |
+//! | `resilience_breaker_state` | gauge: 0 closed, 1 open, 2 half-open, 3 forced open, 4 forced closed | `name`, `key` |
+//! | `resilience_rejections_total` | counter | `name`, `key`, `reason` (as in `call rejected`) |
 //! | `resilience_retries_total` | counter | `name`, `cause` |
 //! | `resilience_retries_exhausted_total` | counter | `name` |
 //! | `resilience_retry_budget_exhausted_total` | counter: failed calls not retried because the budget was spent | `name` |
 //! | `resilience_hedges_total` | counter: hedges sent | `name` |
 //! | `resilience_hedges_won_total` | counter: calls a hedge answered first | `name` |
 //! | `resilience_hedge_budget_exhausted_total` | counter: hedges not sent because the budget was spent | `name` |
+//!
+//! `key` is a keyed instance's key (`key = host`, as its `Display` writes it): a field of the
+//! events and a label of the metrics of keyed instances only (an event of an instance without
+//! a key has no `key` value; its series have no `key` label).
 //!
 //! State names in events and labels: `closed`, `open`, `half_open`, `forced_open`,
 //! `forced_closed`.

@@ -197,6 +197,27 @@ fn a_closed_failure_rate_breaker_does_not_allocate_per_call_after_its_first() {
 }
 
 #[test]
+fn a_keyed_breaker_does_not_allocate_per_call_for_a_key_already_seen() {
+    const TENANTS: [&str; 3] = ["tenant-a", "tenant-b", "tenant-c"];
+    // A borrowed `&str` key, compared with the stored text on every call.
+    #[circuit_breaker(key = TENANTS[usize::try_from(x % 3).unwrap_or_default()])]
+    async fn call(x: u64) -> Result<u64, ServiceError> {
+        Ok(black_box(x))
+    }
+    assert_eq!(allocations_in_calls(call), 0);
+}
+
+#[test]
+fn keyed_bulkheads_and_rate_limits_do_not_allocate_per_call_for_a_key_already_seen() {
+    #[bulkhead(max = 16, key = x % 4)]
+    #[rate_limit(rate = 1_000_000_000, key = x % 4)]
+    async fn call(x: u64) -> Result<u64, ServiceError> {
+        Ok(black_box(x))
+    }
+    assert_eq!(allocations_in_calls(call), 0);
+}
+
+#[test]
 fn a_retry_with_a_copy_argument_does_not_allocate_per_call() {
     #[retry]
     async fn call(x: u64) -> Result<u64, ServiceError> {

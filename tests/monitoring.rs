@@ -409,6 +409,20 @@ impl metrics::Recorder for Recorded {
     }
 }
 
+/// What `calls` records as metrics, run on a paused current-thread runtime.
+fn recorded<F: std::future::Future<Output = ()>>(calls: impl FnOnce() -> F) -> Recorded {
+    let recorded = Recorded::default();
+    metrics::with_local_recorder(&recorded, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(calls());
+    });
+    recorded
+}
+
 /// `name{label=value,...}`, labels in the order given.
 fn render(key: &metrics::Key) -> String {
     let labels: Vec<String> = key
@@ -430,20 +444,12 @@ fn transitions_rejections_and_retries_are_metrics() {
         Err(ServiceError::Unavailable)
     }
 
-    let recorded = Recorded::default();
-    metrics::with_local_recorder(&recorded, || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            call().await.unwrap_err();
-            call().await.unwrap_err();
-            call().await.unwrap_err();
-            penniless().await.unwrap_err();
-            penniless().await.unwrap_err();
-        });
+    let recorded = recorded(|| async {
+        call().await.unwrap_err();
+        call().await.unwrap_err();
+        call().await.unwrap_err();
+        penniless().await.unwrap_err();
+        penniless().await.unwrap_err();
     });
     assert_eq!(
         recorded.get("resilience_breaker_transitions_total{name=metered,from=closed,to=open}"),
@@ -485,18 +491,10 @@ fn rate_limit_rejections_are_metrics() {
         Ok(())
     }
 
-    let recorded = Recorded::default();
-    metrics::with_local_recorder(&recorded, || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            call().await.unwrap();
-            call().await.unwrap_err();
-            call().await.unwrap_err();
-        });
+    let recorded = recorded(|| async {
+        call().await.unwrap();
+        call().await.unwrap_err();
+        call().await.unwrap_err();
     });
     assert_eq!(
         recorded.get("resilience_rejections_total{name=metered-quota,reason=rate_limited}"),
@@ -560,4 +558,34 @@ fn hedges_sent_won_and_refused_are_metrics_and_stats() {
         hedge.config,
         resilience::monitor::InstanceConfig::Hedge(config) if config.max() == 1
     ));
+}
+
+#[test]
+fn a_keyed_breakers_metrics_carry_its_key() {
+    static RUNS: Runs = Runs::new();
+    #[circuit_breaker(threshold = 1, key = host, name = "metered-keyed")]
+    async fn call(host: &str) -> Result<(), ServiceError> {
+        RUNS.hit();
+        Err(ServiceError::Unavailable)
+    }
+
+    let recorded = recorded(|| async {
+        call("a").await.unwrap_err();
+        call("a").await.unwrap_err();
+    });
+    assert_eq!(RUNS.get(), 1, "the second call was rejected unrun");
+    assert_eq!(
+        recorded.get(
+            "resilience_breaker_transitions_total{name=metered-keyed,key=a,from=closed,to=open}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        recorded.get("resilience_breaker_state{name=metered-keyed,key=a}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        recorded.get("resilience_rejections_total{name=metered-keyed,key=a,reason=circuit_open}"),
+        Some(1.0)
+    );
 }

@@ -35,17 +35,7 @@ fn transitions_rejections_and_retries_are_tracing_events() {
         Ok(())
     }
 
-    let capture = Arc::new(Mutex::new(Vec::new()));
-    let captured = Arc::clone(&capture);
-    let _guard = tracing::subscriber::set_default(OnEvent(move |event: &tracing::Event<'_>| {
-        captured.lock().unwrap().push(fields(event));
-    }));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    let events = events_of(|| async {
         call().await.unwrap_err(); // fails, retries once, fails: the breaker opens
         call().await.unwrap_err(); // rejected: the retry stops at once
         penniless().await.unwrap_err();
@@ -54,7 +44,6 @@ fn transitions_rejections_and_retries_are_tracing_events() {
         hedged().await.unwrap();
         hedged().await.unwrap();
     });
-    let events = capture.lock().unwrap().clone();
     let has = |needle: &str| events.iter().any(|e| e.contains(needle));
     assert!(
         has("message=retrying name=") && has("delay_ms=10 cause=\"error\""),
@@ -88,4 +77,42 @@ fn transitions_rejections_and_retries_are_tracing_events() {
         has(r#"message=hedge won name="traced-hedge""#),
         "{events:#?}"
     );
+}
+
+#[test]
+fn a_keyed_instances_events_carry_its_key() {
+    #[rate_limit(rate = 1, max_wait = "0s", key = tenant, name = "traced-keyed")]
+    async fn quota(tenant: u32) -> Result<(), ServiceError> {
+        let _ = tenant;
+        Ok(())
+    }
+
+    let events = events_of(|| async {
+        quota(41).await.unwrap();
+        quota(41).await.unwrap_err();
+        quota(42).await.unwrap();
+    });
+    assert_eq!(
+        events,
+        [r#" message=call rejected name="traced-keyed" key="41" reason="rate_limited""#],
+        "one rejection, of tenant 41"
+    );
+}
+
+/// The events `calls` emits (their fields, as `fields` renders them), run on a paused
+/// current-thread runtime.
+fn events_of<F: std::future::Future<Output = ()>>(calls: impl FnOnce() -> F) -> Vec<String> {
+    let capture = Arc::new(Mutex::new(Vec::new()));
+    let captured = Arc::clone(&capture);
+    let _guard = tracing::subscriber::set_default(OnEvent(move |event: &tracing::Event<'_>| {
+        captured.lock().unwrap().push(fields(event));
+    }));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    rt.block_on(calls());
+    let events = capture.lock().unwrap().clone();
+    events
 }

@@ -1,5 +1,6 @@
 //! Shared by every bench binary: the error type, the plain call every entry wraps, the tokio
-//! semaphore peer, and the check that keeps a rejection from being measured as a success.
+//! semaphore peer, the check that keeps a rejection from being measured as a success, and the
+//! `per_call!` timing loop.
 
 use std::fmt;
 use std::hint::black_box;
@@ -94,3 +95,24 @@ pub(crate) fn tower_hedge() -> impl tower::Service<u64, Response = u64, Error = 
         std::time::Duration::from_secs(10),
     )
 }
+
+/// Times `iters` sequential calls inside one `block_on` on `$runtime`. `$call` is an
+/// expression that makes and awaits one call, with `$i` (the loop index, through
+/// `black_box`) as its argument; its `Result` goes through [`check`].
+#[allow(unused_macros)] // not every bench binary times calls
+macro_rules! per_call {
+    ($bencher:expr, $runtime:expr, |$i:ident| $call:expr) => {
+        $bencher.iter_custom(|iters| {
+            $runtime.block_on(async {
+                let start = ::std::time::Instant::now();
+                for $i in 0..iters {
+                    let $i = ::std::hint::black_box($i);
+                    $crate::common::check($call);
+                }
+                start.elapsed()
+            })
+        })
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use per_call;

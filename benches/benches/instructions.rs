@@ -13,7 +13,8 @@
 //! the plain call), `ours` (the rate limit), `governor-check`, `governor-until-ready`, and our
 //! other attributes: `retry`, `breaker`, `breaker-window`, `breaker-time-window`, `hedge`
 //! (a fixed delay) and `hedge-p95` (a percentile delay), and tower's `Hedge` at p95,
-//! `tower-hedge`.
+//! `tower-hedge`; keyed, over 1 000 keys seen before counting: `breaker-keyed`,
+//! `bulkhead-keyed`, `rate-limit-keyed`, and governor's keyed limiter, `governor-check-key`.
 
 #[allow(dead_code)] // the helpers the other benches use
 mod common;
@@ -27,8 +28,8 @@ use tower::{Service as _, ServiceExt as _};
 
 use common::{check, governor_limiter, plain, runtime, tower_hedge};
 use ours::{
-    breaker_consecutive, breaker_time_window, breaker_window, hedged, hedged_p95, rate_limited,
-    retried,
+    breaker_consecutive, breaker_keyed, breaker_time_window, breaker_window, bulkhead_keyed,
+    hedged, hedged_p95, host, rate_limit_keyed, rate_limited, retried, HOSTS,
 };
 
 fn main() {
@@ -36,7 +37,7 @@ fn main() {
     let (Some(entry), Some(calls)) = (args.next(), args.next()) else {
         // `cargo bench` runs every bench binary without arguments: nothing to count then.
         eprintln!(
-            "usage: instructions <plain|floor|ours|governor-check|governor-until-ready|retry|breaker|breaker-window|breaker-time-window|hedge|hedge-p95|tower-hedge> <calls>"
+            "usage: instructions <plain|floor|ours|governor-check|governor-until-ready|retry|breaker|breaker-window|breaker-time-window|hedge|hedge-p95|tower-hedge|breaker-keyed|bulkhead-keyed|rate-limit-keyed|governor-check-key> <calls>"
         );
         return;
     };
@@ -44,7 +45,22 @@ fn main() {
     let rt = runtime(Builder::new_current_thread());
     let governor = governor_limiter();
     let mut tower_hedge = rt.block_on(async { tower_hedge() });
+    let per_second = std::num::NonZeroU32::new(1_000_000_000).expect("non-zero");
+    let keyed: governor::DefaultKeyedRateLimiter<&'static str> =
+        governor::RateLimiter::keyed(governor::Quota::per_second(per_second));
     rt.block_on(async {
+        // Every key seen before the counted calls, in every entry alike.
+        for i in 0..HOSTS as u64 {
+            match entry.as_str() {
+                "breaker-keyed" => check(breaker_keyed(i, host(i)).await),
+                "bulkhead-keyed" => check(bulkhead_keyed(i, host(i)).await),
+                "rate-limit-keyed" => check(rate_limit_keyed(i, host(i)).await),
+                "governor-check-key" => keyed.check_key(&host(i)).expect("a permit"),
+                _ => {
+                    black_box(host(i));
+                }
+            }
+        }
         for i in 0..calls {
             let i = black_box(i);
             match entry.as_str() {
@@ -63,6 +79,15 @@ fn main() {
                 "tower-hedge" => {
                     let service = tower_hedge.ready().await.expect("ready");
                     check(service.call(i).await);
+                }
+                "breaker-keyed" => check(breaker_keyed(i, host(i)).await),
+                "bulkhead-keyed" => check(bulkhead_keyed(i, host(i)).await),
+                "rate-limit-keyed" => check(rate_limit_keyed(i, host(i)).await),
+                "governor-check-key" => {
+                    keyed
+                        .check_key(&host(i))
+                        .expect("a permit every nanosecond");
+                    check(plain(i).await);
                 }
                 "governor-check" => {
                     governor.check().expect("a permit every nanosecond");

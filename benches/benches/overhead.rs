@@ -18,7 +18,7 @@ mod ours;
 mod settings;
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -30,29 +30,11 @@ use tower::limit::ConcurrencyLimit;
 use tower::{service_fn, Service as _, ServiceExt as _};
 use tower_resilience_circuitbreaker::CircuitBreakerLayer;
 
-use common::{check, governor_limiter, plain, runtime, tower_hedge, with_permit};
+use common::{governor_limiter, per_call, plain, runtime, tower_hedge, with_permit};
 use ours::{
     breaker_consecutive, breaker_time_window, breaker_window, bulkheaded, hedged, hedged_p95,
     rate_limited, retried, stacked, timed,
 };
-
-/// Times `iters` sequential calls inside one `block_on` on `$runtime`. `$call` is an
-/// expression that makes and awaits one call, with `$i` (the loop index, through
-/// `black_box`) as its argument; its `Result` goes through [`check`].
-macro_rules! per_call {
-    ($bencher:expr, $runtime:expr, |$i:ident| $call:expr) => {
-        $bencher.iter_custom(|iters| {
-            $runtime.block_on(async {
-                let start = Instant::now();
-                for $i in 0..iters {
-                    let $i = black_box($i);
-                    check($call);
-                }
-                start.elapsed()
-            })
-        })
-    };
-}
 
 /// How long a peer's breaker stays open; never reached here, only configured alike.
 const OPEN_FOR: Duration = Duration::from_secs(10);

@@ -1,6 +1,8 @@
 //! Sizes, printed as markdown tables: each state type of the runtime (one instance per
-//! annotated function, in a `static`), and the future of each annotated function against the
-//! future of the same function without attributes.
+//! annotated function, in a `static`), the memory a keyed instance takes per resident key
+//! (heap bytes live after 10 000 distinct keys, map included, counted by this binary's
+//! allocator), and the future of each annotated function against the future of the same
+//! function without attributes.
 //!
 //! ```text
 //! cargo bench -p resilience-benches --bench sizes
@@ -9,8 +11,10 @@
 mod common;
 mod ours;
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
 use std::mem::{align_of, size_of, size_of_val};
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -26,9 +30,65 @@ use tokio::sync::Semaphore;
 
 use common::{check, plain, runtime, with_permit};
 use ours::{
-    breaker_consecutive, breaker_window, bulkheaded, rate_limited, retried, stacked, stacked_all,
-    timed, with_fallback,
+    breaker_consecutive, breaker_keyed, breaker_window, bulkhead_keyed, bulkheaded,
+    rate_limit_keyed, rate_limited, retried, stacked, stacked_all, timed, with_fallback,
 };
+
+/// Heap bytes live: allocated minus freed, by every thread.
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+/// The system allocator, counting live bytes for the keyed rows.
+struct Counting;
+
+fn signed(bytes: usize) -> isize {
+    isize::try_from(bytes).expect("an allocation fits in isize")
+}
+
+// SAFETY: every call is forwarded to `System` unchanged; only a counter is added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(signed(layout.size()), Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(signed(layout.size()), Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(signed(new_size) - signed(layout.size()), Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Distinct keys for the keyed rows: host names like the benches', 17 to 18 bytes.
+const KEYS: usize = 10_000;
+
+/// One row of the keyed table: heap bytes per key after `call` saw `KEYS` distinct keys.
+fn keyed_row<F: std::future::Future>(
+    rt: &Runtime,
+    label: &str,
+    call: impl Fn(u64, &'static str) -> F,
+) {
+    let keys: Vec<&'static str> = (0..KEYS)
+        .map(|i| &*Box::leak(format!("host-{i}.example").into_boxed_str()))
+        .collect();
+    // The first call allocates the site; the key's own bytes are not the instance's.
+    rt.block_on(call(0, "warm-up"));
+    let before = LIVE.load(Ordering::Relaxed);
+    rt.block_on(async {
+        for (i, key) in (0..).zip(&keys) {
+            call(i, key).await;
+        }
+    });
+    let per_key = (LIVE.load(Ordering::Relaxed) - before) / signed(KEYS);
+    println!("| {label} | {per_key} |");
+}
 
 const CACHE_LINE: usize = 64;
 
@@ -71,6 +131,17 @@ fn main() {
     state_row::<RateLimitConfig>("&nbsp;&nbsp;of which `RateLimitConfig`");
 
     let rt = runtime(Builder::new_current_thread());
+    println!("\nKeyed instances (`key = host`, 10 000 distinct 17-byte host names resident): heap bytes per key, the map's share included:\n");
+    println!("| attribute | bytes per key |");
+    println!("|---|---:|");
+    keyed_row(&rt, "`#[circuit_breaker(key = host)]`", breaker_keyed);
+    keyed_row(&rt, "`#[bulkhead(max = 16, key = host)]`", bulkhead_keyed);
+    keyed_row(
+        &rt,
+        "`#[rate_limit(rate = 1_000_000_000, key = host)]`",
+        rate_limit_keyed,
+    );
+
     let plain_size = size_of_val(&plain(1));
     println!("\nFuture of one call, created and not yet polled:\n");
     println!("| function | bytes | over plain |");

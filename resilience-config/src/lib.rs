@@ -37,6 +37,7 @@ pub mod bulkhead;
 mod duration;
 mod error;
 pub mod hedge;
+pub mod keyed;
 mod param;
 pub mod rate_limit;
 pub mod retry;

@@ -350,11 +350,14 @@ impl Gen<'_> {
             let (p, ignore_if) = (respan(p, span), &ignore_if.value);
             predicate = quote_spanned!(span=> #p::ignore_if(#ignore_if, #predicate));
         }
-        let item = quote! {
-            static #id: #p::Site<#p::CircuitBreaker> =
-                #p::Site::new(#p::CircuitBreaker::new(#config));
-        };
-        (Some(item), quote!(#id.get().run(#inner, #predicate)))
+        let ty = quote!(#p::CircuitBreaker);
+        self.site(
+            &a.keyed,
+            id,
+            &ty,
+            &config,
+            &quote!(.run(#inner, #predicate)),
+        )
     }
 
     /// The bulkhead's `static`, configured with only what the user wrote.
@@ -377,10 +380,8 @@ impl Gen<'_> {
             let queue = queue.value;
             config.extend(quote!(.with_queue(#queue)));
         }
-        let item = quote! {
-            static #id: #p::Site<#p::Bulkhead> = #p::Site::new(#p::Bulkhead::new(#config));
-        };
-        (Some(item), quote!(#id.get().run(#inner)))
+        let ty = quote!(#p::Bulkhead);
+        self.site(&a.keyed, id, &ty, &config, &quote!(.run(#inner)))
     }
 
     /// The rate limiter's `static`, configured with only what the user wrote.
@@ -407,10 +408,47 @@ impl Gen<'_> {
             let wait = duration(wait.value);
             config.extend(quote!(.with_max_wait(#wait)));
         }
-        let item = quote! {
-            static #id: #p::Site<#p::RateLimiter> = #p::Site::new(#p::RateLimiter::new(#config));
+        let ty = quote!(#p::RateLimiter);
+        self.site(&a.keyed, id, &ty, &config, &quote!(.run(#inner)))
+    }
+
+    /// The `static` of a breaker, bulkhead or rate limiter built from `config`, and the call
+    /// `run` on it. Keyed (`key = expr`): a `Keyed` site, and the call on the key's instance,
+    /// held for the call; the key expression is evaluated first, borrowed, and spanned on the
+    /// user's tokens so a key that is not `Hash + Display` is reported there.
+    fn site(
+        &self,
+        keyed: &args::KeyedArgs,
+        id: &syn::Ident,
+        ty: &TokenStream,
+        config: &TokenStream,
+        run: &TokenStream,
+    ) -> (Option<TokenStream>, TokenStream) {
+        let p = self.p;
+        let Some(key) = &keyed.key else {
+            let item = quote! {
+                static #id: #p::Site<#ty> = #p::Site::new(#ty::new(#config));
+            };
+            return (Some(item), quote!(#id.get()#run));
         };
-        (Some(item), quote!(#id.get().run(#inner)))
+        let max_keys = keyed
+            .max_keys
+            .as_ref()
+            .map_or(resilience_config::keyed::DEFAULT_MAX_KEYS, |m| m.value);
+        let item = quote! {
+            static #id: #p::Keyed<#ty> = #p::Keyed::new(#ty::new(#config), #max_keys);
+        };
+        let (span, expr) = (key.span, &key.value);
+        let p_key = respan(p, span);
+        let key = quote_spanned!(span=> #p_key::key(&(#expr)));
+        let entry = quote_spanned!(Span::mixed_site()=> __entry);
+        let call = quote! {
+            async {
+                let #entry = #id.get(#key);
+                #entry #run.await
+            }
+        };
+        (Some(item), call)
     }
 
     /// The retry loop, inline: fresh clones of the owned arguments for every attempt.

@@ -192,6 +192,7 @@ pub(crate) fn layer(layer: &Layer, errors: &mut Errors) {
         }
         LayerArgs::Bulkhead(args) => {
             name(args.name.as_ref(), errors);
+            keyed(&args.keyed, errors);
             match &args.max {
                 None => errors.add(syn::Error::new(
                     args.span,
@@ -243,6 +244,7 @@ fn hedge(args: &crate::args::HedgeArgs, errors: &mut Errors) {
 /// A breaker's ranges and the rules between its parameters.
 fn circuit_breaker(args: &crate::args::BreakerArgs, errors: &mut Errors) {
     name(args.name.as_ref(), errors);
+    keyed(&args.keyed, errors);
     count(breaker::THRESHOLD, args.threshold.as_ref(), errors);
     time(breaker::TIMEOUT, args.timeout.as_ref(), errors);
     time(breaker::TIMEOUT_MAX, args.timeout_max.as_ref(), errors);
@@ -373,6 +375,7 @@ fn timeout_max(args: &crate::args::BreakerArgs, errors: &mut Errors) {
 /// `rate` is required; every value within `resilience_config::rate_limit`'s limits.
 fn rate_limit(args: &crate::args::RateLimitArgs, errors: &mut Errors) {
     name(args.name.as_ref(), errors);
+    keyed(&args.keyed, errors);
     match &args.rate {
         None => errors.add(syn::Error::new(
             args.span,
@@ -405,6 +408,21 @@ fn count(limits: Count, value: Option<&Spanned<u32>>, errors: &mut Errors) {
 fn time(limits: Time, value: Option<&Spanned<u64>>, errors: &mut Errors) {
     if let Some(value) = value {
         spanned(limits.check(value.value), value.span, errors);
+    }
+}
+
+/// `max_keys` within its limits, and only with a `key`.
+fn keyed(args: &crate::args::KeyedArgs, errors: &mut Errors) {
+    count(
+        resilience_config::keyed::MAX_KEYS,
+        args.max_keys.as_ref(),
+        errors,
+    );
+    if let (Some(max_keys), None) = (&args.max_keys, &args.key) {
+        errors.add(syn::Error::new(
+            max_keys.span,
+            "`max_keys` bounds the instances of a keyed attribute and needs `key = <expression>`, like `key = host`",
+        ));
     }
 }
 

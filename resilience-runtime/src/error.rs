@@ -7,6 +7,7 @@
 //! rate limiter it was; [`Rejected::retry_after`] says when to come back, where that is known.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A call refused or cut off by a resilience layer; the user's body did not produce the result.
@@ -46,6 +47,8 @@ pub enum Rejected {
         /// trial calls are still running (the next admission depends on their outcome), and
         /// when it is forced open (see `forced`).
         retry_after: Option<Duration>,
+        /// The key of a keyed breaker (`key = host`): its `Display` text; `None` otherwise.
+        key: Option<Arc<str>>,
         /// Whether the breaker was forced open by hand
         /// ([`CircuitBreaker::force_open`](crate::CircuitBreaker::force_open)): it
         /// then admits nothing until it is reset or forced closed, whatever the dependency
@@ -59,6 +62,8 @@ pub enum Rejected {
         name: &'static str,
         /// The bulkhead's `max`: how many bodies it lets run at once.
         max: u32,
+        /// The key of a keyed bulkhead: its `Display` text; `None` otherwise.
+        key: Option<Arc<str>>,
     },
     /// `#[timeout]` dropped the call's future when its time limit elapsed.
     #[non_exhaustive]
@@ -78,6 +83,8 @@ pub enum Rejected {
         /// How long until a permit is free for a caller that does not wait, as the limiter
         /// stood when it refused: come back then (other callers may take it first).
         retry_after: Duration,
+        /// The key of a keyed rate limiter: its `Display` text; `None` otherwise.
+        key: Option<Arc<str>>,
     },
 }
 
@@ -121,6 +128,37 @@ impl Rejected {
         }
     }
 
+    /// The key of the keyed instance that rejected the call (`key = host` on the attribute),
+    /// as its `Display` wrote it; `None` for an instance without a key. Messages show it as
+    /// `name[key]`, the name `monitor` lists the instance under.
+    ///
+    /// ```
+    /// # use resilience_runtime::Rejected;
+    /// assert_eq!(Rejected::bulkhead_full("db", 4).key(), None);
+    /// ```
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::CircuitOpen { key, .. }
+            | Self::BulkheadFull { key, .. }
+            | Self::RateLimited { key, .. } => key.as_deref(),
+            Self::TimedOut { .. } => None,
+        }
+    }
+
+    /// The same rejection from the keyed instance of `key`.
+    pub(crate) fn keyed(mut self, key: Option<&Arc<str>>) -> Self {
+        if let (
+            Self::CircuitOpen { key: slot, .. }
+            | Self::BulkheadFull { key: slot, .. }
+            | Self::RateLimited { key: slot, .. },
+            Some(key),
+        ) = (&mut self, key)
+        {
+            *slot = Some(Arc::clone(key));
+        }
+        self
+    }
+
     /// A short, stable name for the kind of rejection, as events and metrics label it:
     /// `"circuit_open"`, `"bulkhead_full"`, `"timed_out"` or `"rate_limited"`.
     ///
@@ -151,6 +189,7 @@ impl Rejected {
         Self::CircuitOpen {
             name,
             retry_after,
+            key: None,
             forced: false,
         }
     }
@@ -167,13 +206,18 @@ impl Rejected {
         Self::CircuitOpen {
             name,
             retry_after: None,
+            key: None,
             forced: true,
         }
     }
 
     /// A [`Rejected::BulkheadFull`].
     pub fn bulkhead_full(name: &'static str, max: u32) -> Self {
-        Self::BulkheadFull { name, max }
+        Self::BulkheadFull {
+            name,
+            max,
+            key: None,
+        }
     }
 
     /// A [`Rejected::TimedOut`].
@@ -192,39 +236,53 @@ impl Rejected {
     /// assert_eq!(err.reason(), "rate_limited");
     /// ```
     pub fn rate_limited(name: &'static str, retry_after: Duration) -> Self {
-        Self::RateLimited { name, retry_after }
+        Self::RateLimited {
+            name,
+            retry_after,
+            key: None,
+        }
     }
 }
 
 impl fmt::Display for Rejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = Named(self.name(), self.key());
         match self {
+            Self::CircuitOpen { forced: true, .. } => {
+                write!(f, "circuit breaker `{name}` is forced open until reset")
+            }
             Self::CircuitOpen {
-                name, forced: true, ..
-            } => write!(f, "circuit breaker `{name}` is forced open until reset"),
-            Self::CircuitOpen {
-                name,
                 retry_after: Some(wait),
                 ..
             } => write!(f, "circuit breaker `{name}` is open; retry after {wait:?}"),
             Self::CircuitOpen {
-                name,
-                retry_after: None,
-                ..
+                retry_after: None, ..
             } => write!(
                 f,
                 "circuit breaker `{name}` is half-open and its trial calls are running"
             ),
-            Self::BulkheadFull { name, max } => {
+            Self::BulkheadFull { max, .. } => {
                 write!(f, "bulkhead `{name}` is full ({max} calls running)")
             }
-            Self::TimedOut { name, after } => write!(f, "`{name}` timed out after {after:?}"),
-            Self::RateLimited { name, retry_after } => {
+            Self::TimedOut { after, .. } => write!(f, "`{name}` timed out after {after:?}"),
+            Self::RateLimited { retry_after, .. } => {
                 write!(
                     f,
                     "rate limit `{name}` reached; retry after {retry_after:?}"
                 )
             }
+        }
+    }
+}
+
+/// An instance's name as messages show it: `name`, or `name[key]` for a keyed instance.
+struct Named<'a>(&'a str, Option<&'a str>);
+
+impl fmt::Display for Named<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.1 {
+            Some(key) => write!(f, "{}[{key}]", self.0),
+            None => f.write_str(self.0),
         }
     }
 }

@@ -28,26 +28,34 @@ pub(crate) fn state_name(state: BreakerState) -> &'static str {
 
 /// A breaker moved from one state to another.
 #[inline]
-pub(crate) fn transition(name: &'static str, from: BreakerState, to: BreakerState) {
+pub(crate) fn transition(
+    name: &'static str,
+    key: Option<&str>,
+    from: BreakerState,
+    to: BreakerState,
+) {
     #[cfg(feature = "tracing")]
     {
         let (from, to) = (state_name(from), state_name(to));
         if to == "open" {
-            tracing::warn!(target: "resilience", name, from, to, "circuit breaker state changed");
+            tracing::warn!(target: "resilience", name, key, from, to, "circuit breaker state changed");
         } else {
-            tracing::info!(target: "resilience", name, from, to, "circuit breaker state changed");
+            tracing::info!(target: "resilience", name, key, from, to, "circuit breaker state changed");
         }
     }
     #[cfg(feature = "metrics")]
     {
-        metrics::counter!(
-            "resilience_breaker_transitions_total",
-            "name" => name,
-            "from" => state_name(from),
-            "to" => state_name(to)
-        )
-        .increment(1);
-        metrics::gauge!("resilience_breaker_state", "name" => name).set(f64::from(to as u8));
+        let state = f64::from(to as u8);
+        let (from, to) = (state_name(from), state_name(to));
+        if let Some(key) = key {
+            // A keyed breaker's label is its key's text, owned by the metrics registry.
+            let key = key.to_owned();
+            metrics::counter!("resilience_breaker_transitions_total", "name" => name, "key" => key.clone(), "from" => from, "to" => to).increment(1);
+            metrics::gauge!("resilience_breaker_state", "name" => name, "key" => key).set(state);
+        } else {
+            metrics::counter!("resilience_breaker_transitions_total", "name" => name, "from" => from, "to" => to).increment(1);
+            metrics::gauge!("resilience_breaker_state", "name" => name).set(state);
+        }
     }
 }
 
@@ -58,16 +66,19 @@ pub(crate) fn rejected(rejected: &Rejected) {
     tracing::debug!(
         target: "resilience",
         name = rejected.name(),
+        key = rejected.key(),
         reason = rejected.reason(),
         "call rejected"
     );
     #[cfg(feature = "metrics")]
-    metrics::counter!(
-        "resilience_rejections_total",
-        "name" => rejected.name(),
-        "reason" => rejected.reason()
-    )
-    .increment(1);
+    {
+        let (name, reason) = (rejected.name(), rejected.reason());
+        match rejected.key() {
+            Some(key) => metrics::counter!("resilience_rejections_total", "name" => name, "key" => key.to_owned(), "reason" => reason),
+            None => metrics::counter!("resilience_rejections_total", "name" => name, "reason" => reason),
+        }
+        .increment(1);
+    }
 }
 
 /// A retry is about to wait `delay`; `attempt` is its number, from 1.

@@ -29,6 +29,7 @@ mod clock;
 mod error;
 mod events;
 mod hedge;
+mod keyed;
 mod name;
 mod outcome;
 mod overrides;
@@ -47,6 +48,7 @@ pub use breaker::{
 pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, BulkheadRun};
 pub use error::Rejected;
 pub use hedge::{Hedge, HedgeConfig, HedgeDelay, HedgeRun};
+pub use keyed::{InstanceKey, Keyable, Keyed, KeyedRef, KeyedSite, KeyedState};
 pub use name::InstanceName;
 pub use outcome::Failure;
 pub use overrides::{configure, env_key, override_errors, ConfigError};

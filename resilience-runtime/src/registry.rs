@@ -282,7 +282,9 @@ pub fn registered() -> Vec<Instance> {
 }
 
 /// The circuit breaker registered under `name` (an explicit `name = "..."`, or the path of
-/// the function it guards), once it has served a call.
+/// the function it guards), once it has served a call; a keyed one (`key = host`) as
+/// `"name[key]"`, while its key is resident (see the `keyed` module source for what a
+/// lookup of a keyed instance keeps alive).
 ///
 /// ```
 /// use resilience_runtime::{breaker, BreakerConfig, CircuitBreaker, InstanceName, Site};
@@ -295,12 +297,12 @@ pub fn registered() -> Vec<Instance> {
 /// assert!(PAYMENT.get().try_acquire().is_err());
 /// ```
 pub fn breaker(name: &str) -> Option<&'static CircuitBreaker> {
-    find(name)
+    find(name).or_else(|| crate::keyed::find(name))
 }
 
 /// The bulkhead registered under `name`, once it has served a call.
 pub fn bulkhead(name: &str) -> Option<&'static Bulkhead> {
-    find(name)
+    find(name).or_else(|| crate::keyed::find(name))
 }
 
 /// The rate limiter registered under `name`, once it has served a call.
@@ -315,7 +317,7 @@ pub fn bulkhead(name: &str) -> Option<&'static Bulkhead> {
 /// assert_eq!(rate_limiter("github").unwrap().config().rate(), 10);
 /// ```
 pub fn rate_limiter(name: &str) -> Option<&'static RateLimiter> {
-    find(name)
+    find(name).or_else(|| crate::keyed::find(name))
 }
 
 fn find<T: Registered>(name: &str) -> Option<&'static T> {

@@ -5,12 +5,15 @@
 //! the configuration in force (overrides applied), and the `stats` counters. It takes the
 //! registry's lock only to copy the list of instances, never while reading them.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::registry::{registered, Instance};
 use crate::{
-    BreakerConfig, BreakerState, BulkheadConfig, HedgeConfig, RateLimitConfig, RetryConfig, Stats,
+    BreakerConfig, BreakerState, Bulkhead, BulkheadConfig, CircuitBreaker, HedgeConfig,
+    RateLimitConfig, RateLimiter, RetryConfig, Stats,
 };
 
 /// Which attribute an instance belongs to.
@@ -80,8 +83,13 @@ pub enum InstanceConfig {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct InstanceSnapshot {
-    /// The instance name.
+    /// The instance name: its `name = "..."`, or the path of the function it guards. For a
+    /// keyed instance, the attribute's name, shared by every key (see `key`).
     pub name: &'static str,
+    /// A keyed instance's key (`key = host` on the attribute), as its `Display` wrote it;
+    /// `None` for an instance without a key. Together they read `name[key]`
+    /// ([`full_name`](Self::full_name)), the name `breaker` and its siblings find it by.
+    pub key: Option<Arc<str>>,
     /// The attribute.
     pub kind: InstanceKind,
     /// A breaker's state.
@@ -110,6 +118,21 @@ pub struct InstanceSnapshot {
 }
 
 impl InstanceSnapshot {
+    /// The name `monitor` lists the instance under: `name`, or `name[key]` for a keyed
+    /// instance.
+    ///
+    /// ```
+    /// for instance in resilience_runtime::snapshot() {
+    ///     println!("{} {}", instance.kind, instance.full_name());
+    /// }
+    /// ```
+    pub fn full_name(&self) -> Cow<'static, str> {
+        match &self.key {
+            Some(key) => Cow::Owned(format!("{}[{key}]", self.name)),
+            None => Cow::Borrowed(self.name),
+        }
+    }
+
     fn new(name: &'static str, config: InstanceConfig, stats: Stats) -> Self {
         let kind = match config {
             InstanceConfig::CircuitBreaker(_) => InstanceKind::CircuitBreaker,
@@ -121,6 +144,7 @@ impl InstanceSnapshot {
         };
         Self {
             name,
+            key: None,
             kind,
             state: None,
             in_state: None,
@@ -148,40 +172,55 @@ impl InstanceSnapshot {
 /// }
 /// ```
 pub fn snapshot() -> Vec<InstanceSnapshot> {
-    registered()
+    let mut all: Vec<InstanceSnapshot> = registered()
         .into_iter()
         .map(|instance| match instance {
-            Instance::CircuitBreaker(b) => InstanceSnapshot {
-                state: Some(b.state()),
-                in_state: Some(b.time_in_state()),
-                open_period: Some(b.open_period()),
-                failure_rate: b.failure_rate(),
-                slow_rate: b.slow_rate(),
-                ..InstanceSnapshot::new(
-                    b.name(),
-                    InstanceConfig::CircuitBreaker(*b.config()),
-                    b.stats(),
-                )
-            },
-            Instance::Bulkhead(b) => InstanceSnapshot {
-                available: Some(b.available()),
-                waiting: Some(b.waiting()),
-                ..InstanceSnapshot::new(b.name(), InstanceConfig::Bulkhead(*b.config()), b.stats())
-            },
+            Instance::CircuitBreaker(b) => breaker(b),
+            Instance::Bulkhead(b) => bulkhead(b),
             Instance::Retry(r) => {
                 InstanceSnapshot::new(r.name(), InstanceConfig::Retry(*r.config()), r.stats())
             }
             Instance::Timeout(t) => {
                 InstanceSnapshot::new(t.name(), InstanceConfig::Timeout(t.limit()), t.stats())
             }
-            Instance::RateLimiter(r) => InstanceSnapshot {
-                available: Some(r.available()),
-                waiting: Some(r.waiting()),
-                ..InstanceSnapshot::new(r.name(), InstanceConfig::RateLimit(*r.config()), r.stats())
-            },
+            Instance::RateLimiter(r) => rate_limiter(r),
             Instance::Hedge(h) => {
                 InstanceSnapshot::new(h.name(), InstanceConfig::Hedge(*h.config()), h.stats())
             }
         })
-        .collect()
+        .collect();
+    // Keyed instances after the others, one per resident key.
+    all.extend(crate::keyed::snapshots());
+    all
+}
+
+pub(crate) fn breaker(b: &CircuitBreaker) -> InstanceSnapshot {
+    InstanceSnapshot {
+        state: Some(b.state()),
+        in_state: Some(b.time_in_state()),
+        open_period: Some(b.open_period()),
+        failure_rate: b.failure_rate(),
+        slow_rate: b.slow_rate(),
+        ..InstanceSnapshot::new(
+            b.name(),
+            InstanceConfig::CircuitBreaker(*b.config()),
+            b.stats(),
+        )
+    }
+}
+
+pub(crate) fn bulkhead(b: &Bulkhead) -> InstanceSnapshot {
+    InstanceSnapshot {
+        available: Some(b.available()),
+        waiting: Some(b.waiting()),
+        ..InstanceSnapshot::new(b.name(), InstanceConfig::Bulkhead(*b.config()), b.stats())
+    }
+}
+
+pub(crate) fn rate_limiter(r: &RateLimiter) -> InstanceSnapshot {
+    InstanceSnapshot {
+        available: Some(r.available()),
+        waiting: Some(r.waiting()),
+        ..InstanceSnapshot::new(r.name(), InstanceConfig::RateLimit(*r.config()), r.stats())
+    }
 }

@@ -113,3 +113,16 @@ pub async fn hedged(key: String, mut scratch: Vec<u8>, _unused: u8) -> anyhow::R
     debug_assert!(attempt.hedge() <= 2);
     Ok(key.len() + scratch.len())
 }
+
+/// Keyed instances: one per host, tenant and user, stacked under a retry.
+///
+/// # Errors
+///
+/// Never.
+#[retry(max = 1)]
+#[circuit_breaker(threshold = 2, key = host, max_keys = 100)]
+#[bulkhead(max = 4, key = tenant)]
+#[rate_limit(rate = 10, key = user, name = "lint-keyed")]
+pub async fn keyed(host: &str, tenant: String, user: u64) -> Result<usize, Error> {
+    Ok(host.len() + tenant.len() + usize::from(user > 0))
+}

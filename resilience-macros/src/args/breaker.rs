@@ -24,6 +24,8 @@ const KEYS: &[&str] = &[
     "failure_if",
     "ignore_if",
     "name",
+    "key",
+    "max_keys",
     "crate",
 ];
 
@@ -43,6 +45,8 @@ pub(crate) struct BreakerArgs {
     pub(crate) failure_if: Option<Spanned<Path>>,
     pub(crate) ignore_if: Option<Spanned<Path>>,
     pub(crate) name: Option<Spanned<LitStr>>,
+    /// `key = expr`, `max_keys = N`.
+    pub(crate) keyed: super::KeyedArgs,
 }
 
 /// A `window` as written: a count of calls or a duration (nanoseconds).
@@ -79,6 +83,10 @@ impl BreakerArgs {
                 errors.add(super::expected_key(Kind::CircuitBreaker, &value, KEYS));
                 continue;
             };
+            if let Some(result) = args.keyed.set(&key, &value) {
+                errors.push(result);
+                continue;
+            }
             let result = match key.to_string().as_str() {
                 "threshold" => set_once(&mut args.threshold, &key, int(&value)),
                 "timeout" => set_once(&mut args.timeout, &key, duration(&value)),

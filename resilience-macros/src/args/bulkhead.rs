@@ -5,7 +5,9 @@ use syn::LitStr;
 
 use super::{duration, int, set_once, string, unknown_key, Errors, Kind, RawArg, Spanned};
 
-const KEYS: &[&str] = &["max", "max_wait", "queue", "name", "crate"];
+const KEYS: &[&str] = &[
+    "max", "max_wait", "queue", "name", "key", "max_keys", "crate",
+];
 
 /// The bulkhead's parameters as written; `max` is required.
 pub(crate) struct BulkheadArgs {
@@ -13,6 +15,8 @@ pub(crate) struct BulkheadArgs {
     pub(crate) max_wait: Option<Spanned<u64>>,
     pub(crate) queue: Option<Spanned<u32>>,
     pub(crate) name: Option<Spanned<LitStr>>,
+    /// `key = expr`, `max_keys = N`.
+    pub(crate) keyed: super::KeyedArgs,
     /// The attribute's span, to point at when `max` is missing.
     pub(crate) span: Span,
 }
@@ -24,6 +28,7 @@ impl BulkheadArgs {
             max_wait: None,
             queue: None,
             name: None,
+            keyed: super::KeyedArgs::default(),
             span,
         };
         let mut errors = Errors::default();
@@ -32,6 +37,10 @@ impl BulkheadArgs {
                 errors.add(super::expected_key(Kind::Bulkhead, &value, KEYS));
                 continue;
             };
+            if let Some(result) = args.keyed.set(&key, &value) {
+                errors.push(result);
+                continue;
+            }
             let result = match key.to_string().as_str() {
                 "max" => set_once(&mut args.max, &key, int(&value)),
                 "max_wait" => set_once(&mut args.max_wait, &key, duration(&value)),

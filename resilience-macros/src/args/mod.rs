@@ -13,6 +13,7 @@ mod breaker;
 mod bulkhead;
 mod fallback;
 mod hedge;
+mod keyed;
 mod rate_limit;
 mod retry;
 mod timeout;
@@ -21,6 +22,7 @@ pub(crate) use breaker::{BreakerArgs, Policy, Window, DEFAULT_BUCKETS, DEFAULT_W
 pub(crate) use bulkhead::BulkheadArgs;
 pub(crate) use fallback::FallbackArgs;
 pub(crate) use hedge::{Delay, HedgeArgs};
+pub(crate) use keyed::KeyedArgs;
 pub(crate) use rate_limit::RateLimitArgs;
 pub(crate) use retry::{JitterKind, RetryArgs};
 pub(crate) use timeout::TimeoutArgs;

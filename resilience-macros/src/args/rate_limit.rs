@@ -5,7 +5,9 @@ use syn::LitStr;
 
 use super::{duration, int, set_once, string, unknown_key, Errors, Kind, RawArg, Spanned};
 
-const KEYS: &[&str] = &["rate", "per", "burst", "max_wait", "name", "crate"];
+const KEYS: &[&str] = &[
+    "rate", "per", "burst", "max_wait", "name", "key", "max_keys", "crate",
+];
 
 /// The rate limit's parameters as written; `rate` is required.
 pub(crate) struct RateLimitArgs {
@@ -14,6 +16,8 @@ pub(crate) struct RateLimitArgs {
     pub(crate) burst: Option<Spanned<u32>>,
     pub(crate) max_wait: Option<Spanned<u64>>,
     pub(crate) name: Option<Spanned<LitStr>>,
+    /// `key = expr`, `max_keys = N`.
+    pub(crate) keyed: super::KeyedArgs,
     /// The attribute's span, to point at when `rate` is missing.
     pub(crate) span: Span,
 }
@@ -26,6 +30,7 @@ impl RateLimitArgs {
             burst: None,
             max_wait: None,
             name: None,
+            keyed: super::KeyedArgs::default(),
             span,
         };
         let mut errors = Errors::default();
@@ -34,6 +39,10 @@ impl RateLimitArgs {
                 errors.add(super::expected_key(Kind::RateLimit, &value, KEYS));
                 continue;
             };
+            if let Some(result) = args.keyed.set(&key, &value) {
+                errors.push(result);
+                continue;
+            }
             let result = match key.to_string().as_str() {
                 "rate" => set_once(&mut args.rate, &key, int(&value)),
                 "per" => set_once(&mut args.per, &key, duration(&value)),

@@ -119,6 +119,8 @@ pub(super) struct Core {
     /// When the tag last changed, in milliseconds since the breaker's epoch; for snapshots
     /// only (written on transitions, never read by the state machine).
     changed_ms: AtomicU64,
+    /// A keyed breaker's key, for its events (`keyed/`).
+    pub(super) key: Option<std::sync::Arc<str>>,
 }
 
 impl Core {
@@ -128,6 +130,7 @@ impl Core {
                 word: AtomicU64::new(Word::CLOSED.0),
                 extra: OnceLock::new(),
                 changed_ms: AtomicU64::new(0),
+                key: None,
             }
         }
     }
@@ -142,7 +145,12 @@ impl Core {
     fn announce(&self, config: &BreakerConfig, (from, to): (Word, Word), now: Duration) {
         let now_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
         self.changed_ms.store(now_ms, Ordering::Relaxed);
-        events::transition(config.name.get(), from.tag().state(), to.tag().state());
+        events::transition(
+            config.name.get(),
+            self.key.as_deref(),
+            from.tag().state(),
+            to.tag().state(),
+        );
     }
 
     /// How long since the tag last changed (or since the epoch, if it never did).

@@ -102,7 +102,8 @@
 //!
 //! A `CircuitBreaker` is its configuration, the state word, the lazily allocated slow-path
 //! words (the takeover deadline, allocated at the first trial, and the failure-rate ring), the
-//! time of the last transition and the epoch: 152 bytes on 64-bit targets, 88 of them the
+//! time of the last transition, the epoch and a keyed breaker's key (16 bytes, `None` for a
+//! breaker without one): 168 bytes on 64-bit targets, 88 of them the
 //! configuration (`slow_call` and `slow_call_rate` took it from 64 to 80, the time window's
 //! `Duration` in [`TripPolicy`] to 88; the `stats` feature adds
 //! 40 bytes of counters). A permit is 16 bytes, with or without `slow_call`. It is not padded to a
@@ -546,6 +547,19 @@ impl CircuitBreaker {
         self.config.name.get()
     }
 
+    /// The key of a keyed instance (`key = host` on the attribute), as its `Display` wrote
+    /// it; `None` for an instance without a key.
+    pub fn key(&self) -> Option<&str> {
+        self.core.key.as_deref()
+    }
+
+    /// The same instance, as the one of `key` in a keyed site.
+    #[must_use]
+    pub(crate) fn with_key(mut self, key: std::sync::Arc<str>) -> Self {
+        self.core.key = Some(key);
+        self
+    }
+
     /// The open period of the latest opening, backoff included: `timeout` doubled for each
     /// half-open phase in a row that ended with a failed trial, at most `timeout_max`; back
     /// to `timeout` once the breaker closes (or is reset or forced).
@@ -735,6 +749,7 @@ impl CircuitBreaker {
             Err(Refusal::Busy) => Rejected::circuit_open(self.name(), None),
             Err(Refusal::Forced) => Rejected::circuit_forced_open(self.name()),
         };
+        let rejected = rejected.keyed(self.core.key.as_ref());
         events::rejected(&rejected);
         Err(rejected)
     }

@@ -251,6 +251,8 @@ pub struct Bulkhead {
     state: AtomicU64,
     queue: Mutex<Queue>,
     counters: Counters,
+    /// A keyed instance's key (`keyed/`).
+    key: Option<std::sync::Arc<str>>,
 }
 
 /// The callers waiting for a slot, oldest first.
@@ -318,6 +320,7 @@ impl Bulkhead {
                     waiters: VecDeque::new(),
                 }),
                 counters: Counters::new(),
+                key: None,
             }
         }
     }
@@ -336,6 +339,19 @@ impl Bulkhead {
     /// The instance name.
     pub fn name(&self) -> &'static str {
         self.config.name.get()
+    }
+
+    /// The key of a keyed instance (`key = host` on the attribute), as its `Display` wrote
+    /// it; `None` for an instance without a key.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// The same instance, as the one of `key` in a keyed site.
+    #[must_use]
+    pub(crate) fn with_key(mut self, key: std::sync::Arc<str>) -> Self {
+        self.key = Some(key);
+        self
     }
 
     /// Slots free right now. A snapshot for metrics and tests: it may be stale when read, and
@@ -450,7 +466,8 @@ impl Bulkhead {
     }
 
     fn rejected(&self) -> Rejected {
-        let rejected = Rejected::bulkhead_full(self.name(), self.config.max);
+        let rejected =
+            Rejected::bulkhead_full(self.name(), self.config.max).keyed(self.key.as_ref());
         events::rejected(&rejected);
         self.counters.add(&[Count::Call, Count::Rejection]);
         rejected

@@ -92,7 +92,7 @@ async fn max_wait_zero_rejects_at_once() {
         })
         .await;
     match result {
-        Err(Failure::Rejected(Rejected::BulkheadFull { name, max })) => {
+        Err(Failure::Rejected(Rejected::BulkheadFull { name, max, .. })) => {
             assert_eq!((name, max), ("test", 1));
         }
         other => panic!("expected BulkheadFull, got {other:?}"),

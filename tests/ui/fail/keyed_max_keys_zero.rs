@@ -1,0 +1,23 @@
+#![allow(dead_code)]
+
+use resilience::rate_limit;
+
+#[derive(Debug)]
+pub enum Error {
+    Down,
+    Rejected(resilience::Rejected),
+}
+
+impl From<resilience::Rejected> for Error {
+    fn from(r: resilience::Rejected) -> Self {
+        Error::Rejected(r)
+    }
+}
+
+#[rate_limit(rate = 10, key = user, max_keys = 0)]
+async fn call(user: u64) -> Result<(), Error> {
+    let _ = user;
+    Ok(())
+}
+
+fn main() {}
