@@ -11,55 +11,71 @@
 //! Instructions per call are the difference between the two totals divided by the difference
 //! in calls, which cancels the program's setup. Entries: `plain`, `floor` (a clock read and
 //! the plain call), `ours` (the rate limit), `governor-check`, `governor-until-ready`, and our
-//! other attributes: `retry`, `breaker`, `breaker-window`, `breaker-time-window`.
+//! other attributes: `retry`, `breaker`, `breaker-window`, `breaker-time-window`, `timeout`, and
+//! `tokio-timeout` (`tokio::time::timeout` around the plain call).
 
 #[allow(dead_code)] // the helpers the other benches use
 mod common;
 mod ours;
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use tokio::runtime::Builder;
 
 use common::{check, governor_limiter, plain, runtime};
-use ours::{breaker_consecutive, breaker_time_window, breaker_window, rate_limited, retried};
+use ours::{
+    breaker_consecutive, breaker_time_window, breaker_window, rate_limited, retried, timed,
+};
 
 fn main() {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     let (Some(entry), Some(calls)) = (args.next(), args.next()) else {
         // `cargo bench` runs every bench binary without arguments: nothing to count then.
         eprintln!(
-            "usage: instructions <plain|floor|ours|governor-check|governor-until-ready|retry|breaker|breaker-window|breaker-time-window> <calls>"
+            "usage: instructions <plain|floor|ours|governor-check|governor-until-ready|retry|breaker|breaker-window|breaker-time-window|timeout|tokio-timeout> <calls>"
         );
         return;
     };
     let calls: u64 = calls.parse().expect("a number of calls");
     let rt = runtime(Builder::new_current_thread());
     let governor = governor_limiter();
-    rt.block_on(async {
-        for i in 0..calls {
-            let i = black_box(i);
-            match entry.as_str() {
-                "plain" => check(plain(i).await),
-                "floor" => {
-                    black_box(tokio::time::Instant::now());
-                    check(plain(i).await);
+    // One loop per entry, chosen before it starts: the loop of each entry runs nothing but
+    // that entry's call, so entries differ only by what their calls cost.
+    macro_rules! count {
+        (|$i:ident| $call:expr) => {
+            rt.block_on(async {
+                for $i in 0..calls {
+                    let $i = black_box($i);
+                    $call;
                 }
-                "ours" => check(rate_limited(i).await),
-                "retry" => check(retried(i).await),
-                "breaker" => check(breaker_consecutive(i).await),
-                "breaker-window" => check(breaker_window(i).await),
-                "breaker-time-window" => check(breaker_time_window(i).await),
-                "governor-check" => {
-                    governor.check().expect("a permit every nanosecond");
-                    check(plain(i).await);
-                }
-                "governor-until-ready" => {
-                    governor.until_ready().await;
-                    check(plain(i).await);
-                }
-                other => panic!("unknown entry {other}"),
-            }
-        }
-    });
+            })
+        };
+    }
+    match entry.as_str() {
+        "plain" => count!(|i| check(plain(i).await)),
+        "floor" => count!(|i| {
+            black_box(tokio::time::Instant::now());
+            check(plain(i).await);
+        }),
+        "ours" => count!(|i| check(rate_limited(i).await)),
+        "retry" => count!(|i| check(retried(i).await)),
+        "breaker" => count!(|i| check(breaker_consecutive(i).await)),
+        "breaker-window" => count!(|i| check(breaker_window(i).await)),
+        "breaker-time-window" => count!(|i| check(breaker_time_window(i).await)),
+        "timeout" => count!(|i| check(timed(i).await)),
+        "tokio-timeout" => count!(|i| {
+            let limited = tokio::time::timeout(Duration::from_secs(1), plain(i)).await;
+            check(limited.expect("a plain call finishes at once"));
+        }),
+        "governor-check" => count!(|i| {
+            governor.check().expect("a permit every nanosecond");
+            check(plain(i).await);
+        }),
+        "governor-until-ready" => count!(|i| {
+            governor.until_ready().await;
+            check(plain(i).await);
+        }),
+        other => panic!("unknown entry {other}"),
+    }
 }
