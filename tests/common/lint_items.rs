@@ -99,3 +99,13 @@ impl Client {
 pub async fn free(x: u32) -> anyhow::Result<u32> {
     Ok(x)
 }
+
+/// A body on one line, as users write short ones: the expansion adds no "unnecessary braces".
+///
+/// # Errors
+///
+/// Never.
+#[rustfmt::skip]
+#[retry]
+#[timeout("1s")]
+pub async fn one_line(x: u32) -> Result<u32, Error> { Ok(x) }
