@@ -159,10 +159,3 @@ pub fn no_hint<E>(_: &E) -> Option<Duration> {
 pub fn applies<E>(predicate: impl FnOnce(&E) -> bool, error: &E) -> bool {
     predicate(error)
 }
-
-/// Sleeps through `tokio::time`, so a paused test clock drives it; a zero delay does not yield.
-pub async fn sleep(delay: Duration) {
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-}

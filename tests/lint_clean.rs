@@ -15,5 +15,6 @@ async fn every_attribute_in_a_lint_strict_crate() {
         assert_eq!(client.bump().await.unwrap(), 2);
         assert_eq!(client.show(5, 0).await.unwrap(), "52");
         assert_eq!(free(1).await.unwrap(), 1);
+        assert_eq!(one_line(4).await.unwrap(), 4);
     }
 }

@@ -309,3 +309,50 @@ async fn an_open_circuit_ends_the_retrying_at_once() {
     assert_eq!(begin.elapsed(), Duration::ZERO);
     assert_eq!(RUNS.get(), 2);
 }
+
+/// The retry state a call keeps in its future is a few words: the backoff and the timer are
+/// allocated at the first retry. Issue 20's target: at most 64 bytes over the plain function.
+#[test]
+fn a_call_future_is_at_most_64_bytes_larger_than_the_plain_functions() {
+    #[allow(clippy::unused_async)] // the plain async fn, as the annotated one is written
+    async fn plain(x: u64) -> Result<u64, ServiceError> {
+        Ok(x)
+    }
+    #[retry]
+    async fn retried(x: u64) -> Result<u64, ServiceError> {
+        Ok(x)
+    }
+    #[retry(max_elapsed = "1s", context = attempt)]
+    async fn with_deadline(x: u64) -> Result<u64, ServiceError> {
+        Ok(x + u64::from(attempt.number()))
+    }
+
+    let plain = std::mem::size_of_val(&plain(1));
+    let retried = std::mem::size_of_val(&retried(1));
+    assert!(retried <= plain + 64, "{retried} bytes, plain {plain}");
+    // `context` adds the attempt (its number and call id: 24 bytes), kept by the loop and
+    // copied into the attempt's body, and nothing else.
+    let with_deadline = std::mem::size_of_val(&with_deadline(1));
+    assert!(
+        with_deadline <= retried + 48,
+        "{with_deadline} bytes, {retried} without"
+    );
+}
+
+/// Retries after the first reuse the backoff and the timer allocated for it: the delays and
+/// the `max_elapsed` deadline still hold across them.
+#[tokio::test(start_paused = true)]
+async fn later_retries_keep_the_backoff_and_the_deadline_of_the_first() {
+    static RUNS: Runs = Runs::new();
+    #[retry(max = 10, base = "100ms", jitter = "none", max_elapsed = "1s")]
+    async fn call() -> Result<(), ServiceError> {
+        RUNS.hit();
+        Err(ServiceError::Unavailable)
+    }
+
+    let begin = Instant::now();
+    assert_eq!(call().await, Err(ServiceError::Unavailable));
+    // 100 + 200 + 400 = 700 ms; the next retry (800 ms) would start past 1 s.
+    assert_eq!(RUNS.get(), 4);
+    assert_eq!(begin.elapsed(), Duration::from_millis(700));
+}

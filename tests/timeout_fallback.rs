@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use common::{offsets_ms, Runs, ServiceError};
@@ -35,6 +35,50 @@ async fn a_slow_call_is_cut_off_at_exactly_the_limit_and_not_left_running() {
     assert!(
         !FINISHED.load(Ordering::SeqCst),
         "the body was dropped, not left running"
+    );
+}
+
+/// The limit's timer is polled outside tokio's cooperative budget: a body that spends the
+/// task's whole budget on every poll still times out (with the timer under the budget, it
+/// would find no budget left each time and never fire).
+#[tokio::test(start_paused = true)]
+async fn a_body_that_spends_the_task_budget_on_every_poll_still_times_out() {
+    static ROUNDS: AtomicU32 = AtomicU32::new(0);
+    #[timeout("50ms")]
+    async fn busy() -> Result<(), ServiceError> {
+        loop {
+            ROUNDS.fetch_add(1, Ordering::SeqCst);
+            tokio::task::coop::consume_budget().await;
+        }
+    }
+
+    // The body never idles the runtime, so the paused clock would not advance by itself: this
+    // task moves it whenever the body yields.
+    let clock = tokio::spawn(async {
+        loop {
+            tokio::time::advance(Duration::from_millis(10)).await;
+        }
+    });
+    let begin = Instant::now();
+    let outcome = tokio::time::timeout(Duration::from_secs(60), busy())
+        .await
+        .expect("the #[timeout] fired before the test's own bound");
+    clock.abort();
+    assert!(
+        matches!(
+            outcome,
+            Err(ServiceError::Rejected(Rejected::TimedOut { .. }))
+        ),
+        "{outcome:?}"
+    );
+    assert!(
+        begin.elapsed() >= Duration::from_millis(50),
+        "{:?}",
+        begin.elapsed()
+    );
+    assert!(
+        ROUNDS.load(Ordering::SeqCst) > 1,
+        "the body ran until the limit"
     );
 }
 

@@ -71,6 +71,9 @@ impl BodyFuture<'_> {
         }
         let ret = self.ret;
         let p_ret = self.p_ret;
+        // The block's statements, not the block: a block as the tail of the `async` block
+        // would be "unnecessary braces" to rustc, reported on the user's `{ Ok(x) }`.
+        let stmts = &block.stmts;
         let fake = quote_spanned!(Span::mixed_site()=> __resilience_return);
         let typed = quote_spanned! {self.ret_span=>
             #[allow(
@@ -91,7 +94,7 @@ impl BodyFuture<'_> {
                 #rebinds
                 #p_ret::body::<#ret, _>(async move {
                     #typed
-                    #block
+                    #(#stmts)*
                 })
             }
         }

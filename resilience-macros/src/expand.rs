@@ -10,15 +10,15 @@
 //!     static __RESILIENCE_1: Site<CircuitBreaker> = …;
 //!     finish(                                        // Failure<E> -> E, at the boundary only
 //!         async {                                    // retry: a loop, inline
-//!             let mut backoff = __RESILIENCE_0.get().backoff();
+//!             let mut call = __RESILIENCE_0.get().call();  // a few words; more at a retry
 //!             loop {
 //!                 /* fresh clones of owned arguments */
 //!                 let outcome = __RESILIENCE_1.get().run(  // breaker: one runtime call
 //!                     body::<Result<Receipt, PaymentError>, _>(async move { /* the block */ }),
 //!                     every_error,
 //!                 ).await;
-//!                 match __RESILIENCE_0.get().delay_after(&mut backoff, &outcome, every_error) {
-//!                     Some(delay) => sleep(delay).await,
+//!                 match call.after(__RESILIENCE_0.get(), &outcome, every_error, no_hint) {
+//!                     Some(delay) => { drop(outcome); call.pause(delay).await }
 //!                     None => break outcome,
 //!                 }
 //!             }
@@ -467,7 +467,7 @@ impl Gen<'_> {
         };
         let clones = self.fresh_clones();
         let moves = self.moves();
-        let backoff = quote_spanned!(Span::mixed_site()=> __backoff);
+        let call = quote_spanned!(Span::mixed_site()=> __retry);
         let outcome = quote_spanned!(Span::mixed_site()=> __outcome);
         let delay = quote_spanned!(Span::mixed_site()=> __delay);
         let item = quote! {
@@ -500,22 +500,26 @@ impl Gen<'_> {
                 ),
                 (None, false) => Default::default(),
             };
+        // The outcome's scope ends before the pause, so it is not kept across that await: the
+        // future holds either an attempt or a pause, and the call's retry state (`RetryCall`:
+        // a few words, the rest allocated at the first retry).
         let wrapped = quote! {
             async {
                 #moves
-                let mut #backoff = #id.get().backoff();
+                let mut #call = #id.get().call();
                 #context_init
                 loop {
                     #clones
                     #context_bind
-                    let #outcome = #inner.await;
-                    match #id.get().delay_after(&mut #backoff, &#outcome, #predicate, #hint) {
-                        ::core::option::Option::Some(#delay) => {
-                            #p::sleep(#delay).await;
-                            #context_next
+                    let #delay = {
+                        let #outcome = #inner.await;
+                        match #call.after(#id.get(), &#outcome, #predicate, #hint) {
+                            ::core::option::Option::Some(#delay) => #delay,
+                            ::core::option::Option::None => break #outcome,
                         }
-                        ::core::option::Option::None => break #outcome,
-                    }
+                    };
+                    #call.pause(#delay).await;
+                    #context_next
                 }
             }
         };

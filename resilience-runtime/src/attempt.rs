@@ -25,23 +25,27 @@ use std::fmt;
 /// assert_ne!(Attempt::first().call_id(), first.call_id(), "another call, another id");
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CallId(u128);
+pub struct CallId([u64; 2]);
 
 impl CallId {
     /// A fresh random id.
     pub fn random() -> Self {
-        Self(crate::retry::random_u128())
+        let bits = crate::retry::random_u128();
+        // Two words, high first (so the order is the number's): a `u128` would align the
+        // id, and every future that holds it, to 16 bytes.
+        #[allow(clippy::cast_possible_truncation)] // the halves, on purpose
+        Self([(bits >> 64) as u64, bits as u64])
     }
 
     /// The 128 bits.
     pub const fn as_u128(self) -> u128 {
-        self.0
+        ((self.0[0] as u128) << 64) | self.0[1] as u128
     }
 }
 
 impl fmt::Display for CallId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let b = self.0;
+        let b = self.as_u128();
         write!(
             f,
             "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",

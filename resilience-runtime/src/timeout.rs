@@ -1,10 +1,24 @@
 //! `#[timeout]`: a time limit on one call.
 //!
-//! The limit is a [`tokio::time::timeout`] around the inner future, so a paused test clock
-//! drives it and the inner future is *dropped* when the limit elapses: the body does not keep
-//! running in the background, and every guard it holds (a bulkhead slot, a breaker trial) is
-//! released at that moment. Stacked inside `#[retry]`, each attempt gets the full limit; inside
-//! a breaker, the resulting [`Rejected::TimedOut`] counts as a failure.
+//! The limit is a [`tokio::time::Sleep`] raced against the inner future, so a paused test
+//! clock drives it and the inner future is *dropped* when the limit elapses: the body does not
+//! keep running in the background, and every guard it holds (a bulkhead slot, a breaker trial)
+//! is released at that moment. Stacked inside `#[retry]`, each attempt gets the full limit;
+//! inside a breaker, the resulting [`Rejected::TimedOut`] counts as a failure.
+//!
+//! # The timer starts when the body first waits
+//!
+//! Most calls that a time limit guards finish quickly, many without ever waiting (a cache
+//! hit, a pooled answer). [`tokio::time::timeout`] reads the clock and creates its timer
+//! (which clones the runtime's handle) before it polls the body; here the body is polled
+//! first, and only a body that returns `Pending` gets a timer, due `limit` after that moment.
+//! A body that finishes in its first poll reads no clock and creates no timer. The price is
+//! that the limit counts from the body's first wait rather than from its first poll: the
+//! synchronous work before that wait, which no timer could interrupt anyway, is not counted.
+//!
+//! The timer is polled outside tokio's cooperative budget (`task::coop::unconstrained`), as
+//! `tokio::time::timeout` does when the body spent it: a body that always has work (and
+//! spends the task's budget on every poll) still times out.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,6 +26,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
+use tokio::task::coop::{unconstrained, Unconstrained};
+use tokio::time::Sleep;
 
 use crate::stats::{Count, Counters, Stats};
 use crate::{events, Failure, InstanceName, Rejected};
@@ -88,19 +104,22 @@ impl Timeout {
     {
         TimeoutRun {
             timeout: self,
-            inner: tokio::time::timeout(self.limit, fut),
+            inner: fut,
+            timer: None,
         }
     }
 }
 
 pin_project! {
-    /// The future of [`Timeout::run`]: tokio's timeout, with the elapsed case turned into
-    /// [`Rejected::TimedOut`].
+    /// The future of [`Timeout::run`]: the inner future, and a timer created the first time
+    /// it is pending (module docs).
     #[must_use = "futures do nothing unless polled"]
     pub struct TimeoutRun<'a, F> {
         timeout: &'a Timeout,
         #[pin]
-        inner: tokio::time::Timeout<F>,
+        inner: F,
+        #[pin]
+        timer: Option<Unconstrained<Sleep>>,
     }
 }
 
@@ -112,18 +131,22 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        Poll::Ready(match std::task::ready!(this.inner.poll(cx)) {
-            Ok(outcome) => {
-                this.timeout.counters.add(&[Count::Call]);
-                outcome
-            }
-            Err(_elapsed) => {
-                let rejected = Rejected::timed_out(this.timeout.name.get(), this.timeout.limit);
-                events::rejected(&rejected);
-                this.timeout.counters.add(&[Count::Call, Count::Rejection]);
-                Err(Failure::Rejected(rejected))
-            }
-        })
+        let mut this = self.project();
+        if let Poll::Ready(outcome) = this.inner.poll(cx) {
+            this.timeout.counters.add(&[Count::Call]);
+            return Poll::Ready(outcome);
+        }
+        if this.timer.is_none() {
+            this.timer
+                .set(Some(unconstrained(tokio::time::sleep(this.timeout.limit))));
+        }
+        let Some(timer) = this.timer.as_pin_mut() else {
+            unreachable!("the timer was set above");
+        };
+        std::task::ready!(timer.poll(cx));
+        let rejected = Rejected::timed_out(this.timeout.name.get(), this.timeout.limit);
+        events::rejected(&rejected);
+        this.timeout.counters.add(&[Count::Call, Count::Rejection]);
+        Poll::Ready(Err(Failure::Rejected(rejected)))
     }
 }

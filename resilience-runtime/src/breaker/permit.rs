@@ -54,41 +54,55 @@ pub struct BreakerPermit<'a> {
 
 impl BreakerPermit<'_> {
     /// The call succeeded.
+    #[inline]
     pub fn success(self) {
         self.settle(Verdict::Success);
     }
 
     /// The call failed.
+    #[inline]
     pub fn failure(self) {
         self.settle(Verdict::Failure);
     }
 
     /// Releases the permit without recording anything: the outcome says nothing about the
     /// dependency's health (for example, an inner bulkhead rejected the call).
+    #[inline]
     pub fn ignore(self) {
         self.settle(Verdict::Release);
     }
 
+    /// Inline: the check for the hot path only; everything else is out of line.
     #[inline]
     fn settle(self, verdict: Verdict) {
         let this = ManuallyDrop::new(self);
-        // A timed permit (`slow_call` set) reads the clock to judge its duration.
-        if this.breaker.config.slow_call_ns != 0 && verdict != Verdict::Release {
-            this.breaker.record_timed(this.word, verdict);
-            return;
-        }
-        // The hot path, inline: a success admitted while closed that finds no failure counted
-        // when it completes has nothing to reset (one relaxed load; `machine.rs`, "The hot
-        // path"). A non-zero payload is a count to reset, or another phase's word (an open
+        // A success admitted while closed, with no slow-call timing, that finds no failure
+        // counted when it completes has nothing to reset (one relaxed load; `machine.rs`, "The
+        // hot path"). A non-zero payload is a count to reset, or another phase's word (an open
         // deadline, trial counts), which `record` finds stale.
         if verdict == Verdict::Success
             && this.word.tag() == Tag::Closed
+            && this.breaker.config.slow_call_ns == 0
             && matches!(this.breaker.config.policy, TripPolicy::Consecutive { .. })
             && this.breaker.core.load(Ordering::Relaxed).payload() == 0
         {
             return;
         }
-        this.breaker.record(this.word, verdict);
+        this.breaker.settle(this.word, verdict);
+    }
+}
+
+impl CircuitBreaker {
+    /// Records a permit's verdict (the window modes' healthy success stays cheap inline; a
+    /// timed permit's record is out of line).
+    #[inline]
+    fn settle(&self, word: Word, verdict: Verdict) {
+        // A timed permit (`slow_call` set) reads the clock to judge its duration.
+        if self.config.slow_call_ns != 0 && verdict != Verdict::Release {
+            self.record_timed(word, verdict);
+        } else {
+            self.record(word, verdict);
+        }
     }
 }
 
@@ -152,71 +166,101 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        assert!(
-            this.is_failure.is_some(),
-            "`BreakerRun` polled after completion"
-        );
-        if this.permit.is_none() {
-            match this.breaker.try_acquire() {
-                Ok(permit) => *this.permit = Some(permit),
-                Err(rejected) => {
-                    *this.is_failure = None;
-                    this.breaker.counters.add(&[Count::Call, Count::Rejection]);
-                    return Poll::Ready(Err(Failure::Rejected(rejected)));
+        // The permit is held here, in the guard, while the body is polled, and goes back into
+        // the future only if the body is pending: a body that finishes at its first poll never
+        // stores it.
+        let permit = match this.permit.take() {
+            Some(permit) => permit,
+            None => {
+                assert!(
+                    this.is_failure.is_some(),
+                    "`BreakerRun` polled after completion"
+                );
+                match this.breaker.try_acquire() {
+                    Ok(permit) => permit,
+                    Err(rejected) => {
+                        *this.is_failure = None;
+                        this.breaker.counters.add(&[Count::Call, Count::Rejection]);
+                        return Poll::Ready(Err(Failure::Rejected(rejected)));
+                    }
                 }
             }
-        }
+        };
         // A panic in the body unwinds through this frame: the guard records it as a failure
         // right there, whoever catches the panic and whenever this future is dropped.
-        let polled = {
-            let _guard = FailOnUnwind(this.permit);
-            this.fut.poll(cx)
-        };
+        let guard = FailOnUnwind(Some(permit));
+        let polled = this.fut.poll(cx);
+        // The body returned: no unwinding to watch for (and none to mistake for the body's
+        // if this poll runs inside another panic's unwinding).
+        let permit = guard.disarm();
         let output = match polled {
             Poll::Ready(output) => output,
-            Poll::Pending => return Poll::Pending,
+            Poll::Pending => {
+                *this.permit = permit;
+                return Poll::Pending;
+            }
         };
-        let (Some(permit), Some(is_failure)) = (this.permit.take(), this.is_failure.take()) else {
+        let (Some(permit), Some(is_failure)) = (permit, this.is_failure.take()) else {
             unreachable!("admitted above and not yet settled");
         };
-        let counters = &this.breaker.counters;
-        match &output {
-            Ok(_) => {
-                permit.success();
-                counters.add(&[Count::Call, Count::Success]);
-            }
-            Err(Failure::Error(error)) => match is_failure(error).into() {
-                ErrorClass::Failed => {
-                    permit.failure();
-                    counters.add(&[Count::Call, Count::Failure]);
-                }
-                ErrorClass::Succeeded => {
-                    permit.success();
-                    counters.add(&[Count::Call, Count::Success]);
-                }
-                ErrorClass::Ignored => {
-                    permit.ignore();
-                    counters.add(&[Count::Call]);
-                }
-            },
-            Err(Failure::Rejected(Rejected::TimedOut { .. })) => {
-                permit.failure();
-                counters.add(&[Count::Call, Count::Failure]);
-            }
-            Err(Failure::Rejected(_)) => {
-                permit.ignore();
-                counters.add(&[Count::Call]);
-            }
-        }
+        settle(this.breaker, permit, &output, is_failure);
         Poll::Ready(output)
     }
 }
 
-/// Settles the permit as a failure if it is dropped during a panic; on the normal path its
-/// drop is one relaxed load of the process's panic count.
-struct FailOnUnwind<'p, 'a>(&'p mut Option<BreakerPermit<'a>>);
+/// Tells `permit` the verdict on `output`, and counts it.
+#[inline]
+fn settle<T, E, C: Into<ErrorClass>>(
+    breaker: &CircuitBreaker,
+    permit: BreakerPermit<'_>,
+    output: &Result<T, Failure<E>>,
+    is_failure: impl FnOnce(&E) -> C,
+) {
+    let counters = &breaker.counters;
+    match output {
+        Ok(_) => {
+            permit.success();
+            counters.add(&[Count::Call, Count::Success]);
+        }
+        Err(Failure::Error(error)) => match is_failure(error).into() {
+            ErrorClass::Failed => {
+                permit.failure();
+                counters.add(&[Count::Call, Count::Failure]);
+            }
+            ErrorClass::Succeeded => {
+                permit.success();
+                counters.add(&[Count::Call, Count::Success]);
+            }
+            ErrorClass::Ignored => {
+                permit.ignore();
+                counters.add(&[Count::Call]);
+            }
+        },
+        Err(Failure::Rejected(Rejected::TimedOut { .. })) => {
+            permit.failure();
+            counters.add(&[Count::Call, Count::Failure]);
+        }
+        Err(Failure::Rejected(_)) => {
+            permit.ignore();
+            counters.add(&[Count::Call]);
+        }
+    }
+}
 
-impl Drop for FailOnUnwind<'_, '_> {
+/// Settles the permit as a failure if it is dropped during a panic: the body's poll unwound.
+/// When the poll returns, [`disarm`](Self::disarm) takes the permit back without a drop.
+struct FailOnUnwind<'a>(Option<BreakerPermit<'a>>);
+
+impl<'a> FailOnUnwind<'a> {
+    /// The permit back, once the body's poll returned normally.
+    #[inline]
+    fn disarm(self) -> Option<BreakerPermit<'a>> {
+        let mut this = ManuallyDrop::new(self);
+        this.0.take()
+    }
+}
+
+impl Drop for FailOnUnwind<'_> {
     #[inline]
     fn drop(&mut self) {
         if std::thread::panicking() {

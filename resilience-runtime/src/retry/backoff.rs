@@ -46,9 +46,9 @@ use std::time::Duration;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use tokio::time::Instant;
 
 use super::RetryConfig;
+use crate::clock::Clock;
 
 /// How a retry delay is randomised, so that callers which failed together do not all retry
 /// together (the thundering herd).
@@ -97,36 +97,32 @@ pub enum Jitter {
 pub struct Backoff<'a> {
     /// The policy's parameters, read in place: a call's future holds a reference, not a copy.
     config: &'a RetryConfig,
+    /// The policy's clock, which `deadline` is on.
+    clock: &'a Clock,
     pub(super) retries: u32,
     /// The last delay handed out (`base` before the first); only decorrelated jitter reads it.
     previous: Duration,
     /// When no retry may end any more (`max_elapsed` after the first attempt began).
-    deadline: Option<Instant>,
+    deadline: Deadline,
 }
 
 impl<'a> Backoff<'a> {
-    /// The delays of a call starting now. Reads the clock only with `max_elapsed`.
+    /// The delays of a call whose retries must end by `deadline` (`max_elapsed` after it
+    /// began), if any.
     #[inline]
-    pub(super) fn new(config: &'a RetryConfig) -> Self {
+    pub(super) fn until(config: &'a RetryConfig, clock: &'a Clock, deadline: Deadline) -> Self {
         Self {
             config,
+            clock,
             retries: 0,
             previous: config.base,
-            deadline: match config.max_elapsed {
-                None => None,
-                Some(limit) => deadline_after(limit),
-            },
+            deadline,
         }
     }
 
     /// Whether a retry after `delay` would start within `max_elapsed` of the first attempt.
     pub(super) fn fits(&self, delay: Duration) -> bool {
-        match self.deadline {
-            None => true,
-            Some(deadline) => Instant::now()
-                .checked_add(delay)
-                .is_some_and(|end| end <= deadline),
-        }
+        self.deadline.fits(self.clock, delay)
     }
 
     /// The delay to wait before the next retry, or `None` when `max` retries were already
@@ -168,11 +164,29 @@ impl<'a> Backoff<'a> {
     }
 }
 
-/// `limit` from now; a deadline past what `Instant` can hold is no deadline.
-#[cold]
-#[inline(never)]
-fn deadline_after(limit: Duration) -> Option<Instant> {
-    Instant::now().checked_add(limit)
+/// When a call's retries must end: a time on its policy's clock, in nanoseconds since the
+/// clock's epoch (8 bytes in the call's future, where an `Option<Instant>` takes 16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Deadline(u64);
+
+impl Deadline {
+    /// No deadline (no `max_elapsed`).
+    pub(super) const NONE: Self = Self(u64::MAX);
+
+    /// `limit` from now on `clock`; a deadline more than 584 years away is none.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn after(clock: &Clock, limit: Duration) -> Self {
+        Self(nanos(clock.elapsed()).saturating_add(nanos(limit)))
+    }
+
+    /// Whether a wait of `delay` from now on `clock` ends by this deadline.
+    fn fits(self, clock: &Clock, delay: Duration) -> bool {
+        self == Self::NONE
+            || nanos(clock.elapsed())
+                .checked_add(nanos(delay))
+                .is_some_and(|end| end <= self.0)
+    }
 }
 
 impl Iterator for Backoff<'_> {

@@ -142,6 +142,11 @@ impl Budget {
         let _ = self.clock.elapsed();
     }
 
+    /// The budget's clock, which the policy's `max_elapsed` deadlines are on too.
+    pub(super) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     /// A call started: one relaxed add, the only cost on the happy path.
     #[inline]
     pub(crate) fn deposit(&self) {

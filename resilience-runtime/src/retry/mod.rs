@@ -10,6 +10,7 @@ mod backoff;
 mod budget;
 #[cfg(all(test, not(loom)))]
 mod budget_tests;
+mod call;
 mod config;
 #[cfg(all(test, loom))]
 mod loom;
@@ -23,8 +24,10 @@ use crate::sync::const_fn;
 use crate::{events, Failure, Rejected};
 
 pub(crate) use self::backoff::random_u128;
+use self::backoff::Deadline;
 pub use self::backoff::{Backoff, Jitter};
 pub(crate) use self::budget::Budget;
+pub use self::call::{Pause, RetryCall};
 pub use self::config::RetryConfig;
 
 /// Why retrying stopped early, as reported: the budget was spent.
@@ -182,6 +185,19 @@ impl RetryPolicy {
         retry_if: impl FnOnce(&E) -> bool,
         retry_after: impl FnOnce(&E) -> Option<Duration>,
     ) -> Option<Duration> {
+        let (cause, hint) = self.judge(outcome, retry_if, retry_after)?;
+        self.retry(backoff, cause, hint)
+    }
+
+    /// Whether `outcome` is one to retry, with why (for events) and the server's hint; a final
+    /// outcome is counted here.
+    #[inline]
+    fn judge<T, E: From<Rejected>>(
+        &self,
+        outcome: &Result<T, Failure<E>>,
+        retry_if: impl FnOnce(&E) -> bool,
+        retry_after: impl FnOnce(&E) -> Option<Duration>,
+    ) -> Option<(&'static str, Option<Duration>)> {
         let retried = match outcome {
             // A success is final, and an open circuit would only refuse the retry again.
             Ok(_) | Err(Failure::Rejected(Rejected::CircuitOpen { .. })) => None,
@@ -194,15 +210,14 @@ impl RetryPolicy {
             Err(Failure::Rejected(rejected)) => retry_if(&E::from(rejected.clone()))
                 .then(|| (rejected.reason(), rejected.retry_after())),
         };
-        let Some((cause, hint)) = retried else {
+        if retried.is_none() {
             self.counters.add(&[if outcome.is_ok() {
                 Count::Success
             } else {
                 Count::Failure
             }]);
-            return None;
-        };
-        self.retry(backoff, cause, hint)
+        }
+        retried
     }
 
     /// The delay before the retry of a failure this policy retries, or `None` when no retry
@@ -252,10 +267,27 @@ impl RetryPolicy {
     /// number.
     #[inline]
     pub fn backoff(&self) -> Backoff<'_> {
+        Backoff::until(&self.config, self.budget.clock(), self.begin())
+    }
+
+    /// The state of one call as `#[retry]` keeps it: [`backoff`](Self::backoff)'s, in fewer
+    /// bytes of the call's future (`call.rs`).
+    #[inline]
+    pub fn call(&self) -> RetryCall<'_> {
+        RetryCall::new(self.begin())
+    }
+
+    /// A call begins: counted, deposited in the budget; its deadline, with `max_elapsed` (the
+    /// only case that reads the clock).
+    #[inline]
+    fn begin(&self) -> Deadline {
         self.counters.add(&[Count::Call]);
         if self.config.budget.is_some() {
             self.budget.deposit();
         }
-        Backoff::new(&self.config)
+        match self.config.max_elapsed {
+            None => Deadline::NONE,
+            Some(limit) => Deadline::after(self.budget.clock(), limit),
+        }
     }
 }
