@@ -624,5 +624,8 @@ pub use resilience_macros::fallback;
 
 pub mod monitor;
 
+#[cfg(feature = "tower")]
+pub mod tower;
+
 #[doc(hidden)]
 pub mod __private;
