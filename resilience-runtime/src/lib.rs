@@ -33,6 +33,8 @@ mod overrides;
 mod rate_limit;
 mod registry;
 mod retry;
+#[cfg(feature = "serde")]
+mod serialize;
 mod snapshot;
 mod stats;
 mod sync;
