@@ -4,7 +4,9 @@
 //! # Seeing instances
 //!
 //! Every breaker, bulkhead, rate limiter, retry and timeout registers itself when it serves
-//! its first call (nothing runs before `main`). [`snapshot`] lists them; [`breaker`],
+//! its first call (nothing runs before `main`); a layer of `resilience::tower` (feature
+//! `tower`) registers its instance, or joins the one registered under its name, when it is
+//! built. [`snapshot`] lists them; [`breaker`],
 //! [`bulkhead`] and [`rate_limiter`] look one up by name — its `name = "..."`, or the path
 //! of the function it guards, like `my_app::client::PaymentClient::charge`.
 //!
