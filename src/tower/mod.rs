@@ -55,6 +55,10 @@
 //! same parameters, or set the parameters once as overrides of the name, which apply to
 //! whichever registers first.
 //!
+//! Building a layer takes the registry's lock and searches it by name: build each layer once,
+//! at startup, and clone it or the services it makes (a layer is a `Copy` reference to its
+//! instance; calls through it take no lock and allocate nothing, as the attributes').
+//!
 //! # `poll_ready`
 //!
 //! Every service's `poll_ready` is its inner service's, and no layer makes it pending or
