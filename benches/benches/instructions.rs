@@ -11,7 +11,10 @@
 //! Instructions per call are the difference between the two totals divided by the difference
 //! in calls, which cancels the program's setup. Entries: `plain`, `floor` (a clock read and
 //! the plain call), `ours` (the rate limit), `governor-check`, `governor-until-ready`, and our
-//! other attributes: `retry`, `breaker`, `breaker-window`, `breaker-time-window`.
+//! other attributes: `retry`, `breaker`, `breaker-window`, `breaker-time-window`; and the
+//! `tower` layers around `plain` as a `service_fn`, each call a `ready()` and a `call`:
+//! `tower-plain` (no layer), `tower-breaker` (our `CircuitBreakerLayer`), `tower-bulkhead`
+//! (our `BulkheadLayer`) and tower's own `tower-concurrency-limit` (`ConcurrencyLimitLayer`).
 
 #[allow(dead_code)] // the helpers the other benches use
 mod common;
@@ -20,6 +23,7 @@ mod ours;
 use std::hint::black_box;
 
 use tokio::runtime::Builder;
+use tower::{Layer, Service, ServiceExt};
 
 use common::{check, governor_limiter, plain, runtime};
 use ours::{breaker_consecutive, breaker_time_window, breaker_window, rate_limited, retried};
@@ -29,13 +33,20 @@ fn main() {
     let (Some(entry), Some(calls)) = (args.next(), args.next()) else {
         // `cargo bench` runs every bench binary without arguments: nothing to count then.
         eprintln!(
-            "usage: instructions <plain|floor|ours|governor-check|governor-until-ready|retry|breaker|breaker-window|breaker-time-window> <calls>"
+            "usage: instructions <plain|floor|ours|governor-check|governor-until-ready|retry|breaker|breaker-window|breaker-time-window|tower-plain|tower-breaker|tower-bulkhead|tower-concurrency-limit> <calls>"
         );
         return;
     };
     let calls: u64 = calls.parse().expect("a number of calls");
     let rt = runtime(Builder::new_current_thread());
     let governor = governor_limiter();
+    let service = tower::service_fn(plain);
+    let mut tower_plain = service;
+    let mut tower_breaker =
+        resilience::tower::CircuitBreakerLayer::named("instructions-tower").layer(service);
+    let mut tower_bulkhead =
+        resilience::tower::BulkheadLayer::named("instructions-tower", 1024).layer(service);
+    let mut concurrency_limit = tower::limit::ConcurrencyLimitLayer::new(1024).layer(service);
     rt.block_on(async {
         for i in 0..calls {
             let i = black_box(i);
@@ -53,6 +64,12 @@ fn main() {
                 "governor-check" => {
                     governor.check().expect("a permit every nanosecond");
                     check(plain(i).await);
+                }
+                "tower-plain" => check(tower_plain.ready().await.unwrap().call(i).await),
+                "tower-breaker" => check(tower_breaker.ready().await.unwrap().call(i).await),
+                "tower-bulkhead" => check(tower_bulkhead.ready().await.unwrap().call(i).await),
+                "tower-concurrency-limit" => {
+                    check(concurrency_limit.ready().await.unwrap().call(i).await);
                 }
                 "governor-until-ready" => {
                     governor.until_ready().await;
