@@ -301,6 +301,23 @@
 //!   later: the overridden configuration is read once, at the first call, like any instance's.
 //!   Functions that share a `name` and a `key` share one map of keys.
 
+//!
+//! # Features
+//!
+//! All off by default; each adds behaviour or an integration, none is needed by generated code.
+//!
+//! | feature | what it adds | dependencies |
+//! |---|---|---|
+//! | `tracing` | state transitions, rejections and retries as `tracing` events ([`monitor`]) | `tracing` |
+//! | `metrics` | counters and gauges through the `metrics` facade ([`monitor`]) | `metrics` |
+//! | `stats` | per-instance counters in [`monitor::snapshot`] (an atomic add per call) | — |
+//! | `serde` | `Serialize` for snapshots: the JSON of an admin endpoint ([`monitor`], "JSON") | `serde` (no derive) |
+//! | `tower` | `resilience::tower`: layers over the same named instances as the attributes | `tower-service`, `tower-layer` |
+//!
+//! `examples/observability.rs` puts them together: a hyper server exposing `/metrics`
+//! (Prometheus) and `/resilience` (the JSON snapshot), with `docs/grafana-dashboard.json`
+//! graphing the metrics.
+
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
 
 pub use resilience_runtime::{Attempt, CallId, Failure, Rejected};
@@ -762,6 +779,9 @@ pub use resilience_macros::fallback;
 pub use resilience_macros::hedge;
 
 pub mod monitor;
+
+#[cfg(feature = "tower")]
+pub mod tower;
 
 #[doc(hidden)]
 pub mod __private;

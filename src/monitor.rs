@@ -3,8 +3,10 @@
 //!
 //! # Seeing instances
 //!
-//! Every breaker, bulkhead, rate limiter, retry, timeout and hedge registers itself when it serves
-//! its first call (nothing runs before `main`). [`snapshot`] lists them; [`breaker`],
+//! Every breaker, bulkhead, rate limiter, retry, timeout and hedge registers itself when it
+//! serves its first call (nothing runs before `main`); a layer of `resilience::tower` (feature
+//! `tower`) registers its instance, or joins the one registered under its name, when it is
+//! built. [`snapshot`] lists them; [`breaker`],
 //! [`bulkhead`] and [`rate_limiter`] look one up by name — its `name = "..."`, or the path
 //! of the function it guards, like `my_app::client::PaymentClient::charge`.
 //!
@@ -47,6 +49,71 @@
 //! successes, failures, rejections, retries; a hedge's `hedges` sent and `hedges_won`, the
 //! calls a hedge answered first). They cost an atomic add per call, so they are
 //! opt-in; without the feature they read zero.
+//!
+//! # JSON (feature `serde`)
+//!
+//! With the `serde` feature, [`InstanceSnapshot`] and its parts ([`Stats`],
+//! [`InstanceConfig`], [`BreakerState`], [`InstanceKind`]) implement `serde::Serialize`, so
+//! an admin endpoint returns `serde_json::to_string(&monitor::snapshot())`:
+//!
+//! ```
+//! use resilience::{circuit_breaker, monitor, Rejected};
+//!
+//! #[circuit_breaker(name = "json-doc", threshold = 5)]
+//! async fn charge() -> Result<(), Rejected> { Ok(()) }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! charge().await.unwrap();
+//! let json = serde_json::to_value(monitor::snapshot()).unwrap();
+//! let breaker = &json.as_array().unwrap()[0];
+//! assert_eq!(breaker["state"], "closed");
+//! assert_eq!(breaker["config"]["policy"]["threshold"], 5);
+//! # }
+//! ```
+//!
+//! The snapshot is an array with one object per instance; the rules: keys are the
+//! attributes' parameter names, as in override keys; names are the strings of events and
+//! labels; **every duration is a number of seconds** (fractional); a field that does not apply
+//! to the instance's kind is left out, one that applies but has no value now is `null`.
+//!
+//! ```json
+//! [
+//!   { "name": "payment", "kind": "circuit_breaker",
+//!     "state": "open", "in_state": 3.0, "open_period": 30.0,
+//!     "failure_rate": null, "slow_rate": null,
+//!     "config": { "policy": { "kind": "consecutive", "threshold": 2 },
+//!                 "timeout": 30.0, "timeout_max": 30.0, "half_open": 1,
+//!                 "slow_call": 2.0, "slow_call_rate": 1.0 },
+//!     "stats": { "calls": 2, "successes": 0, "failures": 2, "rejections": 0,
+//!                "retries": 0, "budget_exhausted": 0, "hedges": 0, "hedges_won": 0 } },
+//!   { "name": "hosts", "key": "db-1", "kind": "circuit_breaker", "state": "closed", ... },
+//!   { "name": "db", "kind": "bulkhead", "available": 4, "waiting": 0,
+//!     "config": { "max": 4, "max_wait": 0.05, "queue": null }, "stats": { ... } },
+//!   { "name": "github", "kind": "rate_limit", "available": 5, "waiting": 0,
+//!     "config": { "rate": 10, "per": 1.0, "burst": 5, "max_wait": null }, "stats": { ... } },
+//!   { "name": "payments", "kind": "retry",
+//!     "config": { "max": 1, "base": 0.25, "max_delay": 10.0, "jitter": "none",
+//!                 "budget": 0.2, "budget_min": 10, "max_elapsed": null }, "stats": { ... } },
+//!   { "name": "my_app::search", "kind": "timeout", "config": { "limit": 1.5 }, "stats": { ... } },
+//!   { "name": "search", "kind": "hedge",
+//!     "config": { "delay": "p99.9", "max": 2, "budget": 0.05 }, "stats": { ... } }
+//! ]
+//! ```
+//!
+//! | field | kinds | value |
+//! |---|---|---|
+//! | `name`, `kind` | all | the instance name; `circuit_breaker`, `bulkhead`, `rate_limit`, `retry`, `timeout`, `hedge` |
+//! | `key` | keyed instances | the key's `Display` text (the instance is `name[key]`); absent otherwise |
+//! | `state`, `in_state`, `open_period` | breaker | `closed`, `open`, `half_open`, `forced_open`, `forced_closed`; seconds; seconds |
+//! | `failure_rate`, `slow_rate` | breaker | the window's fractions, `null` for a consecutive breaker, an empty window, or no `slow_call` |
+//! | `available`, `waiting` | bulkhead, rate limit | free slots or permits; waiting callers |
+//! | `config.policy` | breaker | `{"kind": "consecutive", "threshold"}`, `{"kind": "failure_rate", "failure_rate", "window", "min_calls"}` or `{"kind": "time_window", "failure_rate", "window" (seconds), "buckets", "min_calls"}` |
+//! | `config.delay` | hedge | seconds, or the percentile as written (`"p95"`) |
+//! | `config.*` | all | the parameters in force, overrides applied: `null` for "forever", "unbounded" or "none" |
+//! | `stats` | all | the [`Stats`] counters (zeros without the `stats` feature) |
+//!
+//! `tests/serde_json.rs` pins this shape for every kind.
 //!
 //! # Manual control
 //!

@@ -15,7 +15,10 @@
 //! `tokio-timeout` (`tokio::time::timeout` around the plain call), `hedge` (a fixed delay) and
 //! `hedge-p95` (a percentile delay), and tower's `Hedge` at p95, `tower-hedge`; keyed, over
 //! 1 000 keys seen before counting: `breaker-keyed`, `bulkhead-keyed`, `rate-limit-keyed`, and
-//! governor's keyed limiter, `governor-check-key`.
+//! governor's keyed limiter, `governor-check-key`; and the `tower` layers around `plain` as a
+//! `service_fn`, each call a `ready()` and a `call`: `tower-plain` (no layer), `tower-breaker`
+//! (our `CircuitBreakerLayer`), `tower-bulkhead` (our `BulkheadLayer`) and tower's own
+//! `tower-concurrency-limit` (`ConcurrencyLimitLayer`).
 
 #[allow(dead_code)] // the helpers the other benches use
 mod common;
@@ -25,8 +28,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use tokio::runtime::Builder;
-
-use tower::{Service as _, ServiceExt as _};
+use tower::{Layer as _, Service as _, ServiceExt as _};
 
 use common::{check, governor_limiter, plain, runtime, tower_hedge};
 use ours::{
@@ -39,7 +41,7 @@ fn main() {
     let (Some(entry), Some(calls)) = (args.next(), args.next()) else {
         // `cargo bench` runs every bench binary without arguments: nothing to count then.
         eprintln!(
-            "usage: instructions <plain|floor|ours|governor-check|governor-until-ready|retry|breaker|breaker-window|breaker-time-window|timeout|tokio-timeout|hedge|hedge-p95|tower-hedge|breaker-keyed|bulkhead-keyed|rate-limit-keyed|governor-check-key> <calls>"
+            "usage: instructions <plain|floor|ours|governor-check|governor-until-ready|retry|breaker|breaker-window|breaker-time-window|timeout|tokio-timeout|hedge|hedge-p95|tower-hedge|breaker-keyed|bulkhead-keyed|rate-limit-keyed|governor-check-key|tower-plain|tower-breaker|tower-bulkhead|tower-concurrency-limit> <calls>"
         );
         return;
     };
@@ -50,6 +52,13 @@ fn main() {
     let per_second = std::num::NonZeroU32::new(1_000_000_000).expect("non-zero");
     let keyed: governor::DefaultKeyedRateLimiter<&'static str> =
         governor::RateLimiter::keyed(governor::Quota::per_second(per_second));
+    let service = tower::service_fn(plain);
+    let mut tower_plain = service;
+    let mut tower_breaker =
+        resilience::tower::CircuitBreakerLayer::named("instructions-tower").layer(service);
+    let mut tower_bulkhead =
+        resilience::tower::BulkheadLayer::named("instructions-tower", 1024).layer(service);
+    let mut concurrency_limit = tower::limit::ConcurrencyLimitLayer::new(1024).layer(service);
     rt.block_on(async {
         // Every key seen before the counted calls, in every entry alike.
         for i in 0..HOSTS as u64 {
@@ -106,6 +115,12 @@ fn main() {
                 .check_key(&host(i))
                 .expect("a permit every nanosecond");
             check(plain(i).await);
+        }),
+        "tower-plain" => count!(|i| check(tower_plain.ready().await.unwrap().call(i).await)),
+        "tower-breaker" => count!(|i| check(tower_breaker.ready().await.unwrap().call(i).await)),
+        "tower-bulkhead" => count!(|i| check(tower_bulkhead.ready().await.unwrap().call(i).await)),
+        "tower-concurrency-limit" => count!(|i| {
+            check(concurrency_limit.ready().await.unwrap().call(i).await);
         }),
         "governor-check" => count!(|i| {
             governor.check().expect("a permit every nanosecond");

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use crate::{BreakerState, Rejected};
 
-/// The state names used in events and labels.
-#[cfg(any(feature = "tracing", feature = "metrics"))]
+/// The state names used in events, labels and serialized snapshots.
+#[cfg(any(feature = "tracing", feature = "metrics", feature = "serde"))]
 pub(crate) fn state_name(state: BreakerState) -> &'static str {
     match state {
         BreakerState::Closed => "closed",

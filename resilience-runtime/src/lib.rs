@@ -36,6 +36,8 @@ mod overrides;
 mod rate_limit;
 mod registry;
 mod retry;
+#[cfg(feature = "serde")]
+mod serialize;
 mod snapshot;
 mod stats;
 mod sync;
@@ -53,7 +55,9 @@ pub use name::InstanceName;
 pub use outcome::Failure;
 pub use overrides::{configure, env_key, override_errors, ConfigError};
 pub use rate_limit::{RateLimitConfig, RateLimitRun, RateLimiter};
-pub use registry::{breaker, bulkhead, rate_limiter, registered, Instance, Registered, Site};
+pub use registry::{
+    adopt, breaker, bulkhead, rate_limiter, registered, Instance, Registered, Site,
+};
 pub use retry::{Backoff, Jitter, Pause, RetryCall, RetryConfig, RetryPolicy};
 pub use snapshot::{snapshot, InstanceConfig, InstanceKind, InstanceSnapshot};
 pub use stats::Stats;

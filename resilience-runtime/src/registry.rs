@@ -213,24 +213,55 @@ impl<T: Registered> Site<T> {
 /// The instance `own` resolves to, and the overrides it refused (none if another instance
 /// serves it).
 fn resolve<T: Registered>(own: &'static T) -> (&'static T, Vec<ConfigError>) {
-    let name = own.instance_name();
+    // An overridden instance is allocated once and lives for the rest of the process, like
+    // the static it replaces.
+    register(own, |own, overridden| overridden.map_or(own, leak))
+}
+
+/// The registered instance named like `own` (an explicit name), or `own` itself, with its
+/// overrides applied, allocated once and registered for the rest of the process: how a
+/// `tower` layer built by name joins the functions that declare that name. Nothing is
+/// allocated when the name is already registered. Refused overrides are reported, with no
+/// lock held.
+///
+/// ```
+/// use resilience_runtime::{adopt, Bulkhead, BulkheadConfig, InstanceName, Site};
+///
+/// static DB: Site<Bulkhead> = Site::new(Bulkhead::new(BulkheadConfig::new(InstanceName::given("db"), 4)));
+/// let layer = adopt(Bulkhead::new(BulkheadConfig::new(InstanceName::given("db"), 8)));
+/// assert_eq!(layer.config().max(), 8, "registered first: its configuration decides");
+/// assert!(std::ptr::eq(DB.get(), layer), "same name, same bulkhead");
+/// ```
+#[doc(hidden)]
+pub fn adopt<T: Registered>(own: T) -> &'static T {
+    let (instance, refused) = register(own, |own, overridden| leak(overridden.unwrap_or(own)));
+    overrides::report(&refused);
+    instance
+}
+
+fn leak<T>(instance: T) -> &'static T {
+    Box::leak(Box::new(instance))
+}
+
+/// Registers `own` (or its overridden copy) unless an instance of its explicit name already
+/// is: `keep` makes the instance that registers live for the process.
+fn register<T: Registered, O: std::borrow::Borrow<T>>(
+    own: O,
+    keep: impl FnOnce(O, Option<T>) -> &'static T,
+) -> (&'static T, Vec<ConfigError>) {
+    let name = own.borrow().instance_name();
     if let Some(existing) = shared(&lock(), name) {
         return (existing, Vec::new());
     }
     // Overrides are read once, here, without the registry's lock.
-    let (overridden, refused) = own.overridden();
+    let (overridden, refused) = own.borrow().overridden();
     let mut registry = lock();
     if let Some(existing) = shared(&registry, name) {
         // A function sharing the name registered first, meanwhile: its instance serves, and
         // the same overrides were its to report. `overridden` is dropped, not leaked.
         return (existing, Vec::new());
     }
-    // An overridden instance is allocated once and lives for the rest of the process, like
-    // the static it replaces.
-    let instance: &'static T = match overridden {
-        Some(overridden) => Box::leak(Box::new(overridden)),
-        None => own,
-    };
+    let instance = keep(own, overridden);
     let entry = T::wrap(instance);
     registry.push(entry);
     drop(registry);

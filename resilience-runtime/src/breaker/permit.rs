@@ -143,6 +143,50 @@ pin_project! {
     }
 }
 
+impl CircuitBreaker {
+    /// [`try_acquire`](Self::try_acquire), with a refusal counted in the
+    /// [`stats`](Self::stats) as [`run`](Self::run) counts it: for callers that must know
+    /// the verdict before they start the call (a `tower` service, which must not call its
+    /// inner service when the breaker refuses), and then hand the permit to
+    /// [`BreakerPermit::run`].
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected::CircuitOpen`], as [`try_acquire`](Self::try_acquire) returns it.
+    #[inline]
+    pub fn admit(&self) -> Result<BreakerPermit<'_>, Rejected> {
+        self.try_acquire().inspect_err(|_| {
+            self.counters.add(&[Count::Call, Count::Rejection]);
+        })
+    }
+}
+
+impl<'a> BreakerPermit<'a> {
+    /// Runs `fut` under this permit and records its outcome, as
+    /// [`CircuitBreaker::run`] does once it has admitted a call.
+    ///
+    /// ```
+    /// use resilience_runtime::{BreakerConfig, CircuitBreaker, Failure, InstanceName};
+    ///
+    /// static B: CircuitBreaker = CircuitBreaker::new(BreakerConfig::new(InstanceName::given("ledger")));
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let permit = B.admit().expect("closed");
+    /// let call = permit.run(async { Ok::<u32, Failure<String>>(7) }, |_: &String| true);
+    /// assert_eq!(call.await.unwrap(), 7);
+    /// # }
+    /// ```
+    pub fn run<F, P>(self, fut: F, is_failure: P) -> BreakerRun<'a, F, P> {
+        BreakerRun {
+            breaker: self.breaker,
+            permit: Some(self),
+            is_failure: Some(is_failure),
+            fut,
+        }
+    }
+}
+
 impl<'a, F, P> BreakerRun<'a, F, P> {
     /// A call of `fut` through `breaker`, not yet admitted.
     pub(super) fn new(breaker: &'a CircuitBreaker, fut: F, is_failure: P) -> Self {
@@ -176,11 +220,10 @@ where
                     this.is_failure.is_some(),
                     "`BreakerRun` polled after completion"
                 );
-                match this.breaker.try_acquire() {
+                match this.breaker.admit() {
                     Ok(permit) => permit,
                     Err(rejected) => {
                         *this.is_failure = None;
-                        this.breaker.counters.add(&[Count::Call, Count::Rejection]);
                         return Poll::Ready(Err(Failure::Rejected(rejected)));
                     }
                 }
