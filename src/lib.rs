@@ -263,6 +263,7 @@ pub mod runtime {
 /// | `failure_if = path` | every `Err` | `fn(&E) -> bool`; errors for which it returns false count as successes |
 /// | `ignore_if = path` | none | `fn(&E) -> bool`; errors for which it returns true are recorded as neither success nor failure, whatever `failure_if` says; a half-open trial ending so gives its place back |
 /// | `name = "payment"` | the function's path | functions with the same name share one breaker |
+/// | `shared` | off | with `name`: the breaker is fleet-wide once the process is linked (the `fleet` feature, `resilience::fleet::connect`): a trip in any replica opens every replica, and the fleet admits `half_open` trials in total. Without the feature or the link, local |
 /// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
 ///
 /// Closed → (threshold reached) → open → (`timeout` elapsed) → half-open → `half_open`
@@ -322,6 +323,7 @@ pub use resilience_macros::circuit_breaker;
 /// | `budget_min = 10` | `10` | the budget's reserve: retries per second always allowed, whatever the share |
 /// | `context = name` | none | binds `name:` [`Attempt`] inside the body: the attempt's `number()` (0 first), `is_retry()`, and the `call_id()` shared by every attempt of the call |
 /// | `name = "payments"` | the function's path | functions with the same name share one retry instance, hence one budget |
+/// | `shared` | off | with `name`: marks the budget fleet-wide (the `fleet` feature). Accepted in every build; in this version the budget stays per replica (see `resilience::fleet`) |
 /// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
 ///
 /// Each attempt gets fresh clones of the owned arguments, so they must be `Clone`; references
@@ -510,6 +512,7 @@ pub use resilience_macros::bulkhead;
 /// | `burst = N` | `rate` | permits that may be taken at once after a quiet period (the bucket's capacity) |
 /// | `max_wait = "2s"` | wait forever | how long a caller may wait for its permit; a caller whose permit would come later is refused at once with [`Rejected::RateLimited`], without waiting to find out; `"0s"` never waits |
 /// | `name = "github"` | the function's path | same name, same limiter: one quota for every function that names it |
+/// | `shared` | off | with `name`: the quota is fleet-wide once the process is linked (the `fleet` feature, `resilience::fleet::connect`). Without the feature or the link, local |
 /// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
 ///
 /// The limiter is GCRA (governor's algorithm): one permit every `per / rate`, with `burst`
@@ -622,6 +625,8 @@ pub use resilience_macros::timeout;
 /// ```
 pub use resilience_macros::fallback;
 
+#[cfg(feature = "fleet")]
+pub mod fleet;
 pub mod monitor;
 
 #[doc(hidden)]

@@ -40,6 +40,9 @@
 //! successes, failures, rejections, retries). They cost an atomic add per call, so they are
 //! opt-in; without the feature they read zero.
 //!
+//! With the `fleet` feature, `fleet_status` says whether the process is linked to the
+//! fleet's Redis, since when, and the link's last error (`resilience::fleet`).
+//!
 //! # Manual control
 //!
 //! A [`CircuitBreaker`] handle can be forced open (every call rejected), forced closed (every
@@ -105,6 +108,7 @@
 //! | `retrying` | `debug` | `name`, `attempt` (the retry about to happen, from 1), `delay_ms`, `cause` (`error`, or a rejection reason) |
 //! | `retries exhausted` | `info` | `name`, `attempts`, `cause` (the last failure's, or `budget`: the retry budget was spent, or `max_elapsed`: the next delay would end past it) |
 //! | `resilience override ignored; the compiled-in value stays` | `warn` | `key`, `value`, `reason` |
+//! | `fleet link changed` (the `fleet` feature) | `warn` when down, `info` when linked | `linked`, `error` |
 //!
 //! | metric | type | labels |
 //! |---|---|---|
@@ -114,6 +118,7 @@
 //! | `resilience_retries_total` | counter | `name`, `cause` |
 //! | `resilience_retries_exhausted_total` | counter | `name` |
 //! | `resilience_retry_budget_exhausted_total` | counter: failed calls not retried because the budget was spent | `name` |
+//! | `resilience_fleet_linked` (the `fleet` feature) | gauge: 1 linked to the fleet's Redis, 0 not | none |
 //!
 //! State names in events and labels: `closed`, `open`, `half_open`, `forced_open`,
 //! `forced_closed`.
@@ -123,3 +128,6 @@ pub use resilience_runtime::{
     Bulkhead, CircuitBreaker, ConfigError, InstanceConfig, InstanceKind, InstanceSnapshot,
     RateLimiter, Stats,
 };
+
+#[cfg(feature = "fleet")]
+pub use resilience_runtime::fleet::{status as fleet_status, FleetStatus};

@@ -114,6 +114,12 @@ pub(crate) fn layer(layer: &Layer, errors: &mut Errors) {
         LayerArgs::CircuitBreaker(args) => circuit_breaker(args, errors),
         LayerArgs::Retry(args) => {
             name(args.name.as_ref(), errors);
+            shared(
+                Kind::Retry,
+                args.shared.as_ref(),
+                args.name.as_ref(),
+                errors,
+            );
             count(retry::MAX, args.max.as_ref(), errors);
             time(retry::MAX_ELAPSED, args.max_elapsed.as_ref(), errors);
             count(retry::BUDGET_MIN, args.budget_min.as_ref(), errors);
@@ -180,6 +186,12 @@ pub(crate) fn layer(layer: &Layer, errors: &mut Errors) {
 /// A breaker's ranges and the rules between its parameters.
 fn circuit_breaker(args: &crate::args::BreakerArgs, errors: &mut Errors) {
     name(args.name.as_ref(), errors);
+    shared(
+        Kind::CircuitBreaker,
+        args.shared.as_ref(),
+        args.name.as_ref(),
+        errors,
+    );
     count(breaker::THRESHOLD, args.threshold.as_ref(), errors);
     time(breaker::TIMEOUT, args.timeout.as_ref(), errors);
     time(breaker::TIMEOUT_MAX, args.timeout_max.as_ref(), errors);
@@ -310,6 +322,12 @@ fn timeout_max(args: &crate::args::BreakerArgs, errors: &mut Errors) {
 /// `rate` is required; every value within `resilience_config::rate_limit`'s limits.
 fn rate_limit(args: &crate::args::RateLimitArgs, errors: &mut Errors) {
     name(args.name.as_ref(), errors);
+    shared(
+        Kind::RateLimit,
+        args.shared.as_ref(),
+        args.name.as_ref(),
+        errors,
+    );
     match &args.rate {
         None => errors.add(syn::Error::new(
             args.span,
@@ -353,5 +371,23 @@ fn name(value: Option<&Spanned<LitStr>>, errors: &mut Errors) {
             value.span,
             errors,
         );
+    }
+}
+
+/// `shared` needs `name`: replicas find one another's instance by it in Redis.
+fn shared(
+    kind: Kind,
+    shared: Option<&Spanned<()>>,
+    name: Option<&Spanned<LitStr>>,
+    errors: &mut Errors,
+) {
+    if let (Some(shared), None) = (shared, name) {
+        errors.add(syn::Error::new(
+            shared.span,
+            format!(
+                "`shared` needs `name`: the replicas of a fleet find one instance by its name, like #[{}(name = \"payment\", shared)]",
+                kind.name()
+            ),
+        ));
     }
 }

@@ -27,6 +27,8 @@ mod bulkhead;
 mod clock;
 mod error;
 mod events;
+#[cfg(feature = "fleet")]
+pub mod fleet;
 mod name;
 mod outcome;
 mod overrides;

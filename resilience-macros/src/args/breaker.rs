@@ -1,6 +1,6 @@
 //! `#[circuit_breaker(threshold = 3, timeout = "10s", timeout_max = "5m", half_open = 1, failure_rate = 0.5,
 //! window = 100 | "30s", buckets = 10, min_calls = 100, slow_call = "2s", slow_call_rate = 1.0, failure_if = path,
-//! ignore_if = path, name = "...", crate = "...")]`
+//! ignore_if = path, name = "...", shared, crate = "...")]`
 //!
 //! The defaults are `resilience_config::breaker`'s, the ones the runtime's overrides use.
 
@@ -24,6 +24,7 @@ const KEYS: &[&str] = &[
     "failure_if",
     "ignore_if",
     "name",
+    "shared",
     "crate",
 ];
 
@@ -43,6 +44,8 @@ pub(crate) struct BreakerArgs {
     pub(crate) failure_if: Option<Spanned<Path>>,
     pub(crate) ignore_if: Option<Spanned<Path>>,
     pub(crate) name: Option<Spanned<LitStr>>,
+    /// `shared`: the breaker joins the fleet (needs `name`).
+    pub(crate) shared: Option<Spanned<()>>,
 }
 
 /// A `window` as written: a count of calls or a duration (nanoseconds).
@@ -76,7 +79,12 @@ impl BreakerArgs {
         let mut errors = Errors::default();
         for RawArg { key, value } in raw {
             let Some(key) = key else {
-                errors.add(super::expected_key(Kind::CircuitBreaker, &value, KEYS));
+                errors.push(super::shared_flag(
+                    &mut args.shared,
+                    Kind::CircuitBreaker,
+                    &value,
+                    KEYS,
+                ));
                 continue;
             };
             let result = match key.to_string().as_str() {

@@ -1,11 +1,13 @@
-//! `#[rate_limit(rate = 100, per = "1s", burst = 10, max_wait = "2s", name = "...", crate = "...")]`
+//! `#[rate_limit(rate = 100, per = "1s", burst = 10, max_wait = "2s", name = "...", shared, crate = "...")]`
 
 use proc_macro2::Span;
 use syn::LitStr;
 
 use super::{duration, int, set_once, string, unknown_key, Errors, Kind, RawArg, Spanned};
 
-const KEYS: &[&str] = &["rate", "per", "burst", "max_wait", "name", "crate"];
+const KEYS: &[&str] = &[
+    "rate", "per", "burst", "max_wait", "name", "shared", "crate",
+];
 
 /// The rate limit's parameters as written; `rate` is required.
 pub(crate) struct RateLimitArgs {
@@ -14,6 +16,8 @@ pub(crate) struct RateLimitArgs {
     pub(crate) burst: Option<Spanned<u32>>,
     pub(crate) max_wait: Option<Spanned<u64>>,
     pub(crate) name: Option<Spanned<LitStr>>,
+    /// `shared`: the limit holds for the whole fleet (needs `name`).
+    pub(crate) shared: Option<Spanned<()>>,
     /// The attribute's span, to point at when `rate` is missing.
     pub(crate) span: Span,
 }
@@ -26,12 +30,18 @@ impl RateLimitArgs {
             burst: None,
             max_wait: None,
             name: None,
+            shared: None,
             span,
         };
         let mut errors = Errors::default();
         for RawArg { key, value } in raw {
             let Some(key) = key else {
-                errors.add(super::expected_key(Kind::RateLimit, &value, KEYS));
+                errors.push(super::shared_flag(
+                    &mut args.shared,
+                    Kind::RateLimit,
+                    &value,
+                    KEYS,
+                ));
                 continue;
             };
             let result = match key.to_string().as_str() {

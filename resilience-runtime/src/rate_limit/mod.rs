@@ -138,6 +138,8 @@ pub struct RateLimitConfig {
     /// `None`: the rate.
     pub(crate) burst: Option<u32>,
     pub(crate) max_wait: Option<Duration>,
+    /// `shared`: the limit holds for the fleet (the `fleet` feature); in the padding.
+    pub(crate) fleet: bool,
 }
 
 impl RateLimitConfig {
@@ -150,7 +152,29 @@ impl RateLimitConfig {
             per: Duration::from_nanos(limits::DEFAULT_PER_NANOS),
             burst: None,
             max_wait: None,
+            fleet: false,
         }
+    }
+
+    /// Holds the limit for the whole fleet (the attribute's `shared`, which needs an explicit
+    /// name): with the `fleet` feature and a linked process, permits are leased from Redis
+    /// in batches. Otherwise the limit is local.
+    ///
+    /// ```
+    /// use resilience_runtime::{InstanceName, RateLimitConfig};
+    ///
+    /// const GITHUB: RateLimitConfig = RateLimitConfig::new(InstanceName::given("github"), 5000).with_fleet();
+    /// assert!(GITHUB.fleet());
+    /// ```
+    #[must_use]
+    pub const fn with_fleet(mut self) -> Self {
+        self.fleet = true;
+        self
+    }
+
+    /// Whether the limit holds for the fleet ([`with_fleet`](Self::with_fleet)).
+    pub const fn fleet(&self) -> bool {
+        self.fleet
     }
 
     /// The period `rate` is counted over (longer than zero); one second without it.
