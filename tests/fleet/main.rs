@@ -43,6 +43,7 @@ fn main() {
             half_open_fleet_wide,
         ),
         ("a_crashed_trial_owners_lease_expires", crashed_owner),
+        ("three_replicas_share_one_quota", shared_quota),
         ("redis_killed_and_restarted", redis_restart),
         ("unreachable_at_startup_links_later", unreachable_at_startup),
     ];
@@ -249,6 +250,41 @@ fn crashed_owner() {
     // Then it expires, and the survivor takes it: exactly its 2 trials run (they hang too).
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(replicas[1].number("storm payment 1000 60000"), 2);
+}
+
+fn shared_quota() {
+    let redis = Redis::start();
+    let mut replicas = fleet(&redis, 3, &[]);
+    // Each replica joins (its first call, before any lease, is the local limiter's), and the
+    // quiet second after it lets the fleet's bucket fill up again: a burst of 10.
+    for replica in &mut replicas {
+        assert_eq!(replica.number("hammer 1"), 1);
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    // 50 per second and a burst of 10 for the fleet: over 3 s, at most 50 × 3.1 + 10 = 165
+    // (a lease lives up to `per / 10`), and 5 more for the replicas' windows starting a few
+    // milliseconds apart; a replica alone would admit 160, three unshared replicas 480.
+    for replica in &mut replicas {
+        replica.send("hammer 3000");
+    }
+    let admitted: Vec<u64> = replicas
+        .iter_mut()
+        .map(|r| r.read().parse().unwrap())
+        .collect();
+    let total: u64 = admitted.iter().sum();
+    println!("admitted {admitted:?}, {total} in all");
+    assert!(total <= 170, "the fleet admitted {total} > 170");
+    assert!(
+        total >= 120,
+        "the fleet admitted only {total}: leases starve it"
+    );
+    for (replica, admitted) in replicas.iter_mut().zip(&admitted) {
+        assert_eq!(
+            replica.number("calls quota"),
+            admitted + 1,
+            "bodies ran = admitted"
+        );
+    }
 }
 
 fn redis_restart() {

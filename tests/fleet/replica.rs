@@ -6,7 +6,7 @@
 //! | `call NAME ok` / `call NAME fail` | `ran` or `rejected` (the body ran or not) |
 //! | `state NAME` | the breaker's state (`Closed`, `Open`, ...), `none` before its first call |
 //! | `storm NAME MS HOLD_MS` | calls every 5 ms for `MS`, each body holding `HOLD_MS` and succeeding; the bodies started meanwhile |
-//! | `quota N` | `N` calls of the shared rate limit at once (no waiting): how many it admitted |
+//! | `hammer MS` | a call of the shared rate limit (`quota`: 50 per second, burst 10, no waiting) every millisecond for `MS`: how many it admitted |
 //! | `linked` | `true` or `false` |
 //! | `calls NAME` | how many bodies of `NAME` ran so far |
 
@@ -132,15 +132,7 @@ async fn serve(url: &str) {
             )
             .await
             .to_string(),
-            ["quota", n] => {
-                let mut admitted = 0;
-                for _ in 0..n.parse::<u32>().unwrap() {
-                    if quota().await.is_ok() {
-                        admitted += 1;
-                    }
-                }
-                admitted.to_string()
-            }
+            ["hammer", ms] => hammer(ms.parse().unwrap()).await.to_string(),
             ["linked"] => fleet::status().linked.to_string(),
             ["calls", name] => counter(name).load(Ordering::SeqCst).to_string(),
             _ => format!("unknown command {line}"),
@@ -158,4 +150,17 @@ async fn storm(name: &'static str, ms: u64, hold: u64) -> u64 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     counter(name).load(Ordering::SeqCst) - before
+}
+
+/// Calls `quota` every millisecond for `ms`; the calls it admitted.
+async fn hammer(ms: u64) -> u64 {
+    let mut admitted = 0;
+    let end = tokio::time::Instant::now() + Duration::from_millis(ms);
+    while tokio::time::Instant::now() < end {
+        if quota().await.is_ok() {
+            admitted += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    admitted
 }

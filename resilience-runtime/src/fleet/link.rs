@@ -9,7 +9,7 @@ use redis::{Client, ErrorKind, RedisError, RedisResult};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::MissedTickBehavior;
 
-use super::{breaker, status, Event, FleetOptions};
+use super::{breaker, rate_limit, status, Event, FleetOptions};
 
 /// The first wait before relinking, doubled after each failed attempt up to the last.
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -59,6 +59,9 @@ impl Session {
         let mut tick = tokio::time::interval(options.sync);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut ticks = 0u32;
+        let clock = tokio::time::Instant::now();
+        // A dry pool wakes the link at most four times per `sync`; the tick does the rest.
+        let mut next_dry = clock;
         loop {
             let result = tokio::select! {
                 message = messages.next() => match message {
@@ -73,6 +76,10 @@ impl Session {
                         breaker::publish(&mut conn, &options.prefix, origin, name, event).await
                     }
                 },
+                () = rate_limit::dry(), if tokio::time::Instant::now() >= next_dry => {
+                    next_dry = tokio::time::Instant::now() + options.sync / 4;
+                    rate_limit::lease(&mut conn, &options.prefix, options.sync, clock.elapsed()).await
+                }
                 _ = tick.tick() => {
                     ticks = ticks.wrapping_add(1);
                     let ping = if ticks % PING_EVERY == 0 {
@@ -81,7 +88,13 @@ impl Session {
                         Ok(())
                     };
                     match ping {
-                        Ok(()) => breaker::leases(&mut conn, &options.prefix, origin).await,
+                        Ok(()) => match breaker::leases(&mut conn, &options.prefix, origin).await {
+                            Ok(()) => {
+                                rate_limit::lease(&mut conn, &options.prefix, options.sync, clock.elapsed())
+                                    .await
+                            }
+                            Err(error) => Err(error),
+                        },
                         Err(error) => Err(error),
                     }
                 }

@@ -28,6 +28,21 @@
 //! - **Consecutive counts stay per replica** (the contract): `threshold` failures in a row in
 //!   one replica trip the fleet. Window modes (`failure_rate`) decide per replica too in this
 //!   version; their trips are fleet-wide like any other.
+//! - **The half-open lease is per phase**: one replica holds it and admits the phase's
+//!   `half_open` trials (the fleet admits `half_open` in total); it takes the lease only when
+//!   it has callers waiting for a trial (a replica without traffic never holds it), and gives
+//!   it back if they went away before a trial started. A `shared` breaker that has not served
+//!   a call in a replica yet does not hear the fleet there (it is not registered).
+//! - **Rate limit**: the fleet's GCRA state lives in Redis (`<prefix>:<name>#rate`); each
+//!   replica leases permits in batches into a local pool that a call takes from with one
+//!   compare-and-swap (`rate_limit.rs`: batch sizes, how long a lease lives, the bound the
+//!   fleet stays within: `rate × (1 + max(sync, per / 10) / per)` per `per`, plus `burst`).
+//!   A call that finds the pool empty is refused with `retry_after`, rather than waiting on
+//!   Redis. Before its first lease (at most one `sync` after its first call) and while
+//!   unlinked, the limiter is the replica's own, at the full rate: local protection, not a
+//!   share of the fleet's.
+//! - **Retry budget**: `shared` is accepted on `#[retry]` (with `name`), so code can declare
+//!   it now; in this version the budget stays per replica.
 //!
 //! # Consistency model
 //!
@@ -56,13 +71,16 @@
 //! # Key layout
 //!
 //! Everything lives under `options.prefix` (`"resilience"`): an instance's keys are
-//! `<prefix>:<name>` followed by a `#` and what the key holds (`#trial`), so a breaker and a
-//! rate limiter may share a name; the breaker's channel is `<prefix>#breaker`, its messages
+//! `<prefix>:<name>` followed by a `#` and what the key holds (`#trial`: a breaker's
+//! half-open lease, the holder's id, with expiry; `#rate`: a rate limit's theoretical arrival
+//! time in microseconds of the server's clock, with expiry), so a breaker and a rate limiter
+//! may share a name; the breaker's channel is `<prefix>#breaker`, its messages
 //! `open <level> <origin> <name>` and `close 0 <origin> <name>`, `<origin>` a random id per
 //! process so a replica ignores its own.
 
 mod breaker;
 mod link;
+mod rate_limit;
 mod status;
 
 use std::fmt;
@@ -72,6 +90,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+pub(crate) use self::rate_limit::{Pool, Schedule, Take};
 pub use self::status::{status, FleetStatus};
 use crate::registry::Instance;
 

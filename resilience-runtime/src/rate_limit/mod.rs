@@ -91,6 +91,8 @@
 //! and drops nothing. Boxing the wait instead would save about 7 instructions per call
 //! (callgrind) and allocate at every wait.
 
+#[cfg(feature = "fleet")]
+mod fleet;
 mod gcra;
 mod wait;
 
@@ -280,6 +282,10 @@ pub struct RateLimiter {
     /// The moment the word's nanoseconds count from, taken at the first clock read.
     origin: OnceLock<Instant>,
     counters: Counters,
+    /// The permits leased from the fleet (`fleet.rs`); only a `shared` limiter of a linked
+    /// process uses them.
+    #[cfg(feature = "fleet")]
+    pool: crate::fleet::Pool,
 }
 
 /// Whole nanoseconds, saturating at `u64::MAX` (about 584 years).
@@ -317,6 +323,8 @@ impl RateLimiter {
                 waiting: AtomicU32::new(0),
                 origin: OnceLock::new(),
                 counters: Counters::new(),
+                #[cfg(feature = "fleet")]
+                pool: crate::fleet::Pool::new(),
             }
         }
     }
@@ -396,6 +404,16 @@ impl RateLimiter {
     /// [`Rejected::RateLimited`] with the time until a permit is free.
     #[inline]
     pub fn try_acquire(&self) -> Result<(), Rejected> {
+        #[cfg(feature = "fleet")]
+        if self.config.fleet && crate::fleet::linked() {
+            return match self.decide_fleet() {
+                Decision::Refused { retry_after } => Err(self.refused(retry_after)),
+                _ => {
+                    self.admitted();
+                    Ok(())
+                }
+            };
+        }
         match self.gcra.acquire(self.now(), self.schedule, Some(0)) {
             Decision::Now => {
                 self.admitted();
@@ -488,6 +506,10 @@ impl RateLimiter {
     /// Asks the word, with this limiter's schedule and `max_wait`.
     #[inline]
     fn decide(&self) -> Decision {
+        #[cfg(feature = "fleet")]
+        if self.config.fleet && crate::fleet::linked() {
+            return self.decide_fleet();
+        }
         self.gcra.acquire(self.now(), self.schedule, self.max_wait)
     }
 
