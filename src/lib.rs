@@ -43,6 +43,11 @@
 //! | [`#[timeout]`](timeout) | drops a call that takes too long |
 //! | [`#[fallback]`](fallback) | answers a failed call with another function's result |
 //!
+//! With the `fleet` feature, `shared` (beside `name`) on `#[circuit_breaker]` and
+//! `#[rate_limit]` makes the instance fleet-wide once the process is linked to a Redis server
+//! (`resilience::fleet::connect`): one breaker and one quota for every replica of a service.
+//! `shared` compiles without the feature; the instance is then local.
+//!
 //! # Errors
 //!
 //! An annotated function returns `Result<T, E>` under any spelling (`anyhow::Result<T>`, a

@@ -127,6 +127,8 @@ mod loom;
 mod tests;
 #[cfg(all(test, not(loom)))]
 mod tests_backoff;
+#[cfg(all(test, not(loom), feature = "fleet"))]
+mod tests_fleet;
 #[cfg(all(test, not(loom)))]
 mod tests_outcomes;
 #[cfg(all(test, not(loom)))]

@@ -227,6 +227,24 @@ pub(crate) fn linked() -> bool {
     LINKED.load(Ordering::Relaxed)
 }
 
+/// Marks the process linked for a unit test, until the guard is dropped; tests holding one
+/// run one at a time.
+#[cfg(test)]
+pub(crate) fn test_set_linked() -> impl Drop {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    struct Linked(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+    impl Drop for Linked {
+        fn drop(&mut self) {
+            LINKED.store(false, Ordering::Relaxed);
+        }
+    }
+    let guard = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    LINKED.store(true, Ordering::Relaxed);
+    Linked(guard)
+}
+
 /// An instance served its first call: it joins if it is `shared`.
 pub(crate) fn join(instance: Instance) {
     let shared = match instance {
