@@ -82,6 +82,8 @@ mod breaker;
 mod link;
 mod rate_limit;
 mod status;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -115,6 +115,31 @@ impl Pool {
     }
 }
 
+#[cfg(test)]
+impl Pool {
+    /// As a lease of `permits` would leave it, the next permit due in `retry_ns`.
+    pub(crate) fn fill_for_test(&self, permits: u32, retry_ns: u64) {
+        self.permits.fetch_add(permits, Ordering::Relaxed);
+        self.leased_at.store(0, Ordering::Relaxed);
+        self.retry_ns.store(retry_ns, Ordering::Relaxed);
+    }
+
+    pub(crate) fn wanted_for_test(&self) -> u32 {
+        self.wanted.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+impl Schedule {
+    pub(crate) fn max_batch_for_test(&self) -> u32 {
+        self.max_batch
+    }
+
+    pub(crate) fn max_age_for_test(&self) -> Duration {
+        self.max_age
+    }
+}
+
 /// A limiter's schedule in the script's units.
 pub(crate) struct Schedule {
     interval_us: u64,
