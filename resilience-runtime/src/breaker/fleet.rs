@@ -46,12 +46,7 @@ impl Core {
 
     /// Tells the fleet about a change this replica's calls made.
     pub(super) fn tell_fleet(&self, config: &BreakerConfig, (from, to): (Word, Word)) {
-        if from.tag() == Tag::HalfOpen && to.tag() != Tag::HalfOpen {
-            // The phase is over: the lease goes back (here at once, in Redis by the link).
-            if self.lease.swap(false, Ordering::Relaxed) {
-                fleet::breaker_event(config.name.get(), fleet::BreakerEvent::Release);
-            }
-        }
+        self.end_phase(config, (from, to));
         let event = match (from.tag(), to.tag()) {
             (Tag::Closed | Tag::HalfOpen, Tag::Open) => {
                 fleet::BreakerEvent::Open { level: to.level() }
@@ -60,6 +55,18 @@ impl Core {
             _ => return,
         };
         fleet::breaker_event(config.name.get(), event);
+    }
+
+    /// A change out of half-open ends this replica's phase: its lease goes back (here at
+    /// once, in Redis by the link). The manual controls call this alone: they change this
+    /// replica only, and tell the fleet nothing else.
+    pub(super) fn end_phase(&self, config: &BreakerConfig, (from, to): (Word, Word)) {
+        if from.tag() == Tag::HalfOpen
+            && to.tag() != Tag::HalfOpen
+            && self.lease.swap(false, Ordering::Relaxed)
+        {
+            fleet::breaker_event(config.name.get(), fleet::BreakerEvent::Release);
+        }
     }
 }
 

@@ -500,8 +500,13 @@ impl Core {
                 Ordering::SeqCst,
             ) {
                 Ok(_) => {
+                    // A manual control changes this replica only (`fleet.rs`).
+                    #[cfg(feature = "fleet")]
+                    if config.fleet {
+                        self.end_phase(config, (current, next));
+                    }
                     if current.tag() != next.tag() {
-                        self.announce(config, (current, next), now());
+                        self.note(config, (current, next), now());
                     }
                     return;
                 }

@@ -112,3 +112,23 @@ async fn a_lease_taken_for_callers_who_went_away_is_given_back() {
     );
     assert_eq!(rejected(&breaker), None, "given back: no trial here");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reset_in_half_open_gives_the_lease_back() {
+    let _linked = test_set_linked();
+    let breaker = shared(1, 1);
+    breaker.try_acquire().unwrap().failure();
+    advance(OPEN_FOR).await;
+    breaker.fleet_set_lease(true);
+    let trial = breaker.try_acquire().expect("the holder's trial");
+    breaker.reset();
+    drop(trial);
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    breaker.try_acquire().unwrap().failure();
+    advance(OPEN_FOR).await;
+    assert_eq!(
+        rejected(&breaker),
+        None,
+        "the next phase needs a lease again"
+    );
+}
