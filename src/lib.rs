@@ -44,6 +44,11 @@
 //! | [`#[fallback]`](fallback) | answers a failed call with another function's result |
 //! | [`#[hedge]`](hedge) | sends another attempt when a call is slow, takes the first answer, under a budget |
 //!
+//! With the `fleet` feature, `shared` (beside `name`) on `#[circuit_breaker]` and
+//! `#[rate_limit]` makes the instance fleet-wide once the process is linked to a Redis server
+//! (`resilience::fleet::connect`): one breaker and one quota for every replica of a service.
+//! `shared` compiles without the feature; the instance is then local.
+//!
 //! # Errors
 //!
 //! An annotated function returns `Result<T, E>` under any spelling (`anyhow::Result<T>`, a
@@ -352,6 +357,7 @@ pub mod runtime {
 /// | `name = "payment"` | the function's path | functions with the same name share one breaker |
 /// | `key = expr` | none | one breaker per distinct value of `expr`, an expression over the arguments (`key = host`, `key = req.tenant_id`) that is `Hash + Display`, used borrowed. See [Keyed instances](crate#keyed-instances) |
 /// | `max_keys = N` | 10000 | with `key`: instances resident at once; past it the least recently used idle one is evicted |
+/// | `shared` | off | with `name`: the breaker is fleet-wide once the process is linked (the `fleet` feature, `resilience::fleet::connect`): a trip in any replica opens every replica, and the fleet admits `half_open` trials in total. Without the feature or the link, local |
 /// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
 ///
 /// Closed → (threshold reached) → open → (`timeout` elapsed) → half-open → `half_open`
@@ -411,6 +417,7 @@ pub use resilience_macros::circuit_breaker;
 /// | `budget_min = 10` | `10` | the budget's reserve: retries per second always allowed, whatever the share |
 /// | `context = name` | none | binds `name:` [`Attempt`] inside the body: the attempt's `number()` (0 first), `is_retry()`, and the `call_id()` shared by every attempt of the call |
 /// | `name = "payments"` | the function's path | functions with the same name share one retry instance, hence one budget |
+/// | `shared` | off | with `name`: marks the budget fleet-wide (the `fleet` feature). Accepted in every build; in this version the budget stays per replica (see `resilience::fleet`) |
 /// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
 ///
 /// Each attempt gets fresh clones of the owned arguments, so they must be `Clone`; references
@@ -603,6 +610,7 @@ pub use resilience_macros::bulkhead;
 /// | `name = "github"` | the function's path | same name, same limiter: one quota for every function that names it |
 /// | `key = expr` | none | one limiter (one quota) per distinct value of `expr`, an expression over the arguments (`key = host`, `key = req.tenant_id`) that is `Hash + Display`, used borrowed. See [Keyed instances](crate#keyed-instances) |
 /// | `max_keys = N` | 10000 | with `key`: instances resident at once; past it the least recently used idle one is evicted |
+/// | `shared` | off | with `name`: the quota is fleet-wide once the process is linked (the `fleet` feature, `resilience::fleet::connect`). Without the feature or the link, local |
 /// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
 ///
 /// The limiter is GCRA (governor's algorithm): one permit every `per / rate`, with `burst`
@@ -778,6 +786,8 @@ pub use resilience_macros::fallback;
 /// ```
 pub use resilience_macros::hedge;
 
+#[cfg(feature = "fleet")]
+pub mod fleet;
 pub mod monitor;
 
 #[cfg(feature = "tower")]

@@ -50,6 +50,9 @@
 //! calls a hedge answered first). They cost an atomic add per call, so they are
 //! opt-in; without the feature they read zero.
 //!
+//! With the `fleet` feature, `fleet_status` says whether the process is linked to the
+//! fleet's Redis, since when, and the link's last error (`resilience::fleet`).
+//!
 //! # JSON (feature `serde`)
 //!
 //! With the `serde` feature, [`InstanceSnapshot`] and its parts ([`Stats`],
@@ -186,6 +189,7 @@
 //! | `hedge won` | `debug` | `name` |
 //! | `hedge budget exhausted` | `debug` | `name` |
 //! | `resilience override ignored; the compiled-in value stays` | `warn` | `key`, `value`, `reason` |
+//! | `fleet link changed` (the `fleet` feature) | `warn` when down, `info` when linked | `linked`, `error` |
 //!
 //! | metric | type | labels |
 //! |---|---|---|
@@ -198,6 +202,7 @@
 //! | `resilience_hedges_total` | counter: hedges sent | `name` |
 //! | `resilience_hedges_won_total` | counter: calls a hedge answered first | `name` |
 //! | `resilience_hedge_budget_exhausted_total` | counter: hedges not sent because the budget was spent | `name` |
+//! | `resilience_fleet_linked` (the `fleet` feature) | gauge: 1 linked to the fleet's Redis, 0 not | none |
 //!
 //! `key` is a keyed instance's key (`key = host`, as its `Display` writes it): a field of the
 //! events and a label of the metrics of keyed instances only (an event of an instance without
@@ -211,3 +216,6 @@ pub use resilience_runtime::{
     Bulkhead, CircuitBreaker, ConfigError, Hedge, HedgeConfig, HedgeDelay, InstanceConfig,
     InstanceKind, InstanceSnapshot, RateLimiter, Stats,
 };
+
+#[cfg(feature = "fleet")]
+pub use resilience_runtime::fleet::{status as fleet_status, FleetStatus};

@@ -297,6 +297,9 @@ impl Gen<'_> {
         let p = self.p;
         let name = self.name(a.name.as_ref());
         let mut config = quote!(#p::BreakerConfig::new(#name));
+        if a.shared.is_some() {
+            config.extend(quote!(.with_fleet()));
+        }
         if a.threshold.is_some() || a.failure_rate.is_some() {
             let policy = match a.policy() {
                 Policy::Consecutive { threshold } => {
@@ -396,6 +399,9 @@ impl Gen<'_> {
         // Validation guarantees `rate`; 1 keeps this total all the same.
         let rate = a.rate.as_ref().map_or(1, |r| r.value);
         let mut config = quote!(#p::RateLimitConfig::new(#name, #rate));
+        if a.shared.is_some() {
+            config.extend(quote!(.with_fleet()));
+        }
         if let Some(per) = &a.per {
             let per = duration(per.value);
             config.extend(quote!(.with_per(#per)));
@@ -620,6 +626,9 @@ impl Gen<'_> {
         let p = self.p;
         let name = self.name(a.name.as_ref());
         let mut config = quote!(#p::RetryConfig::new(#name));
+        if a.shared.is_some() {
+            config.extend(quote!(.with_fleet()));
+        }
         if let Some(max) = &a.max {
             let max = max.value;
             config.extend(quote!(.with_max(#max)));

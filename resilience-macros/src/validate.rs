@@ -145,6 +145,13 @@ pub(crate) fn layer(layer: &Layer, errors: &mut Errors) {
         LayerArgs::CircuitBreaker(args) => circuit_breaker(args, errors),
         LayerArgs::Retry(args) => {
             name(args.name.as_ref(), errors);
+            shared(
+                Kind::Retry,
+                args.shared.as_ref(),
+                args.name.as_ref(),
+                &crate::args::KeyedArgs::default(),
+                errors,
+            );
             count(retry::MAX, args.max.as_ref(), errors);
             time(retry::MAX_ELAPSED, args.max_elapsed.as_ref(), errors);
             count(retry::BUDGET_MIN, args.budget_min.as_ref(), errors);
@@ -245,6 +252,13 @@ fn hedge(args: &crate::args::HedgeArgs, errors: &mut Errors) {
 fn circuit_breaker(args: &crate::args::BreakerArgs, errors: &mut Errors) {
     name(args.name.as_ref(), errors);
     keyed(&args.keyed, errors);
+    shared(
+        Kind::CircuitBreaker,
+        args.shared.as_ref(),
+        args.name.as_ref(),
+        &args.keyed,
+        errors,
+    );
     count(breaker::THRESHOLD, args.threshold.as_ref(), errors);
     time(breaker::TIMEOUT, args.timeout.as_ref(), errors);
     time(breaker::TIMEOUT_MAX, args.timeout_max.as_ref(), errors);
@@ -376,6 +390,13 @@ fn timeout_max(args: &crate::args::BreakerArgs, errors: &mut Errors) {
 fn rate_limit(args: &crate::args::RateLimitArgs, errors: &mut Errors) {
     name(args.name.as_ref(), errors);
     keyed(&args.keyed, errors);
+    shared(
+        Kind::RateLimit,
+        args.shared.as_ref(),
+        args.name.as_ref(),
+        &args.keyed,
+        errors,
+    );
     match &args.rate {
         None => errors.add(syn::Error::new(
             args.span,
@@ -434,5 +455,34 @@ fn name(value: Option<&Spanned<LitStr>>, errors: &mut Errors) {
             value.span,
             errors,
         );
+    }
+}
+
+/// `shared` needs `name`: replicas find one another's instance by it in Redis.
+fn shared(
+    kind: Kind,
+    shared: Option<&Spanned<()>>,
+    name: Option<&Spanned<LitStr>>,
+    keyed: &crate::args::KeyedArgs,
+    errors: &mut Errors,
+) {
+    if let (Some(shared), Some(_)) = (shared, &keyed.key) {
+        errors.add(syn::Error::new(
+            shared.span,
+            format!(
+                "`shared` and `key` together are not supported yet: keyed instances stay per replica; \
+                 remove `shared`, or share one instance per name without `key`, like #[{}(name = \"payment\", shared)]",
+                kind.name()
+            ),
+        ));
+    }
+    if let (Some(shared), None) = (shared, name) {
+        errors.add(syn::Error::new(
+            shared.span,
+            format!(
+                "`shared` needs `name`: the replicas of a fleet find one instance by its name, like #[{}(name = \"payment\", shared)]",
+                kind.name()
+            ),
+        ));
     }
 }

@@ -14,7 +14,9 @@
 //!   [`snapshot`], found by [`breaker`], [`bulkhead`] and [`rate_limiter`];
 //! - [`configure`] and environment overrides, read once per instance at its first call;
 //! - events and metrics behind the `tracing` and `metrics` features, and per-instance
-//!   counters ([`Stats`]) behind `stats`; all compiled away when off.
+//!   counters ([`Stats`]) behind `stats`; all compiled away when off;
+//! - `fleet` (the `fleet` feature): `shared` breakers and rate limits across the replicas
+//!   of a service, through Redis.
 //!
 //! Every type is non-generic and has a `const fn new`, so an instance lives in a `static`.
 //! Every clock read and every wait goes through `tokio::time`, so tests drive time with
@@ -30,6 +32,8 @@ mod error;
 mod events;
 mod hedge;
 mod keyed;
+#[cfg(feature = "fleet")]
+pub mod fleet;
 mod name;
 mod outcome;
 mod overrides;

@@ -265,6 +265,9 @@ fn register<T: Registered, O: std::borrow::Borrow<T>>(
     let entry = T::wrap(instance);
     registry.push(entry);
     drop(registry);
+    // A `shared` instance joins the fleet (`fleet/mod.rs`).
+    #[cfg(feature = "fleet")]
+    crate::fleet::join(entry);
     match entry {
         // Starts the breaker's clock, so its time in state counts from its first call.
         Instance::CircuitBreaker(breaker) => drop(breaker.time_in_state()),

@@ -1,6 +1,6 @@
 //! `#[circuit_breaker(threshold = 3, timeout = "10s", timeout_max = "5m", half_open = 1, failure_rate = 0.5,
 //! window = 100 | "30s", buckets = 10, min_calls = 100, slow_call = "2s", slow_call_rate = 1.0, failure_if = path,
-//! ignore_if = path, name = "...", crate = "...")]`
+//! ignore_if = path, name = "...", shared, crate = "...")]`
 //!
 //! The defaults are `resilience_config::breaker`'s, the ones the runtime's overrides use.
 
@@ -26,6 +26,7 @@ const KEYS: &[&str] = &[
     "name",
     "key",
     "max_keys",
+    "shared",
     "crate",
 ];
 
@@ -47,6 +48,8 @@ pub(crate) struct BreakerArgs {
     pub(crate) name: Option<Spanned<LitStr>>,
     /// `key = expr`, `max_keys = N`.
     pub(crate) keyed: super::KeyedArgs,
+    /// `shared`: the breaker joins the fleet (needs `name`).
+    pub(crate) shared: Option<Spanned<()>>,
 }
 
 /// A `window` as written: a count of calls or a duration (nanoseconds).
@@ -80,7 +83,12 @@ impl BreakerArgs {
         let mut errors = Errors::default();
         for RawArg { key, value } in raw {
             let Some(key) = key else {
-                errors.add(super::expected_key(Kind::CircuitBreaker, &value, KEYS));
+                errors.push(super::shared_flag(
+                    &mut args.shared,
+                    Kind::CircuitBreaker,
+                    &value,
+                    KEYS,
+                ));
                 continue;
             };
             if let Some(result) = args.keyed.set(&key, &value) {

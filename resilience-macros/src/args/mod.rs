@@ -186,6 +186,24 @@ impl Errors {
     }
 }
 
+/// A bare `shared` (fleet-wide state: `#[circuit_breaker(name = "payment", shared)]`), stored
+/// like a key without a value; anything else positional is `expected_key`'s error.
+pub(crate) fn shared_flag(
+    slot: &mut Option<Spanned<()>>,
+    kind: Kind,
+    value: &Expr,
+    valid: &[&str],
+) -> syn::Result<()> {
+    match value {
+        Expr::Path(flag) if flag.qself.is_none() && flag.path.is_ident("shared") => {
+            let key = flag.path.get_ident().expect("checked by is_ident");
+            let span = key.span();
+            set_once(slot, key, Ok(Spanned { value: (), span }))
+        }
+        _ => Err(expected_key(kind, value, valid)),
+    }
+}
+
 /// Stores a key's value, or reports the key as a duplicate.
 pub(crate) fn set_once<T>(
     slot: &mut Option<Spanned<T>>,

@@ -1,4 +1,4 @@
-//! `#[rate_limit(rate = 100, per = "1s", burst = 10, max_wait = "2s", name = "...", crate = "...")]`
+//! `#[rate_limit(rate = 100, per = "1s", burst = 10, max_wait = "2s", name = "...", shared, crate = "...")]`
 
 use proc_macro2::Span;
 use syn::LitStr;
@@ -6,7 +6,7 @@ use syn::LitStr;
 use super::{duration, int, set_once, string, unknown_key, Errors, Kind, RawArg, Spanned};
 
 const KEYS: &[&str] = &[
-    "rate", "per", "burst", "max_wait", "name", "key", "max_keys", "crate",
+    "rate", "per", "burst", "max_wait", "name", "key", "max_keys", "shared", "crate",
 ];
 
 /// The rate limit's parameters as written; `rate` is required.
@@ -18,6 +18,8 @@ pub(crate) struct RateLimitArgs {
     pub(crate) name: Option<Spanned<LitStr>>,
     /// `key = expr`, `max_keys = N`.
     pub(crate) keyed: super::KeyedArgs,
+    /// `shared`: the limit holds for the whole fleet (needs `name`).
+    pub(crate) shared: Option<Spanned<()>>,
     /// The attribute's span, to point at when `rate` is missing.
     pub(crate) span: Span,
 }
@@ -31,12 +33,18 @@ impl RateLimitArgs {
             max_wait: None,
             name: None,
             keyed: super::KeyedArgs::default(),
+            shared: None,
             span,
         };
         let mut errors = Errors::default();
         for RawArg { key, value } in raw {
             let Some(key) = key else {
-                errors.add(super::expected_key(Kind::RateLimit, &value, KEYS));
+                errors.push(super::shared_flag(
+                    &mut args.shared,
+                    Kind::RateLimit,
+                    &value,
+                    KEYS,
+                ));
                 continue;
             };
             if let Some(result) = args.keyed.set(&key, &value) {

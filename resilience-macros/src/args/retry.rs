@@ -1,6 +1,6 @@
 //! `#[retry(max = 3, base = "100ms", max_delay = "10s", jitter = "full", retry_if = path,
 //! retry_after = path, max_elapsed = "30s", budget = 0.2, budget_min = 10, context = attempt,
-//! name = "...", crate = "...")]`
+//! name = "...", shared, crate = "...")]`
 //!
 //! The defaults and the jitter names are `resilience_config::retry`'s, the ones the runtime's
 //! overrides use.
@@ -24,6 +24,7 @@ const KEYS: &[&str] = &[
     "budget_min",
     "context",
     "name",
+    "shared",
     "crate",
 ];
 
@@ -43,6 +44,8 @@ pub(crate) struct RetryArgs {
     pub(crate) budget: Option<Spanned<Option<f64>>>,
     pub(crate) budget_min: Option<Spanned<u32>>,
     pub(crate) name: Option<Spanned<LitStr>>,
+    /// `shared`: the budget joins the fleet (needs `name`).
+    pub(crate) shared: Option<Spanned<()>>,
     /// `context = name`: the local that holds the [`Attempt`] inside the body.
     ///
     /// [`Attempt`]: https://docs.rs/async-resilience/latest/resilience/struct.Attempt.html
@@ -55,7 +58,12 @@ impl RetryArgs {
         let mut errors = Errors::default();
         for RawArg { key, value } in raw {
             let Some(key) = key else {
-                errors.add(super::expected_key(Kind::Retry, &value, KEYS));
+                errors.push(super::shared_flag(
+                    &mut args.shared,
+                    Kind::Retry,
+                    &value,
+                    KEYS,
+                ));
                 continue;
             };
             let result = match key.to_string().as_str() {

@@ -121,6 +121,14 @@ pub(super) struct Core {
     changed_ms: AtomicU64,
     /// A keyed breaker's key, for its events (`keyed/`).
     pub(super) key: Option<std::sync::Arc<str>>,
+    /// Whether this replica holds the fleet's half-open lease (`fleet.rs`); only a `shared`
+    /// breaker of a linked process reads it.
+    #[cfg(feature = "fleet")]
+    pub(super) lease: std::sync::atomic::AtomicBool,
+    /// Whether a caller was refused a trial for want of the lease since the link last
+    /// looked: the link takes the lease only for a replica that has callers.
+    #[cfg(feature = "fleet")]
+    pub(super) wanted: std::sync::atomic::AtomicBool,
 }
 
 impl Core {
@@ -131,6 +139,10 @@ impl Core {
                 extra: OnceLock::new(),
                 changed_ms: AtomicU64::new(0),
                 key: None,
+                #[cfg(feature = "fleet")]
+                lease: std::sync::atomic::AtomicBool::new(false),
+                #[cfg(feature = "fleet")]
+                wanted: std::sync::atomic::AtomicBool::new(false),
             }
         }
     }
@@ -142,7 +154,18 @@ impl Core {
 
     /// Notes a change of tag: its time for snapshots, and an event (a no-op by default).
     /// Relaxed: a snapshot may pair a new state with the previous change's time for a moment.
+    /// A `shared` breaker also tells the fleet (`fleet.rs`).
     fn announce(&self, config: &BreakerConfig, (from, to): (Word, Word), now: Duration) {
+        self.note(config, (from, to), now);
+        #[cfg(feature = "fleet")]
+        if config.fleet {
+            self.tell_fleet(config, (from, to));
+        }
+    }
+
+    /// Notes a change of tag for snapshots and events, and nothing more: a change the fleet
+    /// itself caused is not sent back to it.
+    pub(super) fn note(&self, config: &BreakerConfig, (from, to): (Word, Word), now: Duration) {
         let now_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
         self.changed_ms.store(now_ms, Ordering::Relaxed);
         events::transition(
@@ -201,6 +224,11 @@ impl Core {
                     if !is_over(deadline, elapsed) {
                         let retry_after = Duration::from_millis(deadline).saturating_sub(elapsed);
                         return Err(Refusal::Open { retry_after });
+                    }
+                    // A linked fleet admits trials only in the replica holding its lease.
+                    #[cfg(feature = "fleet")]
+                    if config.fleet && !self.may_trial() {
+                        return Err(Refusal::Busy);
                     }
                     // This caller is the first trial of a new half-open phase.
                     current.next(Tag::HalfOpen, Word::trials(1, 0))
@@ -440,6 +468,32 @@ impl Core {
     }
 
     /// Moves to `tag` in a new generation, whatever the current state.
+    #[cfg(feature = "fleet")]
+    pub(super) fn clear_window(&self, config: &BreakerConfig) {
+        if !matches!(config.policy, TripPolicy::Consecutive { .. }) {
+            self.clear_ring();
+        }
+    }
+
+    /// A CAS loop for the fleet's changes (`fleet.rs`): applies `f` to the current word until
+    /// it says there is nothing to do or its word is written; returns the change.
+    #[cfg(feature = "fleet")]
+    pub(super) fn swap_with(
+        &self,
+        mut f: impl FnMut(Word) -> Option<Word>,
+    ) -> Option<(Word, Word)> {
+        let mut current = self.load(Ordering::Acquire);
+        loop {
+            let next = f(current)?;
+            match self
+                .word
+                .compare_exchange(current.0, next.0, Ordering::SeqCst, Ordering::Acquire)
+            {
+                Ok(_) => return Some((current, next)),
+                Err(actual) => current = Word(actual),
+            }
+        }
+    }
     pub(super) fn force(&self, config: &BreakerConfig, tag: Tag, now: impl Fn() -> Duration) {
         if tag == Tag::Closed && !matches!(config.policy, TripPolicy::Consecutive { .. }) {
             self.clear_ring();
@@ -454,8 +508,13 @@ impl Core {
                 Ordering::SeqCst,
             ) {
                 Ok(_) => {
+                    // A manual control changes this replica only (`fleet.rs`).
+                    #[cfg(feature = "fleet")]
+                    if config.fleet {
+                        self.end_phase(config, (current, next));
+                    }
                     if current.tag() != next.tag() {
-                        self.announce(config, (current, next), now());
+                        self.note(config, (current, next), now());
                     }
                     return;
                 }

@@ -106,7 +106,7 @@
 //! breaker without one): 168 bytes on 64-bit targets, 88 of them the
 //! configuration (`slow_call` and `slow_call_rate` took it from 64 to 80, the time window's
 //! `Duration` in [`TripPolicy`] to 88; the `stats` feature adds
-//! 40 bytes of counters). A permit is 16 bytes, with or without `slow_call`. It is not padded to a
+//! 40 bytes of counters, the `fleet` feature 8 for its lease flags, `fleet.rs`). A permit is 16 bytes, with or without `slow_call`. It is not padded to a
 //! cache line: the word is written only on a change of state and, under `Consecutive`, on a
 //! failure or a success that saw a non-zero count, so the readers sharing its line rarely lose
 //! it. Under `FailureRate` the writes go to the separately allocated ring, and only when a
@@ -114,6 +114,8 @@
 //! separately allocated buckets, one compare-and-swap per outcome, successes included.
 
 mod clock;
+#[cfg(feature = "fleet")]
+mod fleet;
 mod machine;
 mod permit;
 mod state;
@@ -126,6 +128,8 @@ mod loom;
 mod tests;
 #[cfg(all(test, not(loom)))]
 mod tests_backoff;
+#[cfg(all(test, not(loom), feature = "fleet"))]
+mod tests_fleet;
 #[cfg(all(test, not(loom)))]
 mod tests_outcomes;
 #[cfg(all(test, not(loom)))]
@@ -267,6 +271,8 @@ pub struct BreakerConfig {
     /// `slow_call` in nanoseconds (saturated); 0 means off: no call is timed.
     pub(crate) slow_call_ns: u64,
     pub(crate) slow_call_rate: f64,
+    /// `shared`: joins the fleet (the `fleet` feature); in the padding, so free.
+    pub(crate) fleet: bool,
 }
 
 /// A duration in whole nanoseconds, saturated at `u64::MAX` (584 years, the longest duration
@@ -298,7 +304,29 @@ impl BreakerConfig {
             half_open: limits::DEFAULT_HALF_OPEN,
             slow_call_ns: 0,
             slow_call_rate: limits::DEFAULT_SLOW_CALL_RATE,
+            fleet: false,
         }
+    }
+
+    /// Joins the fleet (the attribute's `shared`, which needs an explicit name): with the
+    /// `fleet` feature and a linked process, a trip in any replica opens every replica and
+    /// the fleet admits `half_open` trials in total. Otherwise the breaker is local.
+    ///
+    /// ```
+    /// use resilience_runtime::{BreakerConfig, InstanceName};
+    ///
+    /// const PAYMENT: BreakerConfig = BreakerConfig::new(InstanceName::given("payment")).with_fleet();
+    /// assert!(PAYMENT.fleet());
+    /// ```
+    #[must_use]
+    pub const fn with_fleet(mut self) -> Self {
+        self.fleet = true;
+        self
+    }
+
+    /// Whether the breaker joins the fleet ([`with_fleet`](Self::with_fleet)).
+    pub const fn fleet(&self) -> bool {
+        self.fleet
     }
 
     /// When the closed breaker opens.

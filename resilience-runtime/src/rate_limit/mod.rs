@@ -91,6 +91,8 @@
 //! and drops nothing. Boxing the wait instead would save about 7 instructions per call
 //! (callgrind) and allocate at every wait.
 
+#[cfg(feature = "fleet")]
+mod fleet;
 mod gcra;
 mod wait;
 
@@ -138,6 +140,8 @@ pub struct RateLimitConfig {
     /// `None`: the rate.
     pub(crate) burst: Option<u32>,
     pub(crate) max_wait: Option<Duration>,
+    /// `shared`: the limit holds for the fleet (the `fleet` feature); in the padding.
+    pub(crate) fleet: bool,
 }
 
 impl RateLimitConfig {
@@ -150,7 +154,29 @@ impl RateLimitConfig {
             per: Duration::from_nanos(limits::DEFAULT_PER_NANOS),
             burst: None,
             max_wait: None,
+            fleet: false,
         }
+    }
+
+    /// Holds the limit for the whole fleet (the attribute's `shared`, which needs an explicit
+    /// name): with the `fleet` feature and a linked process, permits are leased from Redis
+    /// in batches. Otherwise the limit is local.
+    ///
+    /// ```
+    /// use resilience_runtime::{InstanceName, RateLimitConfig};
+    ///
+    /// const GITHUB: RateLimitConfig = RateLimitConfig::new(InstanceName::given("github"), 5000).with_fleet();
+    /// assert!(GITHUB.fleet());
+    /// ```
+    #[must_use]
+    pub const fn with_fleet(mut self) -> Self {
+        self.fleet = true;
+        self
+    }
+
+    /// Whether the limit holds for the fleet ([`with_fleet`](Self::with_fleet)).
+    pub const fn fleet(&self) -> bool {
+        self.fleet
     }
 
     /// The period `rate` is counted over (longer than zero); one second without it.
@@ -258,6 +284,10 @@ pub struct RateLimiter {
     counters: Counters,
     /// A keyed instance's key (`keyed/`).
     key: Option<std::sync::Arc<str>>,
+    /// The permits leased from the fleet (`fleet.rs`); only a `shared` limiter of a linked
+    /// process uses them.
+    #[cfg(feature = "fleet")]
+    pool: crate::fleet::Pool,
 }
 
 /// Whole nanoseconds, saturating at `u64::MAX` (about 584 years).
@@ -296,6 +326,8 @@ impl RateLimiter {
                 origin: OnceLock::new(),
                 counters: Counters::new(),
                 key: None,
+                #[cfg(feature = "fleet")]
+                pool: crate::fleet::Pool::new(),
             }
         }
     }
@@ -388,6 +420,16 @@ impl RateLimiter {
     /// [`Rejected::RateLimited`] with the time until a permit is free.
     #[inline]
     pub fn try_acquire(&self) -> Result<(), Rejected> {
+        #[cfg(feature = "fleet")]
+        if self.config.fleet && crate::fleet::linked() {
+            return match self.decide_fleet() {
+                Decision::Refused { retry_after } => Err(self.refused(retry_after)),
+                _ => {
+                    self.admitted();
+                    Ok(())
+                }
+            };
+        }
         match self.gcra.acquire(self.now(), self.schedule, Some(0)) {
             Decision::Now => {
                 self.admitted();
@@ -480,6 +522,10 @@ impl RateLimiter {
     /// Asks the word, with this limiter's schedule and `max_wait`.
     #[inline]
     fn decide(&self) -> Decision {
+        #[cfg(feature = "fleet")]
+        if self.config.fleet && crate::fleet::linked() {
+            return self.decide_fleet();
+        }
         self.gcra.acquire(self.now(), self.schedule, self.max_wait)
     }
 

@@ -33,6 +33,8 @@ pub struct RetryConfig {
     pub(crate) budget: Option<f64>,
     pub(crate) budget_min: u32,
     pub(crate) max_elapsed: Option<Duration>,
+    /// `shared`: the budget is marked fleet-wide (the `fleet` feature); in the padding.
+    pub(crate) fleet: bool,
 }
 
 impl RetryConfig {
@@ -49,7 +51,29 @@ impl RetryConfig {
             budget: Some(retry::DEFAULT_BUDGET),
             budget_min: retry::DEFAULT_BUDGET_MIN,
             max_elapsed: None,
+            fleet: false,
         }
+    }
+
+    /// Marks the budget fleet-wide (the attribute's `shared`, which needs an explicit name).
+    /// In this version a budget stays per replica even so: the mark is kept for the fleet's
+    /// budget to come, so code declaring it compiles unchanged (`resilience::fleet`).
+    ///
+    /// ```
+    /// use resilience_runtime::{InstanceName, RetryConfig};
+    ///
+    /// const PAYMENTS: RetryConfig = RetryConfig::new(InstanceName::given("payments")).with_fleet();
+    /// assert!(PAYMENTS.fleet());
+    /// ```
+    #[must_use]
+    pub const fn with_fleet(mut self) -> Self {
+        self.fleet = true;
+        self
+    }
+
+    /// Whether the budget is marked fleet-wide ([`with_fleet`](Self::with_fleet)).
+    pub const fn fleet(&self) -> bool {
+        self.fleet
     }
 
     /// Retries after the first attempt: at most `max + 1` attempts in all; 0 is one attempt.

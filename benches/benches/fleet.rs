@@ -1,0 +1,201 @@
+//! The fleet's cost (the `fleet` feature): a `shared` breaker's and rate limit's success path
+//! with the process linked to Redis, beside the same attributes local, and the Redis commands
+//! the fleet sends per 1,000 calls at steady state.
+//!
+//! ```text
+//! cargo bench -p resilience-benches --features fleet --bench fleet
+//! ```
+//!
+//! Needs `redis-server` (it starts its own on a free loopback port). The link lives on a
+//! runtime of its own (one worker thread), as an application's would; the calls are timed on
+//! a current-thread runtime, as in `overhead`. Commands are counted with `INFO commandstats`
+//! around a steady run of calls paced well within the rate limit.
+
+mod settings;
+
+use std::hint::black_box;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use resilience::{circuit_breaker, fleet, rate_limit};
+
+/// The error type of the benchmarked functions (`common.rs`'s, without its other helpers).
+#[derive(Debug)]
+struct BenchError;
+
+impl From<resilience::Rejected> for BenchError {
+    fn from(_: resilience::Rejected) -> Self {
+        BenchError
+    }
+}
+
+/// A rejection would be measured as a success: it is a broken benchmark.
+fn check<T>(outcome: Result<T, BenchError>) {
+    black_box(outcome.expect("the success path"));
+}
+
+#[circuit_breaker(name = "bench_local")]
+async fn breaker_local(x: u64) -> Result<u64, BenchError> {
+    Ok(black_box(x))
+}
+
+#[circuit_breaker(name = "bench_shared", shared)]
+async fn breaker_shared(x: u64) -> Result<u64, BenchError> {
+    Ok(black_box(x))
+}
+
+#[rate_limit(name = "bench_rate_local", rate = 100_000, per = "1s")]
+async fn limited_local(x: u64) -> Result<u64, BenchError> {
+    Ok(black_box(x))
+}
+
+#[rate_limit(name = "bench_rate_shared", rate = 100_000, per = "1s", shared)]
+async fn limited_shared(x: u64) -> Result<u64, BenchError> {
+    Ok(black_box(x))
+}
+
+/// Round trips the server served: every command but `INFO` itself and those the fleet's Lua
+/// scripts run inside one (`TIME`, `GET`, `SET`, `PEXPIRE`, `DEL`; the breakers stay closed
+/// here, so no `SET NX` lease is taken outside a script).
+fn commands(port: u16) -> u64 {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(b"INFO commandstats\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let mut buf = vec![0u8; 65536];
+    let n = stream.read(&mut buf).unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    // `cmdstat_get:calls=3,...`; INFO itself is left out.
+    text.lines()
+        .filter(|l| l.starts_with("cmdstat_"))
+        .filter(|l| {
+            !["info", "time", "get", "set", "pexpire", "del"]
+                .iter()
+                .any(|c| l.starts_with(&format!("cmdstat_{c}:")))
+        })
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+fn fleet_bench(c: &mut Criterion) {
+    if Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_err()
+    {
+        eprintln!("the fleet bench needs `redis-server` (apt-get install redis-server)");
+        return;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut redis = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let link = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    link.block_on(fleet::connect(
+        &format!("redis://127.0.0.1:{port}"),
+        fleet::FleetOptions::default(),
+    ))
+    .unwrap();
+    let calls = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    calls.block_on(async {
+        check(breaker_shared(0).await);
+        check(limited_shared(0).await);
+    });
+    // Let the link lease the limiter's first batch.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(fleet::status().linked);
+
+    let mut group = c.benchmark_group("fleet success path");
+    group.bench_function("breaker local", |b| {
+        b.iter_custom(|iters| {
+            calls.block_on(async {
+                let start = Instant::now();
+                for i in 0..iters {
+                    check(breaker_local(black_box(i)).await);
+                }
+                start.elapsed()
+            })
+        });
+    });
+    group.bench_function("breaker shared, linked", |b| {
+        b.iter_custom(|iters| {
+            calls.block_on(async {
+                let start = Instant::now();
+                for i in 0..iters {
+                    check(breaker_shared(black_box(i)).await);
+                }
+                start.elapsed()
+            })
+        });
+    });
+    group.finish();
+
+    // Round trips per 1,000 calls at steady state: 20,000 calls of each at about 10,000 a
+    // second (the breaker alone, then the rate limits).
+    for (what, shared) in [("breaker", true), ("rate limit", false)] {
+        let before = commands(port);
+        let start = Instant::now();
+        calls.block_on(async {
+            for i in 0..20_000u64 {
+                if shared {
+                    check(breaker_shared(i).await);
+                } else {
+                    let _ = black_box(limited_shared(i).await.is_ok());
+                    let _ = black_box(limited_local(i).await.is_ok());
+                }
+                if i % 100 == 99 {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        });
+        let elapsed = start.elapsed();
+        let sent = f64::from(u32::try_from(commands(port) - before).unwrap_or(u32::MAX));
+        println!(
+            "fleet {what}, shared: {sent} round trips to Redis for 20000 calls in {:.1} s: \
+             {:.2} per 1000 calls, {:.1} a second",
+            elapsed.as_secs_f64(),
+            sent / 20.0,
+            sent / elapsed.as_secs_f64()
+        );
+    }
+    let _ = redis.kill();
+    let _ = redis.wait();
+}
+
+criterion_group! {
+    name = benches;
+    config = settings::criterion();
+    targets = fleet_bench
+}
+criterion_main!(benches);
