@@ -30,10 +30,10 @@ mod bulkhead;
 mod clock;
 mod error;
 mod events;
-mod hedge;
-mod keyed;
 #[cfg(feature = "fleet")]
 pub mod fleet;
+mod hedge;
+mod keyed;
 mod name;
 mod outcome;
 mod overrides;

@@ -98,7 +98,7 @@ fn size_of_circuit_breaker() {
         std::mem::size_of::<BreakerPermit<'_>>()
     );
     let counters = if cfg!(feature = "stats") { 64 } else { 0 }; // 8 counters of 8 bytes
-    // The `fleet` feature's lease and demand flags (`fleet.rs`), padded.
+                                                                 // The `fleet` feature's lease and demand flags (`fleet.rs`), padded.
     let fleet = if cfg!(feature = "fleet") { 8 } else { 0 };
     assert!(
         size <= 168 + counters + fleet,
