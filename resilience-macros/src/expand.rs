@@ -756,27 +756,27 @@ impl Gen<'_> {
             }
         }
         let predicate = self.predicate(a.fallback_if.as_ref());
-        let outcome = quote_spanned!(Span::mixed_site()=> __outcome);
         let value = quote_spanned!(Span::mixed_site()=> __value);
         let failure = quote_spanned!(Span::mixed_site()=> __failure);
         let error = quote_spanned!(Span::mixed_site()=> __error);
         let p_ret = respan(p, self.ret_span);
         let into_error = quote_spanned!(self.ret_span=> #p_ret::into_error);
         let call = quote_spanned!(span=> #function(#(#call_args,)* #error));
+        // The outcome's scope ends before the fallback is awaited: the call's future holds
+        // the attempt or the fallback, not the outcome beside the fallback.
         quote! {
             async {
                 #saved
-                let #outcome = #inner.await;
-                match #outcome {
-                    ::core::result::Result::Ok(#value) => ::core::result::Result::Ok(#value),
-                    ::core::result::Result::Err(#failure) => {
-                        let #error = #into_error(#failure);
-                        if #p::applies(#predicate, &#error) {
-                            #p::body::<#ret, _>(#call).await
-                        } else {
-                            ::core::result::Result::Err(#p::Failure::Error(#error))
-                        }
+                let #error = match #inner.await {
+                    ::core::result::Result::Ok(#value) => {
+                        return ::core::result::Result::Ok(#value);
                     }
+                    ::core::result::Result::Err(#failure) => #into_error(#failure),
+                };
+                if #p::applies(#predicate, &#error) {
+                    #p::body::<#ret, _>(#call).await
+                } else {
+                    ::core::result::Result::Err(#p::Failure::Error(#error))
                 }
             }
         }
