@@ -26,6 +26,7 @@ Standard library only: python3 and cargo.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -102,6 +103,14 @@ def check(root):
     return msrv, offenders, checked
 
 
+def uses(code, text):
+    """Whether `code` has `text` as written, starting at a word boundary when it starts with a
+    word (so `use<` is found in `impl Trait + use<'a>` but not in `Pause<'_>`)."""
+    if text[0].isalnum() or text[0] == "_":
+        return re.search(r"(?<![A-Za-z0-9_])" + re.escape(text), code) is not None
+    return text in code
+
+
 def syntax(root, msrv):
     """Uses of language features newer than the MSRV, as "path:line: feature (version)"."""
     meta = json.loads(subprocess.run(
@@ -121,7 +130,7 @@ def syntax(root, msrv):
                     for number, line in enumerate(f, 1):
                         code = line.split("//", 1)[0]
                         for text, since in SYNTAX:
-                            if text in code and version_tuple(since) > version_tuple(msrv):
+                            if uses(code, text) and version_tuple(since) > version_tuple(msrv):
                                 rel = os.path.relpath(path, root)
                                 found.append(f"{rel}:{number}: `{text}` (stable since {since})")
     return found
