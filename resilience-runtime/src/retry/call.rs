@@ -53,6 +53,7 @@
 //! ```
 
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -71,8 +72,18 @@ use crate::{Failure, Rejected};
 pub struct RetryCall<'a> {
     /// When no retry may end any more (`max_elapsed` after the call began).
     deadline: Deadline,
-    /// The backoff and the timer, from the first retry on.
-    retries: Option<Pin<Box<Retries<'a>>>>,
+    /// The backoff and the timer, from the first retry on. Dropped by hand (`Drop` below), so
+    /// a call's drop glue is one test of this pointer inline, the rest out of line.
+    retries: ManuallyDrop<Option<Pin<Box<Retries<'a>>>>>,
+}
+
+impl Drop for RetryCall<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.retries.is_some() {
+            self.drop_retries();
+        }
+    }
 }
 
 pin_project! {
@@ -91,8 +102,14 @@ impl<'a> RetryCall<'a> {
     pub(super) fn new(deadline: Deadline) -> Self {
         Self {
             deadline,
-            retries: None,
+            retries: ManuallyDrop::new(None),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn drop_retries(&mut self) {
+        drop(self.retries.take());
     }
 
     /// The delay before the next attempt after `outcome`, or `None` when it is final: what
