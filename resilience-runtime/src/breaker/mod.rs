@@ -147,8 +147,8 @@ use crate::stats::{Counters, Stats};
 use crate::sync::{const_fn, Ordering};
 use crate::{events, Failure, InstanceName, Rejected};
 
-use self::clock::{is_slow, start_stamp};
-use self::machine::{Core, Refusal, Verdict};
+use self::clock::start_stamp;
+use self::machine::{Core, Refusal};
 pub use self::permit::{BreakerPermit, BreakerRun};
 use self::state::{Tag, Word, TRIALS_MAX};
 use crate::clock::Clock;
@@ -869,30 +869,6 @@ impl CircuitBreaker {
     pub fn reset(&self) {
         self.core
             .force(&self.config, Tag::Closed, || self.clock.elapsed());
-    }
-
-    /// Records the outcome of the permit admitted under `word`.
-    fn record(&self, word: Word, verdict: Verdict) {
-        self.core
-            .record(&self.config, word, verdict, false, || self.clock.elapsed());
-    }
-
-    /// Records the outcome of a timed permit (`slow_call` set): reads the clock once, for
-    /// the call's duration and for an open deadline alike.
-    #[inline(never)]
-    fn record_timed(&self, word: Word, verdict: Verdict) {
-        let now = self.clock.elapsed();
-        let slow = is_slow(word.payload(), now, self.config.slow_call_ns);
-        if !slow
-            && verdict == Verdict::Success
-            && word.tag() == Tag::Closed
-            && matches!(self.config.policy, TripPolicy::Consecutive { .. })
-            && self.core.load(Ordering::Relaxed).payload() == 0
-        {
-            // A fast success with no failure counted: nothing to write (`permit.rs`).
-            return;
-        }
-        self.core.record(&self.config, word, verdict, slow, || now);
     }
 }
 

@@ -20,6 +20,7 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
+use super::clock::is_slow;
 use super::machine::Verdict;
 use super::state::{Tag, Word};
 use super::{CircuitBreaker, ErrorClass, TripPolicy};
@@ -93,6 +94,30 @@ impl BreakerPermit<'_> {
 }
 
 impl CircuitBreaker {
+    /// Records the outcome of the permit admitted under `word`.
+    pub(super) fn record(&self, word: Word, verdict: Verdict) {
+        self.core
+            .record(&self.config, word, verdict, false, || self.clock.elapsed());
+    }
+
+    /// Records the outcome of a timed permit (`slow_call` set): reads the clock once, for
+    /// the call's duration and for an open deadline alike.
+    #[inline(never)]
+    fn record_timed(&self, word: Word, verdict: Verdict) {
+        let now = self.clock.elapsed();
+        let slow = is_slow(word.payload(), now, self.config.slow_call_ns);
+        if !slow
+            && verdict == Verdict::Success
+            && word.tag() == Tag::Closed
+            && matches!(self.config.policy, TripPolicy::Consecutive { .. })
+            && self.core.load(Ordering::Relaxed).payload() == 0
+        {
+            // A fast success with no failure counted: nothing to write (`permit.rs`).
+            return;
+        }
+        self.core.record(&self.config, word, verdict, slow, || now);
+    }
+
     /// Records a permit's verdict (the window modes' healthy success stays cheap inline; a
     /// timed permit's record is out of line).
     #[inline]
