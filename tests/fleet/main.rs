@@ -44,6 +44,10 @@ fn main() {
         ),
         ("a_crashed_trial_owners_lease_expires", crashed_owner),
         ("three_replicas_share_one_quota", shared_quota),
+        (
+            "three_replicas_in_an_outage_share_one_retry_budget",
+            shared_retry_budget,
+        ),
         ("redis_killed_and_restarted", redis_restart),
         ("unreachable_at_startup_links_later", unreachable_at_startup),
     ];
@@ -285,6 +289,56 @@ fn shared_quota() {
             "bodies ran = admitted"
         );
     }
+}
+
+fn shared_retry_budget() {
+    let redis = Redis::start();
+    let mut replicas = fleet(&redis, 3, &[]);
+    // Each replica joins with a success, then waits for its first push: before it, a
+    // replica's own budget decides.
+    for replica in &mut replicas {
+        assert_eq!(replica.ask("call budget ok"), "ran");
+    }
+    std::thread::sleep(SYNC * 3);
+    // An outage: every call fails and asks for 3 retries. 3 s of a call every 10 ms is
+    // about 300 calls per replica, 900 in all (the exact count is reported). The fleet's
+    // budget over the window: 0.1 × 900 + one reserve of 10 × 10 = 190 retries; three local
+    // budgets would allow 3 × (0.1 × 300 + 100) = 390.
+    for replica in &mut replicas {
+        replica.send("outage 3000");
+    }
+    let calls: Vec<u64> = replicas
+        .iter_mut()
+        .map(|r| r.read().parse().unwrap())
+        .collect();
+    let runs: Vec<u64> = replicas
+        .iter_mut()
+        .map(|r| r.number("calls budget") - 1)
+        .collect();
+    let retries: Vec<u64> = runs
+        .iter()
+        .zip(&calls)
+        .map(|(runs, calls)| runs - calls)
+        .collect();
+    let (calls, retries_total): (u64, u64) = (calls.iter().sum(), retries.iter().sum());
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let allowance = (0.1 * calls as f64) as u64 + 100;
+    println!("{calls} calls, retries {retries:?}: {retries_total} of the fleet's {allowance}");
+    // Generous: one period's grants not yet pushed, and the window's edges.
+    assert!(
+        retries_total <= allowance + allowance / 4,
+        "the fleet retried {retries_total} times, over its budget of {allowance}"
+    );
+    assert!(
+        retries_total + allowance / 4 >= allowance,
+        "the fleet retried only {retries_total} times of its budget of {allowance}"
+    );
+    // Every replica was granted some: a fleet-wide budget, not one replica's.
+    assert!(retries.iter().all(|r| *r > 0), "{retries:?}");
 }
 
 fn redis_restart() {

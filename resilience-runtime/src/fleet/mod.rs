@@ -1,5 +1,5 @@
-//! Fleet-wide state through Redis (the `fleet` feature): one breaker and one quota for every
-//! replica of a service.
+//! Fleet-wide state through Redis (the `fleet` feature): one breaker, one quota and one retry
+//! budget for every replica of a service.
 //!
 //! [`connect`] links the process to a Redis server once, at startup; instances declared
 //! `shared` (`#[circuit_breaker(name = "payment", shared)]`, `#[rate_limit(name = "github",
@@ -41,8 +41,15 @@
 //!   Redis. Before its first lease (at most one `sync` after its first call) and while
 //!   unlinked, the limiter is the replica's own, at the full rate: local protection, not a
 //!   share of the fleet's.
-//! - **Retry budget**: `shared` is accepted on `#[retry]` (with `name`), so code can declare
-//!   it now; in this version the budget stays per replica.
+//! - **Retry budget**: each replica pushes its new calls and retries once per `sync`
+//!   (`HINCRBY` on per-second fields of `<prefix>:<name>#budget`) and reads back the fleet's
+//!   totals over the budget's ten seconds, in one script; the fleet may retry
+//!   `budget × calls` plus **one** reserve of `budget_min × 10` (the dependency's capacity
+//!   does not grow with the callers' replicas, so neither does the reserve). A replica is
+//!   granted a part of what is left for its next period and a retry takes from the grant
+//!   with one compare-and-swap (`budget.rs`: the parts, the bound). A call still pays one
+//!   relaxed add; before its first push and while unlinked, a replica's own budget
+//!   decides.
 //!
 //! # Consistency model
 //!
@@ -73,12 +80,14 @@
 //! Everything lives under `options.prefix` (`"resilience"`): an instance's keys are
 //! `<prefix>:<name>` followed by a `#` and what the key holds (`#trial`: a breaker's
 //! half-open lease, the holder's id, with expiry; `#rate`: a rate limit's theoretical arrival
-//! time in microseconds of the server's clock, with expiry), so a breaker and a rate limiter
-//! may share a name; the breaker's channel is `<prefix>#breaker`, its messages
+//! time in microseconds of the server's clock, with expiry; `#budget`: a retry budget's
+//! hash of calls and retries per second of the server's clock, with expiry), so instances
+//! of different kinds may share a name; the breaker's channel is `<prefix>#breaker`, its messages
 //! `open <level> <origin> <name>` and `close 0 <origin> <name>`, `<origin>` a random id per
 //! process so a replica ignores its own.
 
 mod breaker;
+mod budget;
 mod link;
 mod rate_limit;
 mod status;
@@ -92,6 +101,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+pub(crate) use self::budget::Share;
 pub(crate) use self::rate_limit::{Pool, Schedule, Take};
 pub use self::status::{status, FleetStatus};
 use crate::registry::Instance;
@@ -252,6 +262,7 @@ pub(crate) fn join(instance: Instance) {
     let shared = match instance {
         Instance::CircuitBreaker(breaker) => breaker.config().fleet(),
         Instance::RateLimiter(limiter) => limiter.config().fleet(),
+        Instance::Retry(policy) => budget::joins(policy),
         _ => false,
     };
     if shared {
