@@ -48,6 +48,7 @@ fn main() {
             "three_replicas_in_an_outage_share_one_retry_budget",
             shared_retry_budget,
         ),
+        ("window_modes_aggregate_outcomes_fleet_wide", fleet_window),
         ("redis_killed_and_restarted", redis_restart),
         ("unreachable_at_startup_links_later", unreachable_at_startup),
     ];
@@ -339,6 +340,42 @@ fn shared_retry_budget() {
     );
     // Every replica was granted some: a fleet-wide budget, not one replica's.
     assert!(retries.iter().all(|r| *r > 0), "{retries:?}");
+}
+
+/// `search`: `failure_rate = 0.6` over a window of 10 calls, `min_calls = 10`.
+fn fleet_window() {
+    let redis = Redis::start();
+    let mut replicas = fleet(&redis, 3, &[]);
+    let calls = |replica: &mut Replica, outcome: &str, n: usize| {
+        for _ in 0..n {
+            assert_eq!(replica.ask(&format!("call search {outcome}")), "ran");
+        }
+    };
+    // 1 failed of 4 in each replica: 3 of 12 in the fleet, under the rate.
+    for replica in &mut replicas {
+        calls(replica, "ok", 3);
+        calls(replica, "fail", 1);
+    }
+    std::thread::sleep(SYNC * 5);
+    for replica in &mut replicas {
+        assert_eq!(replica.ask("state search"), "Closed");
+    }
+    // 4 more failures each: 5 failed of 8 in each replica, fewer than `min_calls` (the
+    // replica alone stays closed), but 15 of 24 in the fleet, at the rate: the fleet trips.
+    // After the first two replicas, 11 of 20 are under it.
+    for replica in &mut replicas {
+        calls(replica, "fail", 4);
+    }
+    for replica in &mut replicas {
+        let took = replica.wait_for("state search", "Open", Duration::from_secs(2));
+        println!("opened after {took:?}");
+        assert_eq!(replica.ask("call search ok"), "rejected");
+        assert_eq!(
+            replica.number("calls search"),
+            8,
+            "the 8 calls ran, none since"
+        );
+    }
 }
 
 fn redis_restart() {

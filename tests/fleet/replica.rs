@@ -33,6 +33,7 @@ static PAYMENT: AtomicU64 = AtomicU64::new(0);
 static INVENTORY: AtomicU64 = AtomicU64::new(0);
 static QUOTA: AtomicU64 = AtomicU64::new(0);
 static BUDGET: AtomicU64 = AtomicU64::new(0);
+static SEARCH: AtomicU64 = AtomicU64::new(0);
 
 #[circuit_breaker(name = "payment", shared, threshold = 3, timeout = "2s", half_open = 2)]
 async fn payment(fail: bool, hold: Duration) -> Result<(), Error> {
@@ -48,6 +49,24 @@ async fn payment(fail: bool, hold: Duration) -> Result<(), Error> {
 #[circuit_breaker(name = "inventory", shared, threshold = 3, timeout = "30s")]
 async fn inventory(fail: bool, hold: Duration) -> Result<(), Error> {
     INVENTORY.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(hold).await;
+    if fail {
+        Err(Error::Down)
+    } else {
+        Ok(())
+    }
+}
+
+#[circuit_breaker(
+    name = "search",
+    shared,
+    failure_rate = 0.6,
+    window = 10,
+    min_calls = 10,
+    timeout = "30s"
+)]
+async fn search(fail: bool, hold: Duration) -> Result<(), Error> {
+    SEARCH.fetch_add(1, Ordering::SeqCst);
     tokio::time::sleep(hold).await;
     if fail {
         Err(Error::Down)
@@ -91,6 +110,7 @@ async fn call(name: &str, fail: bool, hold: Duration) -> Result<(), Error> {
     match name {
         "payment" => payment(fail, hold).await,
         "inventory" => inventory(fail, hold).await,
+        "search" => search(fail, hold).await,
         _ => panic!("unknown breaker {name}"),
     }
 }
@@ -99,6 +119,7 @@ fn static_name(name: &str) -> &'static str {
     match name {
         "payment" => "payment",
         "inventory" => "inventory",
+        "search" => "search",
         _ => panic!("unknown breaker {name}"),
     }
 }
@@ -107,6 +128,7 @@ fn counter(name: &str) -> &'static AtomicU64 {
     match name {
         "payment" => &PAYMENT,
         "inventory" => &INVENTORY,
+        "search" => &SEARCH,
         "quota" => &QUOTA,
         "budget" => &BUDGET,
         _ => panic!("unknown instance {name}"),

@@ -26,8 +26,12 @@
 //!   takes it: a crashed trial owner cannot wedge the fleet. A close after successful trials
 //!   is published the same way and closes every replica.
 //! - **Consecutive counts stay per replica** (the contract): `threshold` failures in a row in
-//!   one replica trip the fleet. Window modes (`failure_rate`) decide per replica too in this
-//!   version; their trips are fleet-wide like any other.
+//!   one replica trip the fleet. **Window modes aggregate fleet-wide**: once per `sync` at
+//!   most, a replica publishes what its closed breaker's window holds (calls, failed, slow)
+//!   to `<prefix>:<name>#window` and reads back the fleet's sums; a replica whose link finds
+//!   them at the rule (at least `min_calls` calls fleet-wide, the rate reached) opens as a
+//!   trip of its own, published like any other (`window.rs`: when a replica publishes, how
+//!   stale fields go). A replica's own window still trips it alone.
 //! - **The half-open lease is per phase**: one replica holds it and admits the phase's
 //!   `half_open` trials (the fleet admits `half_open` in total); it takes the lease only when
 //!   it has callers waiting for a trial (a replica without traffic never holds it), and gives
@@ -81,7 +85,8 @@
 //! `<prefix>:<name>` followed by a `#` and what the key holds (`#trial`: a breaker's
 //! half-open lease, the holder's id, with expiry; `#rate`: a rate limit's theoretical arrival
 //! time in microseconds of the server's clock, with expiry; `#budget`: a retry budget's
-//! hash of calls and retries per second of the server's clock, with expiry), so instances
+//! hash of calls and retries per second of the server's clock, with expiry; `#window`: a
+//! window-mode breaker's hash of each replica's window, stamped, with expiry), so instances
 //! of different kinds may share a name; the breaker's channel is `<prefix>#breaker`, its messages
 //! `open <level> <origin> <name>` and `close 0 <origin> <name>`, `<origin>` a random id per
 //! process so a replica ignores its own.
@@ -93,6 +98,7 @@ mod rate_limit;
 mod status;
 #[cfg(test)]
 mod tests;
+mod window;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -104,6 +110,7 @@ use tokio::sync::mpsc;
 pub(crate) use self::budget::Share;
 pub(crate) use self::rate_limit::{Pool, Schedule, Take};
 pub use self::status::{status, FleetStatus};
+pub(crate) use self::window::Outcomes;
 use crate::registry::Instance;
 
 /// How a process links to the fleet: [`FleetOptions::default`], changed field by field.
