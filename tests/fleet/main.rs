@@ -6,6 +6,10 @@
 //! another, each with its own server and replicas, on the real clock (processes cannot share
 //! a paused one), with bounds generous enough for a loaded machine.
 
+#[path = "../common/events.rs"]
+mod events;
+#[path = "../common/metrics.rs"]
+mod recorder;
 mod redis;
 mod replica;
 
@@ -51,6 +55,11 @@ fn main() {
         ("window_modes_aggregate_outcomes_fleet_wide", fleet_window),
         ("redis_killed_and_restarted", redis_restart),
         ("unreachable_at_startup_links_later", unreachable_at_startup),
+        // Last: it links this process, so no other scenario may `connect` after it.
+        (
+            "the_link_reports_each_change_in_status_tracing_and_metrics",
+            link_reported,
+        ),
     ];
     let mut ran = 0;
     for (name, scenario) in scenarios {
@@ -414,4 +423,68 @@ fn unreachable_at_startup() {
     );
     let _redis = Redis::start_with(port, &[]);
     replica.wait_for("linked", "true", Duration::from_secs(15));
+}
+
+/// This process links (the replicas are other processes): its status, `tracing` events and
+/// `metrics` gauge, through a kill and a restart of the server.
+fn link_reported() {
+    use resilience::fleet::{connect, status, FleetOptions};
+    use std::sync::{Arc, Mutex};
+    let mut redis = Redis::start();
+    let changes = Arc::new(Mutex::new(Vec::new()));
+    let captured = Arc::clone(&changes);
+    let _events =
+        tracing::subscriber::set_default(events::OnEvent(move |event: &tracing::Event<'_>| {
+            let fields = events::fields(event);
+            if fields.contains("fleet link changed") {
+                captured.lock().unwrap().push(fields);
+            }
+        }));
+    let gauge = recorder::Recorded::default();
+    let linked_gauge = || gauge.get("resilience_fleet_linked{}");
+    metrics::with_local_recorder(&gauge, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            assert_eq!(status().since, None, "no link before `connect`");
+            let mut options = FleetOptions::default();
+            options.connect_timeout = Duration::from_millis(500);
+            connect(&redis.url(), options).await.expect("connect");
+            // The link task reports it linked at its first turn on the runtime.
+            let up = until(|| status().linked, Duration::from_secs(1)).await;
+            assert!(up.since.is_some() && up.last_error.is_none(), "{up:?}");
+            assert_eq!(linked_gauge(), Some(1.0));
+            redis.kill();
+            let down = until(|| !status().linked, Duration::from_secs(10)).await;
+            assert!(down.last_error.is_some(), "{down:?}");
+            assert!(down.since > up.since, "{down:?} after {up:?}");
+            assert_eq!(linked_gauge(), Some(0.0));
+            redis.restart();
+            let again = until(|| status().linked, Duration::from_secs(15)).await;
+            assert!(again.since > down.since, "{again:?}");
+            assert_eq!(linked_gauge(), Some(1.0));
+        });
+    });
+    let changes = changes.lock().unwrap().clone();
+    assert_eq!(changes.len(), 3, "{changes:#?}");
+    assert!(changes[0].ends_with("linked=true"), "{}", changes[0]);
+    assert!(changes[1].contains("linked=false error="), "{}", changes[1]);
+    assert!(changes[2].ends_with("linked=true"), "{}", changes[2]);
+}
+
+/// Waits (on the real clock, letting the link run) until `done`, for at most `limit`; the
+/// status then.
+async fn until(done: impl Fn() -> bool, limit: Duration) -> resilience::fleet::FleetStatus {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < limit,
+            "{:?} after {limit:?}",
+            resilience::fleet::status()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    resilience::fleet::status()
 }
