@@ -53,6 +53,10 @@ fn main() {
             shared_retry_budget,
         ),
         ("window_modes_aggregate_outcomes_fleet_wide", fleet_window),
+        (
+            "the_budget_and_the_window_cost_a_few_commands_at_steady_state",
+            steady_state_commands,
+        ),
         ("redis_killed_and_restarted", redis_restart),
         ("unreachable_at_startup_links_later", unreachable_at_startup),
         // Last: it links this process, so no other scenario may `connect` after it.
@@ -384,6 +388,48 @@ fn fleet_window() {
             8,
             "the 8 calls ran, none since"
         );
+    }
+}
+
+/// Redis commands per 1 000 calls at steady state, for a `shared` retry budget and a
+/// window-mode breaker, each alone in a replica that calls it every millisecond for 3 s.
+fn steady_state_commands() {
+    let redis = Redis::start();
+    for name in ["budget", "search"] {
+        let mut replica = Replica::start(&redis.url());
+        replica.wait_for("linked", "true", Duration::from_secs(10));
+        // Joined, and past the first periods.
+        assert!(replica.number(&format!("busy {name} 500")) > 0);
+        let before = redis.commands();
+        let calls = replica.number(&format!("busy {name} 3000"));
+        let after = redis.commands();
+        let ran = |command: &str| {
+            let count = |all: &[(String, u64)]| {
+                all.iter()
+                    .find(|(c, _)| c == command)
+                    .map_or(0, |(_, n)| *n)
+            };
+            count(&after) - count(&before)
+        };
+        let sent = ran("evalsha") + ran("eval") + ran("ping");
+        let inside: u64 = after
+            .iter()
+            .filter(|(c, _)| !["evalsha", "eval", "ping", "info"].contains(&c.as_str()))
+            .map(|(c, _)| ran(c))
+            .sum();
+        #[allow(clippy::cast_precision_loss)]
+        let per_1000 = |n: u64| n as f64 * 1000.0 / calls as f64;
+        println!(
+            "{name}: {calls} calls in 3 s, {sent} commands sent ({:.1} per 1000 calls), \
+             {inside} run in scripts ({:.1} per 1000 calls)",
+            per_1000(sent),
+            per_1000(inside)
+        );
+        // At most one script per `sync` (the budget) or per three (a steady window), and a
+        // `PING` a second: 3 s is at most 30 + 3, whatever the calls (and a little slack).
+        assert!(sent <= 40, "{name}: {sent} commands in 3 s");
+        assert!(sent >= 1, "{name}: the link kept its field fresh");
+        replica.kill();
     }
 }
 

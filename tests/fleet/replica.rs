@@ -8,6 +8,7 @@
 //! | `storm NAME MS HOLD_MS` | calls every 5 ms for `MS`, each body holding `HOLD_MS` and succeeding; the bodies started meanwhile |
 //! | `hammer MS` | a call of the shared rate limit (`quota`: 50 per second, burst 10, no waiting) every millisecond for `MS`: how many it admitted |
 //! | `outage MS` | a call of the shared retry budget (`budget`: a body that always fails, up to 3 retries 1 ms apart, budget 0.1 with a reserve of 10 a second) every 10 ms for `MS`, then waits for the calls to end: the calls started |
+//! | `busy NAME MS` | a successful call of `NAME` (`budget` or a breaker) every millisecond for `MS`: the calls made |
 //! | `linked` | `true` or `false` |
 //! | `calls NAME` | how many bodies of `NAME` ran so far |
 
@@ -180,6 +181,7 @@ async fn serve(url: &str) {
             .await
             .to_string(),
             ["outage", ms] => outage(ms.parse().unwrap()).await.to_string(),
+            ["busy", name, ms] => busy(name, ms.parse().unwrap()).await.to_string(),
             ["hammer", ms] => hammer(ms.parse().unwrap()).await.to_string(),
             ["linked"] => fleet::status().linked.to_string(),
             ["calls", name] => counter(name).load(Ordering::SeqCst).to_string(),
@@ -212,6 +214,22 @@ async fn outage(ms: u64) -> u64 {
     let started = calls.len() as u64;
     while calls.join_next().await.is_some() {}
     started
+}
+
+/// Calls `name`, succeeding, every millisecond for `ms` (a thousand a second, on a clock
+/// that catches up); the calls made.
+async fn busy(name: &str, ms: u64) -> u64 {
+    let mut calls = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    let end = tokio::time::Instant::now() + Duration::from_millis(ms);
+    while tick.tick().await < end {
+        let _ = match name {
+            "budget" => budget(false).await,
+            _ => call(name, false, Duration::ZERO).await,
+        };
+        calls += 1;
+    }
+    calls
 }
 
 /// Calls `quota` every millisecond for `ms`; the calls it admitted.
