@@ -3,7 +3,8 @@
 //!
 //! [`connect`] links the process to a Redis server once, at startup; instances declared
 //! `shared` (`#[circuit_breaker(name = "payment", shared)]`, `#[rate_limit(name = "github",
-//! rate = 5000, per = "1h", shared)]`) join the fleet at their first call. Without `connect`
+//! rate = 5000, per = "1h", shared)]`, `#[retry(name = "inventory", shared)]`) join the fleet
+//! at their first call. Without `connect`
 //! (or without the feature) a `shared` instance is simply local: the attribute compiles in
 //! every build, so a library can declare its instances `shared` once and let the application
 //! decide.
