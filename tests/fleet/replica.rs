@@ -61,7 +61,7 @@ async fn inventory(fail: bool, hold: Duration) -> Result<(), Error> {
 #[circuit_breaker(
     name = "search",
     shared,
-    failure_rate = 0.6,
+    failure_rate = 0.62,
     window = 10,
     min_calls = 10,
     timeout = "30s"
