@@ -127,8 +127,8 @@ use crate::registry::Instance;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct FleetOptions {
-    /// The bound on propagation, and the period of the link's background work (leases).
-    /// Default 100 ms.
+    /// The bound on propagation, and the period of the link's background work (trial and
+    /// rate leases, retry budgets' counts, windows' sums). Default 100 ms.
     pub sync: Duration,
     /// The first part of every key and channel. Default `"resilience"`.
     pub prefix: String,
