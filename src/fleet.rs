@@ -1,5 +1,5 @@
-//! Fleet-wide state through Redis: one breaker and one quota for every replica of a service
-//! (the `fleet` feature).
+//! Fleet-wide state through Redis: one breaker, one quota and one retry budget for every
+//! replica of a service (the `fleet` feature).
 //!
 //! Link the process once, at startup, and declare instances `shared` (with a `name`):
 //!
@@ -21,7 +21,8 @@
 //!
 //! A trip in any replica opens the breaker in every replica within `sync` (pushed through
 //! pub/sub); the fleet admits `half_open` trials in total through a Redis lease with
-//! expiry; a close propagates the same way. No call waits on Redis while its local state
+//! expiry; a close propagates the same way. A `shared` retry budget counts the fleet's calls
+//! and retries, with one reserve for the whole fleet. No call waits on Redis while its local state
 //! admits it, and when Redis is down, slow or restarted every replica keeps protecting with
 //! its local state and relinks by itself. The design, the consistency model, what happens
 //! on relink and the key layout (`<prefix>:<name>#...`) are documented once, in the runtime

@@ -44,9 +44,10 @@
 //! | [`#[fallback]`](fallback) | answers a failed call with another function's result |
 //! | [`#[hedge]`](hedge) | sends another attempt when a call is slow, takes the first answer, under a budget |
 //!
-//! With the `fleet` feature, `shared` (beside `name`) on `#[circuit_breaker]` and
-//! `#[rate_limit]` makes the instance fleet-wide once the process is linked to a Redis server
-//! (`resilience::fleet::connect`): one breaker and one quota for every replica of a service.
+//! With the `fleet` feature, `shared` (beside `name`) on `#[circuit_breaker]`, `#[rate_limit]`
+//! and `#[retry]` makes the instance fleet-wide once the process is linked to a Redis server
+//! (`resilience::fleet::connect`): one breaker, one quota and one retry budget for every
+//! replica of a service.
 //! `shared` compiles without the feature; the instance is then local.
 //!
 //! # Errors
@@ -417,7 +418,7 @@ pub use resilience_macros::circuit_breaker;
 /// | `budget_min = 10` | `10` | the budget's reserve: retries per second always allowed, whatever the share |
 /// | `context = name` | none | binds `name:` [`Attempt`] inside the body: the attempt's `number()` (0 first), `is_retry()`, and the `call_id()` shared by every attempt of the call |
 /// | `name = "payments"` | the function's path | functions with the same name share one retry instance, hence one budget |
-/// | `shared` | off | with `name`: marks the budget fleet-wide (the `fleet` feature). Accepted in every build; in this version the budget stays per replica (see `resilience::fleet`) |
+/// | `shared` | off | with `name`: the budget is fleet-wide once the process is linked (the `fleet` feature, `resilience::fleet::connect`): retries are granted from the fleet's calls and retries over the window, with one `budget_min` reserve for the whole fleet, not one per replica. Without the feature or the link, local |
 /// | `crate = "path"` | `"::resilience"` | where to find this crate, if renamed |
 ///
 /// Each attempt gets fresh clones of the owned arguments, so they must be `Clone`; references

@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::metrics::Recorded;
 use common::{answer, Runs, ServiceError};
 use resilience::monitor::{self, BreakerState, InstanceConfig, InstanceKind};
 use resilience::runtime::TripPolicy;
@@ -327,88 +327,6 @@ fn out_of_range_configuration_entries_are_refused_with_the_attributes_limits() {
     );
 }
 
-/// A `metrics` recorder that keeps counter totals and gauge values by key.
-#[derive(Clone, Default)]
-struct Recorded(Arc<Mutex<Vec<(String, f64)>>>);
-
-struct Handle(String, Recorded);
-
-impl metrics::CounterFn for Handle {
-    fn increment(&self, value: u64) {
-        #[allow(clippy::cast_precision_loss)]
-        self.1.add(&self.0, value as f64);
-    }
-    fn absolute(&self, _: u64) {}
-}
-
-impl metrics::GaugeFn for Handle {
-    fn increment(&self, _: f64) {}
-    fn decrement(&self, _: f64) {}
-    fn set(&self, value: f64) {
-        self.1.set(&self.0, value);
-    }
-}
-
-impl Recorded {
-    fn add(&self, key: &str, value: f64) {
-        let mut all = self.0.lock().unwrap();
-        match all.iter_mut().find(|(k, _)| k == key) {
-            Some((_, total)) => *total += value,
-            None => all.push((key.to_owned(), value)),
-        }
-    }
-    fn set(&self, key: &str, value: f64) {
-        let mut all = self.0.lock().unwrap();
-        all.retain(|(k, _)| k != key);
-        all.push((key.to_owned(), value));
-    }
-    fn get(&self, key: &str) -> Option<f64> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| *v)
-    }
-}
-
-impl metrics::Recorder for Recorded {
-    fn describe_counter(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn describe_gauge(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn describe_histogram(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
-        metrics::Counter::from_arc(Arc::new(Handle(render(key), self.clone())))
-    }
-    fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
-        metrics::Gauge::from_arc(Arc::new(Handle(render(key), self.clone())))
-    }
-    fn register_histogram(
-        &self,
-        _: &metrics::Key,
-        _: &metrics::Metadata<'_>,
-    ) -> metrics::Histogram {
-        metrics::Histogram::noop()
-    }
-}
-
 /// What `calls` records as metrics, run on a paused current-thread runtime.
 fn recorded<F: std::future::Future<Output = ()>>(calls: impl FnOnce() -> F) -> Recorded {
     let recorded = Recorded::default();
@@ -421,15 +339,6 @@ fn recorded<F: std::future::Future<Output = ()>>(calls: impl FnOnce() -> F) -> R
         rt.block_on(calls());
     });
     recorded
-}
-
-/// `name{label=value,...}`, labels in the order given.
-fn render(key: &metrics::Key) -> String {
-    let labels: Vec<String> = key
-        .labels()
-        .map(|l| format!("{}={}", l.key(), l.value()))
-        .collect();
-    format!("{}{{{}}}", key.name(), labels.join(","))
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! The fleet's cost (the `fleet` feature): a `shared` breaker's and rate limit's success path
-//! with the process linked to Redis, beside the same attributes local, and the Redis commands
-//! the fleet sends per 1,000 calls at steady state.
+//! The fleet's cost (the `fleet` feature): a `shared` breaker's and retry's success path with
+//! the process linked to Redis, beside the same attributes local, and the Redis commands the
+//! fleet sends per 1,000 calls at steady state (breaker, rate limit, retry budget, and a
+//! window-mode breaker).
 //!
 //! ```text
 //! cargo bench -p resilience-benches --features fleet --bench fleet
@@ -20,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use resilience::{circuit_breaker, fleet, rate_limit};
+use resilience::{circuit_breaker, fleet, rate_limit, retry};
 
 /// The error type of the benchmarked functions (`common.rs`'s, without its other helpers).
 #[derive(Debug)]
@@ -57,8 +58,24 @@ async fn limited_shared(x: u64) -> Result<u64, BenchError> {
     Ok(black_box(x))
 }
 
+#[circuit_breaker(name = "bench_window", shared, failure_rate = 0.5, window = 100)]
+async fn window_shared(x: u64) -> Result<u64, BenchError> {
+    Ok(black_box(x))
+}
+
+#[retry(name = "bench_retry_local")]
+async fn retry_local(x: u64) -> Result<u64, BenchError> {
+    Ok(black_box(x))
+}
+
+#[retry(name = "bench_retry_shared", shared)]
+async fn retry_shared(x: u64) -> Result<u64, BenchError> {
+    Ok(black_box(x))
+}
+
 /// Round trips the server served: every command but `INFO` itself and those the fleet's Lua
-/// scripts run inside one (`TIME`, `GET`, `SET`, `PEXPIRE`, `DEL`; the breakers stay closed
+/// scripts run inside one (`TIME`, `GET`, `SET`, `PEXPIRE`, `DEL`, and the hash commands of
+/// the budget's and the window's; the breakers stay closed
 /// here, so no `SET NX` lease is taken outside a script).
 fn commands(port: u16) -> u64 {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -71,9 +88,12 @@ fn commands(port: u16) -> u64 {
     text.lines()
         .filter(|l| l.starts_with("cmdstat_"))
         .filter(|l| {
-            !["info", "time", "get", "set", "pexpire", "del"]
-                .iter()
-                .any(|c| l.starts_with(&format!("cmdstat_{c}:")))
+            ![
+                "info", "time", "get", "set", "pexpire", "del", "hincrby", "hset", "hgetall",
+                "hdel",
+            ]
+            .iter()
+            .any(|c| l.starts_with(&format!("cmdstat_{c}:")))
         })
         .filter_map(|l| {
             l.split("calls=")
@@ -84,6 +104,26 @@ fn commands(port: u16) -> u64 {
                 .ok()
         })
         .sum()
+}
+
+/// Times `call` on the `calls` runtime, as `name` in `group`.
+fn timed<F: std::future::Future<Output = Result<u64, BenchError>>>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    calls: &tokio::runtime::Runtime,
+    call: impl Fn(u64) -> F,
+) {
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            calls.block_on(async {
+                let start = Instant::now();
+                for i in 0..iters {
+                    check(call(black_box(i)).await);
+                }
+                start.elapsed()
+            })
+        });
+    });
 }
 
 fn fleet_bench(c: &mut Criterion) {
@@ -131,48 +171,35 @@ fn fleet_bench(c: &mut Criterion) {
     calls.block_on(async {
         check(breaker_shared(0).await);
         check(limited_shared(0).await);
+        check(retry_shared(0).await);
+        check(window_shared(0).await);
     });
     // Let the link lease the limiter's first batch.
     std::thread::sleep(Duration::from_millis(300));
     assert!(fleet::status().linked);
 
     let mut group = c.benchmark_group("fleet success path");
-    group.bench_function("breaker local", |b| {
-        b.iter_custom(|iters| {
-            calls.block_on(async {
-                let start = Instant::now();
-                for i in 0..iters {
-                    check(breaker_local(black_box(i)).await);
-                }
-                start.elapsed()
-            })
-        });
-    });
-    group.bench_function("breaker shared, linked", |b| {
-        b.iter_custom(|iters| {
-            calls.block_on(async {
-                let start = Instant::now();
-                for i in 0..iters {
-                    check(breaker_shared(black_box(i)).await);
-                }
-                start.elapsed()
-            })
-        });
-    });
+    timed(&mut group, "breaker local", &calls, breaker_local);
+    timed(&mut group, "breaker shared, linked", &calls, breaker_shared);
+    timed(&mut group, "retry local", &calls, retry_local);
+    timed(&mut group, "retry shared, linked", &calls, retry_shared);
     group.finish();
 
     // Round trips per 1,000 calls at steady state: 20,000 calls of each at about 10,000 a
-    // second (the breaker alone, then the rate limits).
-    for (what, shared) in [("breaker", true), ("rate limit", false)] {
+    // second (the breaker alone, the rate limits, the retry budget, the window breaker).
+    for what in ["breaker", "rate limit", "retry budget", "window breaker"] {
         let before = commands(port);
         let start = Instant::now();
         calls.block_on(async {
             for i in 0..20_000u64 {
-                if shared {
-                    check(breaker_shared(i).await);
-                } else {
-                    let _ = black_box(limited_shared(i).await.is_ok());
-                    let _ = black_box(limited_local(i).await.is_ok());
+                match what {
+                    "breaker" => check(breaker_shared(i).await),
+                    "rate limit" => {
+                        let _ = black_box(limited_shared(i).await.is_ok());
+                        let _ = black_box(limited_local(i).await.is_ok());
+                    }
+                    "retry budget" => check(retry_shared(i).await),
+                    _ => check(window_shared(i).await),
                 }
                 if i % 100 == 99 {
                     tokio::time::sleep(Duration::from_millis(10)).await;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod events;
+pub(crate) mod metrics;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;

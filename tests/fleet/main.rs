@@ -6,6 +6,10 @@
 //! another, each with its own server and replicas, on the real clock (processes cannot share
 //! a paused one), with bounds generous enough for a loaded machine.
 
+#[path = "../common/events.rs"]
+mod events;
+#[path = "../common/metrics.rs"]
+mod recorder;
 mod redis;
 mod replica;
 
@@ -44,8 +48,22 @@ fn main() {
         ),
         ("a_crashed_trial_owners_lease_expires", crashed_owner),
         ("three_replicas_share_one_quota", shared_quota),
+        (
+            "three_replicas_in_an_outage_share_one_retry_budget",
+            shared_retry_budget,
+        ),
+        ("window_modes_aggregate_outcomes_fleet_wide", fleet_window),
+        (
+            "the_budget_and_the_window_cost_a_few_commands_at_steady_state",
+            steady_state_commands,
+        ),
         ("redis_killed_and_restarted", redis_restart),
         ("unreachable_at_startup_links_later", unreachable_at_startup),
+        // Last: it links this process, so no other scenario may `connect` after it.
+        (
+            "the_link_reports_each_change_in_status_tracing_and_metrics",
+            link_reported,
+        ),
     ];
     let mut ran = 0;
     for (name, scenario) in scenarios {
@@ -287,6 +305,135 @@ fn shared_quota() {
     }
 }
 
+fn shared_retry_budget() {
+    let redis = Redis::start();
+    let mut replicas = fleet(&redis, 3, &[]);
+    // Each replica joins with a success, then waits for its first push: before it, a
+    // replica's own budget decides.
+    for replica in &mut replicas {
+        assert_eq!(replica.ask("call budget ok"), "ran");
+    }
+    std::thread::sleep(SYNC * 3);
+    // An outage: every call fails and asks for 3 retries. 3 s of a call every 10 ms is
+    // about 300 calls per replica, 900 in all (the exact count is reported). The fleet's
+    // budget over the window: 0.1 × 900 + one reserve of 10 × 10 = 190 retries; three local
+    // budgets would allow 3 × (0.1 × 300 + 100) = 390.
+    for replica in &mut replicas {
+        replica.send("outage 3000");
+    }
+    let calls: Vec<u64> = replicas
+        .iter_mut()
+        .map(|r| r.read().parse().unwrap())
+        .collect();
+    let runs: Vec<u64> = replicas
+        .iter_mut()
+        .map(|r| r.number("calls budget") - 1)
+        .collect();
+    let retries: Vec<u64> = runs
+        .iter()
+        .zip(&calls)
+        .map(|(runs, calls)| runs - calls)
+        .collect();
+    let (calls, retries_total): (u64, u64) = (calls.iter().sum(), retries.iter().sum());
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let allowance = (0.1 * calls as f64) as u64 + 100;
+    println!("{calls} calls, retries {retries:?}: {retries_total} of the fleet's {allowance}");
+    // Generous: one period's grants not yet pushed, and the window's edges.
+    assert!(
+        retries_total <= allowance + allowance / 4,
+        "the fleet retried {retries_total} times, over its budget of {allowance}"
+    );
+    assert!(
+        retries_total + allowance / 4 >= allowance,
+        "the fleet retried only {retries_total} times of its budget of {allowance}"
+    );
+    // Every replica was granted some: a fleet-wide budget, not one replica's.
+    assert!(retries.iter().all(|r| *r > 0), "{retries:?}");
+}
+
+/// `search`: `failure_rate = 0.62` over a window of 10 calls, `min_calls = 10`.
+fn fleet_window() {
+    let redis = Redis::start();
+    let mut replicas = fleet(&redis, 3, &[]);
+    let calls = |replica: &mut Replica, outcome: &str, n: usize| {
+        for _ in 0..n {
+            assert_eq!(replica.ask(&format!("call search {outcome}")), "ran");
+        }
+    };
+    // 1 failed of 4 in each replica: 3 of 12 in the fleet, under the rate.
+    for replica in &mut replicas {
+        calls(replica, "ok", 3);
+        calls(replica, "fail", 1);
+    }
+    std::thread::sleep(SYNC * 5);
+    for replica in &mut replicas {
+        assert_eq!(replica.ask("state search"), "Closed");
+    }
+    // 4 more failures each: 5 failed of 8 in each replica (0.625), fewer than `min_calls`
+    // (the replica alone stays closed), but 15 of 24 in the fleet, at the rate: the fleet
+    // trips. Every count before the last call is under it (at most 14 of 23, 0.609), so
+    // every call runs.
+    for replica in &mut replicas {
+        calls(replica, "fail", 4);
+    }
+    for replica in &mut replicas {
+        let took = replica.wait_for("state search", "Open", Duration::from_secs(2));
+        println!("opened after {took:?}");
+        assert_eq!(replica.ask("call search ok"), "rejected");
+        assert_eq!(
+            replica.number("calls search"),
+            8,
+            "the 8 calls ran, none since"
+        );
+    }
+}
+
+/// Redis commands per 1 000 calls at steady state, for a `shared` retry budget and a
+/// window-mode breaker, each alone in a replica that calls it every millisecond for 3 s.
+fn steady_state_commands() {
+    let redis = Redis::start();
+    for name in ["budget", "search"] {
+        let mut replica = Replica::start(&redis.url());
+        replica.wait_for("linked", "true", Duration::from_secs(10));
+        // Joined, and past the first periods.
+        assert!(replica.number(&format!("busy {name} 500")) > 0);
+        let before = redis.commands();
+        let calls = replica.number(&format!("busy {name} 3000"));
+        let after = redis.commands();
+        let ran = |command: &str| {
+            let count = |all: &[(String, u64)]| {
+                all.iter()
+                    .find(|(c, _)| c == command)
+                    .map_or(0, |(_, n)| *n)
+            };
+            count(&after) - count(&before)
+        };
+        let sent = ran("evalsha") + ran("eval") + ran("ping");
+        let inside: u64 = after
+            .iter()
+            .filter(|(c, _)| !["evalsha", "eval", "ping", "info"].contains(&c.as_str()))
+            .map(|(c, _)| ran(c))
+            .sum();
+        #[allow(clippy::cast_precision_loss)]
+        let per_1000 = |n: u64| n as f64 * 1000.0 / calls as f64;
+        println!(
+            "{name}: {calls} calls in 3 s, {sent} commands sent ({:.1} per 1000 calls), \
+             {inside} run in scripts ({:.1} per 1000 calls)",
+            per_1000(sent),
+            per_1000(inside)
+        );
+        // At most one script per `sync` (the budget) or per three (a steady window), and a
+        // `PING` a second: 3 s is at most 30 + 3, whatever the calls (and a little slack).
+        assert!(sent <= 40, "{name}: {sent} commands in 3 s");
+        assert!(sent >= 1, "{name}: the link kept its field fresh");
+        replica.kill();
+    }
+}
+
 fn redis_restart() {
     let mut redis = Redis::start();
     let mut replicas = fleet(&redis, 2, &["payment", "inventory"]);
@@ -323,4 +470,68 @@ fn unreachable_at_startup() {
     );
     let _redis = Redis::start_with(port, &[]);
     replica.wait_for("linked", "true", Duration::from_secs(15));
+}
+
+/// This process links (the replicas are other processes): its status, `tracing` events and
+/// `metrics` gauge, through a kill and a restart of the server.
+fn link_reported() {
+    use resilience::fleet::{connect, status, FleetOptions};
+    use std::sync::{Arc, Mutex};
+    let mut redis = Redis::start();
+    let changes = Arc::new(Mutex::new(Vec::new()));
+    let captured = Arc::clone(&changes);
+    let _events =
+        tracing::subscriber::set_default(events::OnEvent(move |event: &tracing::Event<'_>| {
+            let fields = events::fields(event);
+            if fields.contains("fleet link changed") {
+                captured.lock().unwrap().push(fields);
+            }
+        }));
+    let gauge = recorder::Recorded::default();
+    let linked_gauge = || gauge.get("resilience_fleet_linked{}");
+    metrics::with_local_recorder(&gauge, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            assert_eq!(status().since, None, "no link before `connect`");
+            let mut options = FleetOptions::default();
+            options.connect_timeout = Duration::from_millis(500);
+            connect(&redis.url(), options).await.expect("connect");
+            // The link task reports it linked at its first turn on the runtime.
+            let up = until(|| status().linked, Duration::from_secs(1)).await;
+            assert!(up.since.is_some() && up.last_error.is_none(), "{up:?}");
+            assert_eq!(linked_gauge(), Some(1.0));
+            redis.kill();
+            let down = until(|| !status().linked, Duration::from_secs(10)).await;
+            assert!(down.last_error.is_some(), "{down:?}");
+            assert!(down.since > up.since, "{down:?} after {up:?}");
+            assert_eq!(linked_gauge(), Some(0.0));
+            redis.restart();
+            let again = until(|| status().linked, Duration::from_secs(15)).await;
+            assert!(again.since > down.since, "{again:?}");
+            assert_eq!(linked_gauge(), Some(1.0));
+        });
+    });
+    let changes = changes.lock().unwrap().clone();
+    assert_eq!(changes.len(), 3, "{changes:#?}");
+    assert!(changes[0].ends_with("linked=true"), "{}", changes[0]);
+    assert!(changes[1].contains("linked=false error="), "{}", changes[1]);
+    assert!(changes[2].ends_with("linked=true"), "{}", changes[2]);
+}
+
+/// Waits (on the real clock, letting the link run) until `done`, for at most `limit`; the
+/// status then.
+async fn until(done: impl Fn() -> bool, limit: Duration) -> resilience::fleet::FleetStatus {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < limit,
+            "{:?} after {limit:?}",
+            resilience::fleet::status()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    resilience::fleet::status()
 }

@@ -78,6 +78,44 @@ impl Redis {
         }
     }
 
+    /// How many times the server ran each command (`INFO commandstats`): the commands of
+    /// the clients, and those run inside their scripts.
+    pub(crate) fn commands(&self) -> Vec<(String, u64)> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("redis answers");
+        stream.write_all(b"INFO commandstats\r\n").unwrap();
+        let mut reply = Vec::new();
+        let mut buffer = [0u8; 4096];
+        // `$<length>\r\n<text>\r\n`
+        let length = loop {
+            let n = stream.read(&mut buffer).unwrap();
+            assert!(n > 0, "INFO answered");
+            reply.extend_from_slice(&buffer[..n]);
+            let text = String::from_utf8_lossy(&reply);
+            if let Some(end) = text.find("\r\n") {
+                let length: usize = text[1..end].parse().unwrap();
+                break end + 2 + length;
+            }
+        };
+        while reply.len() < length {
+            let n = stream.read(&mut buffer).unwrap();
+            assert!(n > 0, "INFO answered in full");
+            reply.extend_from_slice(&buffer[..n]);
+        }
+        String::from_utf8_lossy(&reply)
+            .lines()
+            .filter_map(|line| {
+                let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+                let calls = stats
+                    .strip_prefix("calls=")?
+                    .split(',')
+                    .next()?
+                    .parse()
+                    .ok()?;
+                Some((name.to_owned(), calls))
+            })
+            .collect()
+    }
+
     fn answers(&self) -> bool {
         let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;

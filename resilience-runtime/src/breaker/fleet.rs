@@ -17,6 +17,11 @@
 //!   breaker ([`Core::may_trial`]); the link takes the lease in the background (`SET NX PX`).
 //!   Unlinked, the breaker is what it would be without the fleet: its own trials, its own
 //!   protection (it never fails open).
+//! - **The fleet's window** (window modes): the link reads what a closed breaker's window
+//!   holds ([`CircuitBreaker::fleet_window`]: the ring's recorded count and its rates, or the
+//!   time window's counts, through the accessors the snapshots use, so the call's path is
+//!   untouched) and, when the fleet's sums reach the rule, opens it
+//!   ([`CircuitBreaker::fleet_window_trip`]) as a trip of its own: announced and published.
 //!
 //! The lease flag is a separate `AtomicBool` beside the state word, read only on that slow
 //! path (open, period over) and written by the link and by the transition out of half-open.
@@ -29,8 +34,8 @@ use std::sync::atomic::Ordering;
 use super::clock::deadline_ms;
 use super::machine::Core;
 use super::state::{Tag, Word};
-use super::{BreakerConfig, CircuitBreaker};
-use crate::fleet;
+use super::{BreakerConfig, CircuitBreaker, TripPolicy};
+use crate::fleet::{self, Outcomes};
 
 impl Core {
     /// Whether the first trial of a half-open phase may be admitted here: unlinked, always
@@ -158,5 +163,91 @@ impl CircuitBreaker {
     /// How long a trial lease lasts: one open period (Polly's rule for a hung trial, fleet-wide).
     pub(crate) fn fleet_lease_ttl(&self) -> std::time::Duration {
         self.config.open_for()
+    }
+}
+
+impl CircuitBreaker {
+    /// What this replica's window holds now, for the fleet's: `None` for a `Consecutive`
+    /// breaker, nothing while it is not closed (its window is not judged then). A few relaxed
+    /// loads, on the link's task.
+    pub(crate) fn fleet_window(&self) -> Option<Outcomes> {
+        let closed = self.core.load(Ordering::Relaxed).tag() == Tag::Closed;
+        let slow_call = self.config.slow_call_ns != 0;
+        match self.config.policy {
+            TripPolicy::Consecutive { .. } => None,
+            _ if !closed => Some(Outcomes::default()),
+            TripPolicy::FailureRate { window, .. } => {
+                let window = window.max(1);
+                let Some(ring) = self.core.ring_if_any(&self.config) else {
+                    return Some(Outcomes::default());
+                };
+                let recorded = ring
+                    .position()
+                    .load(Ordering::Relaxed)
+                    .min(u64::from(window));
+                // The rates are counts over `recorded`: the products are whole numbers.
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    clippy::cast_precision_loss
+                )]
+                let count =
+                    |rate: Option<f64>| (rate.unwrap_or(0.0) * recorded as f64).round() as u64;
+                Some(Outcomes {
+                    calls: recorded,
+                    failed: count(ring.failure_rate(window)),
+                    slow: if slow_call {
+                        count(ring.slow_rate(window))
+                    } else {
+                        0
+                    },
+                })
+            }
+            TripPolicy::TimeWindow { .. } => Some(self.window_counts().map_or(
+                Outcomes::default(),
+                |counts| Outcomes {
+                    calls: counts.calls,
+                    failed: counts.failed,
+                    slow: counts.slow,
+                },
+            )),
+        }
+    }
+
+    /// The fleet's windows, summed, reach the rule (at least `min_calls` calls, and the
+    /// failed or the slow fraction at its rate): a closed breaker opens, as a trip of its
+    /// own (announced, published to the fleet). Returns whether it opened.
+    pub(crate) fn fleet_window_trip(&self, fleet: Outcomes) -> bool {
+        let (failure_rate, min_calls) = match self.config.policy {
+            TripPolicy::FailureRate {
+                failure_rate,
+                min_calls,
+                ..
+            }
+            | TripPolicy::TimeWindow {
+                failure_rate,
+                min_calls,
+                ..
+            } => (failure_rate, min_calls),
+            TripPolicy::Consecutive { .. } => return false,
+        };
+        #[allow(clippy::cast_precision_loss)] // counts of calls, far below 2^52
+        let at_rate = |count: u64, rate: f64| count as f64 / fleet.calls as f64 >= rate;
+        let reached = at_rate(fleet.failed, failure_rate)
+            || (self.config.slow_call_ns != 0 && at_rate(fleet.slow, self.config.slow_call_rate));
+        if fleet.calls < u64::from(min_calls.max(1)) || !reached {
+            return false;
+        }
+        let now = self.clock.elapsed();
+        let deadline = deadline_ms(now, self.config.open_for());
+        let change = self.core.swap_with(|current| {
+            (current.tag() == Tag::Closed).then(|| current.next(Tag::Open, deadline))
+        });
+        let Some(change) = change else {
+            return false;
+        };
+        self.core.note(&self.config, change, now);
+        self.core.tell_fleet(&self.config, change);
+        true
     }
 }

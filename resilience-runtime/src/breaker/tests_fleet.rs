@@ -132,3 +132,93 @@ async fn a_reset_in_half_open_gives_the_lease_back() {
         "the next phase needs a lease again"
     );
 }
+
+fn rate_breaker(policy: TripPolicy) -> CircuitBreaker {
+    CircuitBreaker::new(
+        BreakerConfig::new(InstanceName::given("test"))
+            .with_policy(policy)
+            .with_fleet(),
+    )
+}
+
+fn outcomes(calls: u64, failed: u64) -> crate::fleet::Outcomes {
+    crate::fleet::Outcomes {
+        calls,
+        failed,
+        slow: 0,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_fleet_reads_what_a_closed_window_holds_and_nothing_once_it_opened() {
+    let count = rate_breaker(TripPolicy::FailureRate {
+        failure_rate: 0.5,
+        window: 10,
+        min_calls: 10,
+    });
+    assert_eq!(count.fleet_window(), Some(outcomes(0, 0)), "no ring yet");
+    for failed in [true, true, true, false, false, false] {
+        let permit = count.try_acquire().unwrap();
+        if failed {
+            permit.failure();
+        } else {
+            permit.success();
+        }
+    }
+    assert_eq!(count.fleet_window(), Some(outcomes(6, 3)));
+    let time = rate_breaker(TripPolicy::TimeWindow {
+        failure_rate: 0.5,
+        window: 10 * SECOND,
+        buckets: 10,
+        min_calls: 20,
+    });
+    time.try_acquire().unwrap().failure();
+    time.try_acquire().unwrap().success();
+    assert_eq!(time.fleet_window(), Some(outcomes(2, 1)));
+    time.force_open();
+    assert_eq!(
+        time.fleet_window(),
+        Some(outcomes(0, 0)),
+        "not closed: nothing to judge"
+    );
+    assert_eq!(
+        shared(3, 1).fleet_window(),
+        None,
+        "consecutive counts stay local"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_fleets_window_at_the_rule_opens_a_closed_breaker() {
+    let breaker = rate_breaker(TripPolicy::FailureRate {
+        failure_rate: 0.5,
+        window: 10,
+        min_calls: 10,
+    });
+    // 4 of 6 failed here: the rate, but fewer than `min_calls`; the breaker stays closed.
+    for failed in [true, true, true, true, false, false] {
+        let permit = breaker.try_acquire().unwrap();
+        if failed {
+            permit.failure();
+        } else {
+            permit.success();
+        }
+    }
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    assert!(
+        !breaker.fleet_window_trip(outcomes(9, 9)),
+        "fewer than min_calls in the fleet too"
+    );
+    assert!(
+        !breaker.fleet_window_trip(outcomes(18, 8)),
+        "under the rate fleet-wide"
+    );
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    assert!(breaker.fleet_window_trip(outcomes(18, 12)));
+    assert_eq!(breaker.state(), BreakerState::Open);
+    assert_eq!(rejected(&breaker), Some(OPEN_FOR));
+    assert!(
+        !breaker.fleet_window_trip(outcomes(18, 12)),
+        "only a closed breaker trips"
+    );
+}

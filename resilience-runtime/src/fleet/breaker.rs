@@ -141,7 +141,7 @@ pub(super) async fn leases(
 }
 
 /// The joined breakers, copied out of the lock.
-fn breakers() -> Vec<&'static CircuitBreaker> {
+pub(super) fn breakers() -> Vec<&'static CircuitBreaker> {
     joined()
         .iter()
         .filter_map(|instance| match instance {

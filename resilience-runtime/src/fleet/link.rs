@@ -9,7 +9,7 @@ use redis::{Client, ErrorKind, RedisError, RedisResult};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::MissedTickBehavior;
 
-use super::{breaker, rate_limit, status, Event, FleetOptions};
+use super::{breaker, budget, rate_limit, status, window, Event, FleetOptions};
 
 /// The first wait before relinking, doubled after each failed attempt up to the last.
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -59,6 +59,7 @@ impl Session {
         let mut tick = tokio::time::interval(options.sync);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut ticks = 0u32;
+        let mut published = window::Published::default();
         let clock = tokio::time::Instant::now();
         // A dry pool wakes the link at most four times per `sync`; the tick does the rest.
         let mut next_dry = clock;
@@ -82,21 +83,8 @@ impl Session {
                 }
                 _ = tick.tick() => {
                     ticks = ticks.wrapping_add(1);
-                    let ping = if ticks % PING_EVERY == 0 {
-                        redis::cmd("PING").query_async::<()>(&mut conn).await
-                    } else {
-                        Ok(())
-                    };
-                    match ping {
-                        Ok(()) => match breaker::leases(&mut conn, &options.prefix, origin).await {
-                            Ok(()) => {
-                                rate_limit::lease(&mut conn, &options.prefix, options.sync, clock.elapsed())
-                                    .await
-                            }
-                            Err(error) => Err(error),
-                        },
-                        Err(error) => Err(error),
-                    }
+                    let ping = ticks % PING_EVERY == 0;
+                    periodic(&mut conn, options, origin, ping, clock.elapsed(), &mut published).await
                 }
             };
             if let Err(error) = result {
@@ -104,6 +92,26 @@ impl Session {
             }
         }
     }
+}
+
+/// The work of one `sync` period: a `PING` if `ping`, the breakers' leases and windows, the
+/// rate limits' pools, the retry budgets' counts; `now`: the link's clock.
+async fn periodic(
+    conn: &mut ConnectionManager,
+    options: &FleetOptions,
+    origin: u64,
+    ping: bool,
+    now: Duration,
+    published: &mut window::Published,
+) -> RedisResult<()> {
+    let prefix = &options.prefix;
+    if ping {
+        redis::cmd("PING").query_async::<()>(conn).await?;
+    }
+    breaker::leases(conn, prefix, origin).await?;
+    window::publish(conn, prefix, origin, options.sync, now, published).await?;
+    rate_limit::lease(conn, prefix, options.sync, now).await?;
+    budget::push(conn, prefix, origin, now).await
 }
 
 /// The link task: serves sessions for the rest of the process, relinking with backoff.
@@ -124,6 +132,7 @@ pub(super) async fn run(
             Ok(session) => {
                 // Changes made while unlinked are not replayed (`mod.rs`, "The link").
                 while events.try_recv().is_ok() {}
+                budget::relinked();
                 status::up();
                 delay = BACKOFF_MIN;
                 let error = session.serve(&options, origin, &mut events).await;

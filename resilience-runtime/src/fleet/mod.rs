@@ -1,9 +1,10 @@
-//! Fleet-wide state through Redis (the `fleet` feature): one breaker and one quota for every
-//! replica of a service.
+//! Fleet-wide state through Redis (the `fleet` feature): one breaker, one quota and one retry
+//! budget for every replica of a service.
 //!
 //! [`connect`] links the process to a Redis server once, at startup; instances declared
 //! `shared` (`#[circuit_breaker(name = "payment", shared)]`, `#[rate_limit(name = "github",
-//! rate = 5000, per = "1h", shared)]`) join the fleet at their first call. Without `connect`
+//! rate = 5000, per = "1h", shared)]`, `#[retry(name = "inventory", shared)]`) join the fleet
+//! at their first call. Without `connect`
 //! (or without the feature) a `shared` instance is simply local: the attribute compiles in
 //! every build, so a library can declare its instances `shared` once and let the application
 //! decide.
@@ -26,8 +27,12 @@
 //!   takes it: a crashed trial owner cannot wedge the fleet. A close after successful trials
 //!   is published the same way and closes every replica.
 //! - **Consecutive counts stay per replica** (the contract): `threshold` failures in a row in
-//!   one replica trip the fleet. Window modes (`failure_rate`) decide per replica too in this
-//!   version; their trips are fleet-wide like any other.
+//!   one replica trip the fleet. **Window modes aggregate fleet-wide**: once per `sync` at
+//!   most, a replica publishes what its closed breaker's window holds (calls, failed, slow)
+//!   to `<prefix>:<name>#window` and reads back the fleet's sums; a replica whose link finds
+//!   them at the rule (at least `min_calls` calls fleet-wide, the rate reached) opens as a
+//!   trip of its own, published like any other (`window.rs`: when a replica publishes, how
+//!   stale fields go). A replica's own window still trips it alone.
 //! - **The half-open lease is per phase**: one replica holds it and admits the phase's
 //!   `half_open` trials (the fleet admits `half_open` in total); it takes the lease only when
 //!   it has callers waiting for a trial (a replica without traffic never holds it), and gives
@@ -41,8 +46,15 @@
 //!   Redis. Before its first lease (at most one `sync` after its first call) and while
 //!   unlinked, the limiter is the replica's own, at the full rate: local protection, not a
 //!   share of the fleet's.
-//! - **Retry budget**: `shared` is accepted on `#[retry]` (with `name`), so code can declare
-//!   it now; in this version the budget stays per replica.
+//! - **Retry budget**: each replica pushes its new calls and retries once per `sync`
+//!   (`HINCRBY` on per-second fields of `<prefix>:<name>#budget`) and reads back the fleet's
+//!   totals over the budget's ten seconds, in one script; the fleet may retry
+//!   `budget × calls` plus **one** reserve of `budget_min × 10` (the dependency's capacity
+//!   does not grow with the callers' replicas, so neither does the reserve). A replica is
+//!   granted a part of what is left for its next period and a retry takes from the grant
+//!   with one compare-and-swap (`budget.rs`: the parts, the bound). A call still pays one
+//!   relaxed add; before its first push and while unlinked, a replica's own budget
+//!   decides.
 //!
 //! # Consistency model
 //!
@@ -73,17 +85,21 @@
 //! Everything lives under `options.prefix` (`"resilience"`): an instance's keys are
 //! `<prefix>:<name>` followed by a `#` and what the key holds (`#trial`: a breaker's
 //! half-open lease, the holder's id, with expiry; `#rate`: a rate limit's theoretical arrival
-//! time in microseconds of the server's clock, with expiry), so a breaker and a rate limiter
-//! may share a name; the breaker's channel is `<prefix>#breaker`, its messages
+//! time in microseconds of the server's clock, with expiry; `#budget`: a retry budget's
+//! hash of calls and retries per second of the server's clock, with expiry; `#window`: a
+//! window-mode breaker's hash of each replica's window, stamped, with expiry), so instances
+//! of different kinds may share a name; the breaker's channel is `<prefix>#breaker`, its messages
 //! `open <level> <origin> <name>` and `close 0 <origin> <name>`, `<origin>` a random id per
 //! process so a replica ignores its own.
 
 mod breaker;
+mod budget;
 mod link;
 mod rate_limit;
 mod status;
 #[cfg(test)]
 mod tests;
+mod window;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -92,8 +108,10 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+pub(crate) use self::budget::Share;
 pub(crate) use self::rate_limit::{Pool, Schedule, Take};
 pub use self::status::{status, FleetStatus};
+pub(crate) use self::window::Outcomes;
 use crate::registry::Instance;
 
 /// How a process links to the fleet: [`FleetOptions::default`], changed field by field.
@@ -109,8 +127,8 @@ use crate::registry::Instance;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct FleetOptions {
-    /// The bound on propagation, and the period of the link's background work (leases).
-    /// Default 100 ms.
+    /// The bound on propagation, and the period of the link's background work (trial and
+    /// rate leases, retry budgets' counts, windows' sums). Default 100 ms.
     pub sync: Duration,
     /// The first part of every key and channel. Default `"resilience"`.
     pub prefix: String,
@@ -252,6 +270,7 @@ pub(crate) fn join(instance: Instance) {
     let shared = match instance {
         Instance::CircuitBreaker(breaker) => breaker.config().fleet(),
         Instance::RateLimiter(limiter) => limiter.config().fleet(),
+        Instance::Retry(policy) => budget::joins(policy),
         _ => false,
     };
     if shared {

@@ -1,12 +1,13 @@
-//! The fleet's local pieces, without Redis: a rate limit's pool and batch sizes, and what a
-//! `shared` limiter decides while linked. The multi-process behaviour is the facade's
+//! The fleet's local pieces, without Redis: a rate limit's pool and batch sizes, a retry
+//! budget's grant, and what a `shared` limiter or budget decides while linked. The multi-process behaviour is the facade's
 //! `tests/fleet` suite.
 
 use std::time::Duration;
 
+use super::budget::{grant, FleetCounts, Share};
 use super::rate_limit::{Pool, Schedule, Take};
 use super::test_set_linked;
-use crate::{InstanceName, RateLimitConfig, RateLimiter, Rejected};
+use crate::{InstanceName, RateLimitConfig, RateLimiter, Rejected, RetryConfig, RetryPolicy};
 
 fn config(rate: u32, per: Duration) -> RateLimitConfig {
     RateLimitConfig::new(InstanceName::given("quota"), rate)
@@ -84,4 +85,87 @@ async fn linked_a_shared_limiter_admits_only_with_leased_permits() {
         other => panic!("{other:?}"),
     }
     assert_eq!(LIMITER.fleet_pool().wanted_for_test(), 3);
+}
+
+fn counts(calls: u64, retries: u64, replicas: u64) -> FleetCounts {
+    FleetCounts {
+        calls,
+        retries,
+        replicas,
+    }
+}
+
+#[test]
+fn a_grant_is_a_part_of_what_the_fleet_has_left_with_one_reserve() {
+    // 900 calls at 0.1 and one reserve of 10 a second: 190 over the window, 40 used.
+    // An equal third of 900 calls: a third of the 150 left.
+    assert_eq!(grant(counts(900, 40, 3), 300, 0.1, 10), 50);
+    // The busiest replica gets its share of the calls...
+    assert_eq!(grant(counts(900, 40, 3), 600, 0.1, 10), 100);
+    // ...a quiet one at least `1 / n`, enough for its next failure.
+    assert_eq!(grant(counts(900, 40, 3), 0, 0.1, 10), 50);
+    // Rounded up, so a little left is never nothing for anyone.
+    assert_eq!(grant(counts(0, 99, 3), 0, 0.1, 10), 1);
+    // Spent (or overspent) is nothing.
+    assert_eq!(grant(counts(900, 190, 3), 300, 0.1, 10), 0);
+    assert_eq!(grant(counts(900, 250, 3), 300, 0.1, 10), 0);
+}
+
+#[test]
+fn a_share_grants_each_retry_once_and_nothing_before_the_first_push() {
+    let share = Share::new();
+    assert_eq!(
+        share.take(),
+        None,
+        "before the first push: the local budget decides"
+    );
+    share.set_grant_for_test(2);
+    assert_eq!(share.take(), Some(true));
+    assert_eq!(share.take(), Some(true));
+    assert_eq!(share.take(), Some(false));
+}
+
+#[derive(Debug)]
+struct Down;
+
+impl From<Rejected> for Down {
+    fn from(_: Rejected) -> Self {
+        Down
+    }
+}
+
+/// Retries `policy` grants to `n` failed calls (each asking for one retry).
+fn retries_granted(policy: &RetryPolicy, n: usize) -> usize {
+    let failed: Result<(), crate::Failure<Down>> = Err(crate::Failure::Error(Down));
+    (0..n)
+        .filter(|_| {
+            let mut backoff = policy.backoff();
+            policy
+                .delay_after(&mut backoff, &failed, |_| true, |_| None)
+                .is_some()
+        })
+        .count()
+}
+
+#[tokio::test(start_paused = true)]
+async fn linked_a_shared_budget_retries_only_with_the_fleets_grant() {
+    static SHARED: RetryPolicy =
+        RetryPolicy::new(RetryConfig::new(InstanceName::given("fleet-budget")).with_fleet());
+    let linked = test_set_linked();
+    // Before the first push, the local budget (its reserve of 100) decides.
+    assert_eq!(retries_granted(&SHARED, 5), 5);
+    SHARED.fleet_budget().shared().0.set_grant_for_test(2);
+    assert_eq!(
+        retries_granted(&SHARED, 5),
+        2,
+        "two granted by the fleet, although the local reserve has 95 left"
+    );
+    drop(linked);
+    // Unlinked, the local budget decides again: its own protection, unchanged.
+    assert_eq!(retries_granted(&SHARED, 5), 5);
+    assert_eq!(
+        SHARED.budget_usage(),
+        Some((12, 15)),
+        "every retry counted locally"
+    );
 }

@@ -95,6 +95,9 @@ pub(crate) struct Budget {
     withdrawals: AtomicU64,
     marks: [Mark; SLOTS],
     clock: Clock,
+    /// A `shared` budget's grant from the fleet (`crate::fleet::budget`).
+    #[cfg(feature = "fleet")]
+    share: crate::fleet::Share,
 }
 
 /// A counter and the second it was read in, as one word.
@@ -132,6 +135,8 @@ impl Budget {
                 #[cfg(loom)]
                 marks: std::array::from_fn(|_| Mark::new()),
                 clock: Clock::new(),
+                #[cfg(feature = "fleet")]
+                share: crate::fleet::Share::new(),
             }
         }
     }
@@ -183,6 +188,31 @@ impl Budget {
                 Err(current) => withdrawn = current,
             }
         }
+    }
+
+    /// Takes one retry from the fleet's grant (a linked `shared` budget): `None` before the
+    /// link gave one, so the local budget decides. The second's mark is written first, as a
+    /// local decision writes it, so the local window stays right for when the link is down.
+    #[cfg(feature = "fleet")]
+    pub(crate) fn withdraw_shared(&self) -> Option<bool> {
+        let _ = self.read();
+        let granted = self.share.take()?;
+        if granted {
+            // `AcqRel`, as a local withdrawal (module docs, "Memory ordering").
+            self.withdrawals.fetch_add(1, Ordering::AcqRel);
+        }
+        Some(granted)
+    }
+
+    /// The fleet's side of the budget, and the counters ever: calls deposited and retries
+    /// granted (what the link pushes the differences of).
+    #[cfg(feature = "fleet")]
+    pub(crate) fn shared(&self) -> (&crate::fleet::Share, u64, u64) {
+        (
+            &self.share,
+            self.deposits.load(Ordering::Relaxed),
+            self.withdrawals.load(Ordering::Relaxed),
+        )
     }
 
     /// Retries granted in the window and calls deposited in it, as `withdraw` would count

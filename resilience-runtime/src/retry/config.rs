@@ -55,9 +55,10 @@ impl RetryConfig {
         }
     }
 
-    /// Marks the budget fleet-wide (the attribute's `shared`, which needs an explicit name).
-    /// In this version a budget stays per replica even so: the mark is kept for the fleet's
-    /// budget to come, so code declaring it compiles unchanged (`resilience::fleet`).
+    /// Makes the budget fleet-wide (the attribute's `shared`, which needs an explicit name):
+    /// with the `fleet` feature and a linked process, retries are granted from the fleet's
+    /// calls and retries over the window, with one reserve for the whole fleet (`fleet`
+    /// module docs). Otherwise the budget is local.
     ///
     /// ```
     /// use resilience_runtime::{InstanceName, RetryConfig};
@@ -71,7 +72,7 @@ impl RetryConfig {
         self
     }
 
-    /// Whether the budget is marked fleet-wide ([`with_fleet`](Self::with_fleet)).
+    /// Whether the budget is fleet-wide ([`with_fleet`](Self::with_fleet)).
     pub const fn fleet(&self) -> bool {
         self.fleet
     }

@@ -237,7 +237,7 @@ impl RetryPolicy {
             None => Some(cause),
             Some(delay) if !backoff.fits(delay) => Some(MAX_ELAPSED),
             Some(_) => match self.config.budget {
-                Some(share) if !self.budget.withdraw(share, self.config.budget_min) => Some(BUDGET),
+                Some(share) if !self.withdraw(share) => Some(BUDGET),
                 _ => None,
             },
         };
@@ -258,6 +258,24 @@ impl RetryPolicy {
                 None
             }
         }
+    }
+
+    /// Takes one retry from the budget: the fleet's grant for a linked `shared` budget (once
+    /// the link gave one), the local budget otherwise.
+    fn withdraw(&self, share: f64) -> bool {
+        #[cfg(feature = "fleet")]
+        if self.config.fleet && crate::fleet::linked() {
+            if let Some(granted) = self.budget.withdraw_shared() {
+                return granted;
+            }
+        }
+        self.budget.withdraw(share, self.config.budget_min)
+    }
+
+    /// The budget, for the fleet's link (`crate::fleet::budget`).
+    #[cfg(feature = "fleet")]
+    pub(crate) fn fleet_budget(&self) -> &Budget {
+        &self.budget
     }
 
     /// The delays for one call, starting before its first retry.
