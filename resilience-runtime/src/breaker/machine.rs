@@ -85,7 +85,7 @@ use std::time::Duration;
 use super::clock::{deadline_ms, is_over, Now};
 use super::state::{Tag, Word, LEVEL_MAX};
 use super::time_window::{self, Buckets};
-use super::window::{Rates, Ring};
+use super::window::{self, Rates, Ring};
 use super::{BreakerConfig, BreakerState, TripPolicy};
 use crate::events;
 use crate::sync::{const_fn, AtomicU64, Ordering};
@@ -269,6 +269,20 @@ impl Core {
                 Err(actual) => current = Word(actual),
             }
         }
+    }
+
+    /// The count window's hot path, inline: whether a fast success admitted in the closed
+    /// phase of `permit` is absorbed by a ring of `window` successes (`window.rs`, "The hot
+    /// path"). `false` (the ring not yet allocated, another phase, a failure in the window)
+    /// leaves the decision to [`record`](Self::record).
+    #[inline]
+    pub(super) fn absorbs(&self, permit: Word, window: u32) -> bool {
+        let Some(extra) = self.extra.get() else {
+            return false;
+        };
+        // Acquire, before the ring is read, as in `record` (module docs, "Memory ordering").
+        self.load(Ordering::Acquire).phase() == permit.phase()
+            && window::absorbs(&extra[1..], window.max(1))
     }
 
     /// Records the outcome of a call admitted under `permit`; `slow`: it took longer than

@@ -100,6 +100,22 @@ impl CircuitBreaker {
             .record(&self.config, word, verdict, false, || self.clock.elapsed());
     }
 
+    /// Records the outcome of an untimed permit, out of line: a success that a window of
+    /// successes absorbs (`window.rs`, "The hot path") returns after a few loads, before
+    /// anything else is set up.
+    #[inline(never)]
+    fn record_untimed(&self, word: Word, verdict: Verdict) {
+        if let TripPolicy::FailureRate { window, .. } = self.config.policy {
+            if verdict == Verdict::Success
+                && word.tag() == Tag::Closed
+                && self.core.absorbs(word, window)
+            {
+                return;
+            }
+        }
+        self.record(word, verdict);
+    }
+
     /// Records the outcome of a timed permit (`slow_call` set): reads the clock once, for
     /// the call's duration and for an open deadline alike.
     #[inline(never)]
@@ -126,7 +142,7 @@ impl CircuitBreaker {
         if self.config.slow_call_ns != 0 && verdict != Verdict::Release {
             self.record_timed(word, verdict);
         } else {
-            self.record(word, verdict);
+            self.record_untimed(word, verdict);
         }
     }
 }

@@ -198,6 +198,21 @@ impl<'a> Ring<'a> {
     }
 }
 
+/// Whether the ring in `words` (`[position, failure bits...]`) of a breaker without
+/// `slow_call` holds `window` outcomes and none of them failed: [`Ring::all_successes`] for
+/// the hot path, without building the ring (`machine.rs`, `Core::absorbs`).
+#[inline]
+pub(super) fn absorbs(words: &[AtomicU64], window: u32) -> bool {
+    let per = window.div_ceil(64) as usize;
+    match words.get(..=per) {
+        Some([position, failed @ ..]) => {
+            position.load(Ordering::Relaxed) >= u64::from(window)
+                && failed.iter().all(|word| word.load(Ordering::Relaxed) == 0)
+        }
+        _ => false,
+    }
+}
+
 /// Sets bit `slot` of `bits` if `set`, else clears it if it is set (a bit already clear is
 /// only read).
 fn write_bit(bits: &[AtomicU64], slot: usize, set: bool) {
