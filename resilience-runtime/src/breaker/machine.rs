@@ -84,7 +84,7 @@ use std::time::Duration;
 
 use super::clock::{deadline_ms, is_over, Now};
 use super::state::{Tag, Word, LEVEL_MAX};
-use super::time_window::{self, Buckets};
+use super::time_window::{self, Bucket, Buckets};
 use super::window::{self, Rates, Ring};
 use super::{BreakerConfig, BreakerState, TripPolicy};
 use crate::events;
@@ -370,14 +370,14 @@ impl Core {
             }
             (Tag::Closed, TripPolicy::TimeWindow { .. }) => {
                 let failed = verdict == Verdict::Failure;
-                transition = self.record_in_time(config, permit, (failed, slow), &mut now);
+                self.record_in_time(config, permit, (failed, slow), now.get());
             }
             (Tag::HalfOpen, _) => {
                 transition = self.update(permit, |current| match verdict {
                     Verdict::Success => {
                         let succeeded = current.succeeded() + 1;
                         if succeeded >= config.trials() {
-                            self.clear_ring();
+                            self.clear_ring(config);
                             // Closing resets the open-period backoff.
                             Some(current.next(Tag::Closed, 0).with_level(0))
                         } else {
@@ -409,44 +409,62 @@ impl Core {
         }
     }
 
-    /// Records a closed permit's outcome in the time window (`failed`, `slow`), and opens
-    /// the breaker if the window now says so; returns the change of tag, if any.
-    fn record_in_time<F: Fn() -> Duration>(
+    /// Records a closed permit's outcome in the time window (`failed`, `slow`) at `now`, and
+    /// opens the breaker if the window now says so. A fast success that neither rotated its
+    /// slot nor finds `pending` set returns after its one compare-and-swap: the time
+    /// window's hot path (`time_window.rs`, "What a success costs").
+    #[inline]
+    pub(super) fn record_in_time(
         &self,
         config: &BreakerConfig,
         permit: Word,
         (failed, slow): (bool, bool),
-        now: &mut Now<F>,
-    ) -> Option<(Word, Word)> {
+        now: Duration,
+    ) {
+        // Acquire: as for the ring, the clear happens-before this outcome (module docs).
+        if self.load(Ordering::Acquire).phase() != permit.phase() {
+            return;
+        }
+        let buckets = self.buckets(config);
+        let bucket = buckets.bucket(now);
+        let rotated = buckets.record(bucket, failed, slow);
+        // A fast success evaluates only after an expiry (it rotated its slot) or when an
+        // evaluation asked for it (`time_window.rs`, "Who evaluates").
+        if failed || slow || rotated || buckets.pending() {
+            self.evaluate_time(config, permit, &buckets, bucket, now);
+        }
+    }
+
+    /// Evaluates the time window at `bucket`, just after an outcome of `permit` was recorded
+    /// there, and opens the breaker if it says so.
+    #[inline(never)]
+    fn evaluate_time(
+        &self,
+        config: &BreakerConfig,
+        permit: Word,
+        buckets: &Buckets<'_>,
+        bucket: Bucket,
+        now: Duration,
+    ) {
         let TripPolicy::TimeWindow {
             failure_rate,
             min_calls,
             ..
         } = config.policy
         else {
-            return None;
+            return;
         };
-        // Acquire: as for the ring, the clear happens-before this outcome (module docs).
-        if self.load(Ordering::Acquire).phase() != permit.phase() {
-            return None;
-        }
-        let buckets = self.buckets(config);
-        let bucket = buckets.bucket(now.get());
-        let rotated = buckets.record(bucket, failed, slow);
         let rates = Rates {
             failure: failure_rate,
             slow: config.slow_call_rate,
         };
-        // A fast success evaluates only after an expiry (it rotated its slot) or when an
-        // evaluation asked for it (`time_window.rs`, "Who evaluates").
-        if (failed || slow || rotated || buckets.pending())
-            && buckets.trips(bucket, rates, min_calls)
-        {
-            self.update(permit, |current| {
-                Some(current.next(Tag::Open, deadline_ms(now.get(), config.open_for())))
-            })
-        } else {
-            None
+        if buckets.trips(bucket, rates, min_calls) {
+            let change = self.update(permit, |current| {
+                Some(current.next(Tag::Open, deadline_ms(now, config.open_for())))
+            });
+            if let Some(change) = change {
+                self.announce(config, change, now);
+            }
         }
     }
 
@@ -485,7 +503,7 @@ impl Core {
     #[cfg(feature = "fleet")]
     pub(super) fn clear_window(&self, config: &BreakerConfig) {
         if !matches!(config.policy, TripPolicy::Consecutive { .. }) {
-            self.clear_ring();
+            self.clear_ring(config);
         }
     }
 
@@ -510,7 +528,7 @@ impl Core {
     }
     pub(super) fn force(&self, config: &BreakerConfig, tag: Tag, now: impl Fn() -> Duration) {
         if tag == Tag::Closed && !matches!(config.policy, TripPolicy::Consecutive { .. }) {
-            self.clear_ring();
+            self.clear_ring(config);
         }
         let mut current = self.load(Ordering::SeqCst);
         loop {
@@ -539,8 +557,8 @@ impl Core {
 
     /// The slow-path words, allocated at the first call that needs one: `[takeover]`, or
     /// under `FailureRate` `[takeover, position, failure bits..., slow bits...]`, the slow
-    /// bits only with `slow_call`, and under `TimeWindow` `[takeover, pending, calls...,
-    /// failures..., slow...]` (`time_window.rs`).
+    /// bits only with `slow_call`, and under `TimeWindow` `[takeover, span, hint, pending,
+    /// calls..., failures..., slow...]` (`time_window.rs`; a clear keeps the span and hint).
     pub(super) fn extra(&self, config: &BreakerConfig) -> &[AtomicU64] {
         self.extra.get_or_init(|| {
             let ring = match config.policy {
@@ -554,7 +572,14 @@ impl Core {
                     time_window::words(buckets, config.slow_call_ns != 0)
                 }
             };
-            (0..=ring).map(|_| AtomicU64::new(0)).collect()
+            let words: Box<[AtomicU64]> = (0..=ring).map(|_| AtomicU64::new(0)).collect();
+            if let TripPolicy::TimeWindow {
+                window, buckets, ..
+            } = config.policy
+            {
+                time_window::init(&words[1..], window, buckets);
+            }
+            words
         })
     }
 
@@ -584,6 +609,7 @@ impl Core {
     }
 
     /// The time window's buckets (`TimeWindow` only).
+    #[inline]
     pub(super) fn buckets(&self, config: &BreakerConfig) -> Buckets<'_> {
         Self::buckets_in(self.extra(config), config)
     }
@@ -593,21 +619,24 @@ impl Core {
         Some(Self::buckets_in(self.extra.get()?, config))
     }
 
+    #[inline]
     fn buckets_in<'a>(extra: &'a [AtomicU64], config: &BreakerConfig) -> Buckets<'a> {
-        let TripPolicy::TimeWindow {
-            window, buckets, ..
-        } = config.policy
-        else {
+        let TripPolicy::TimeWindow { buckets, .. } = config.policy else {
             unreachable!("only a time-window breaker has buckets")
         };
-        Buckets::new(&extra[1..], buckets, time_window::span_ns(window, buckets))
+        Buckets::new(&extra[1..], buckets)
     }
 
     /// Empties the failure-rate ring, if it exists. The takeover deadline stays: a trial
     /// admitted in a race with the transition that clears the ring must keep its place.
-    fn clear_ring(&self) {
+    fn clear_ring(&self, config: &BreakerConfig) {
+        // The time window's span and hint are not outcomes: they stay.
+        let kept = match config.policy {
+            TripPolicy::TimeWindow { .. } => 1 + time_window::KEPT,
+            TripPolicy::Consecutive { .. } | TripPolicy::FailureRate { .. } => 1,
+        };
         if let Some(extra) = self.extra.get() {
-            for slot in &extra[1..] {
+            for slot in extra.get(kept..).unwrap_or_default() {
                 // A swap, not a store: the same effect here, and loom (tokio-rs/loom#254) can
                 // let a plain store land inside a concurrent read-modify-write, an execution
                 // no hardware produces, which would fail the model of a clear racing the

@@ -101,19 +101,31 @@ impl CircuitBreaker {
     }
 
     /// Records the outcome of an untimed permit, out of line: a success that a window of
-    /// successes absorbs (`window.rs`, "The hot path") returns after a few loads, before
-    /// anything else is set up.
+    /// successes absorbs (`window.rs`, "The hot path") returns after a few loads, and a time
+    /// window's success goes straight to its bucket (`time_window.rs`), before anything else
+    /// is set up.
     #[inline(never)]
     fn record_untimed(&self, word: Word, verdict: Verdict) {
-        if let TripPolicy::FailureRate { window, .. } = self.config.policy {
-            if verdict == Verdict::Success
-                && word.tag() == Tag::Closed
-                && self.core.absorbs(word, window)
-            {
-                return;
+        if verdict == Verdict::Success && word.tag() == Tag::Closed {
+            match self.config.policy {
+                TripPolicy::FailureRate { window, .. } if self.core.absorbs(word, window) => {
+                    return;
+                }
+                TripPolicy::TimeWindow { .. } => return self.record_in_time(word),
+                _ => {}
             }
         }
         self.record(word, verdict);
+    }
+
+    /// Records a success admitted closed in the time window (`time_window.rs`, "What a
+    /// success costs"), apart from [`record_untimed`](Self::record_untimed) so that the
+    /// count window's check there stays small.
+    #[inline(never)]
+    fn record_in_time(&self, word: Word) {
+        let now = self.clock.elapsed();
+        self.core
+            .record_in_time(&self.config, word, (false, false), now);
     }
 
     /// Records the outcome of a timed permit (`slow_call` set): reads the clock once, for
