@@ -299,26 +299,32 @@ where
         let (Some(permit), Some(is_failure)) = (permit, this.is_failure.take()) else {
             unreachable!("admitted above and not yet settled");
         };
-        settle(this.breaker, permit, &output, is_failure);
-        Poll::Ready(output)
+        // A success is taken apart and rebuilt, so its value stays in registers rather than
+        // the whole output (errors included) being stored to be borrowed by `settle`.
+        let error = match output {
+            Ok(value) => {
+                permit.success();
+                this.breaker.counters.add(&[Count::Call, Count::Success]);
+                return Poll::Ready(Ok(value));
+            }
+            Err(error) => error,
+        };
+        settle_error(this.breaker, permit, &error, is_failure);
+        Poll::Ready(Err(error))
     }
 }
 
-/// Tells `permit` the verdict on `output`, and counts it.
+/// Tells `permit` the verdict on `error`, and counts it.
 #[inline]
-fn settle<T, E, C: Into<ErrorClass>>(
+fn settle_error<E, C: Into<ErrorClass>>(
     breaker: &CircuitBreaker,
     permit: BreakerPermit<'_>,
-    output: &Result<T, Failure<E>>,
+    error: &Failure<E>,
     is_failure: impl FnOnce(&E) -> C,
 ) {
     let counters = &breaker.counters;
-    match output {
-        Ok(_) => {
-            permit.success();
-            counters.add(&[Count::Call, Count::Success]);
-        }
-        Err(Failure::Error(error)) => match is_failure(error).into() {
+    match error {
+        Failure::Error(error) => match is_failure(error).into() {
             ErrorClass::Failed => {
                 permit.failure();
                 counters.add(&[Count::Call, Count::Failure]);
@@ -332,11 +338,11 @@ fn settle<T, E, C: Into<ErrorClass>>(
                 counters.add(&[Count::Call]);
             }
         },
-        Err(Failure::Rejected(Rejected::TimedOut { .. })) => {
+        Failure::Rejected(Rejected::TimedOut { .. }) => {
             permit.failure();
             counters.add(&[Count::Call, Count::Failure]);
         }
-        Err(Failure::Rejected(_)) => {
+        Failure::Rejected(_) => {
             permit.ignore();
             counters.add(&[Count::Call]);
         }
