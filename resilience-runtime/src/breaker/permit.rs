@@ -77,19 +77,31 @@ impl BreakerPermit<'_> {
     #[inline]
     fn settle(self, verdict: Verdict) {
         let this = ManuallyDrop::new(self);
-        // A success admitted while closed, with no slow-call timing, that finds no failure
-        // counted when it completes has nothing to reset (one relaxed load; `machine.rs`, "The
-        // hot path"). A non-zero payload is a count to reset, or another phase's word (an open
-        // deadline, trial counts), which `record` finds stale.
-        if verdict == Verdict::Success
-            && this.word.tag() == Tag::Closed
-            && this.breaker.config.slow_call_ns == 0
-            && matches!(this.breaker.config.policy, TripPolicy::Consecutive { .. })
-            && this.breaker.core.load(Ordering::Relaxed).payload() == 0
-        {
-            return;
+        let breaker = this.breaker;
+        if verdict == Verdict::Success && breaker.config.slow_call_ns == 0 {
+            // Consecutive first, tested alone: one comparison of the policy's niche.
+            if matches!(breaker.config.policy, TripPolicy::Consecutive { .. }) {
+                // A success with no slow-call timing that finds no failure counted when it
+                // completes has nothing to reset (one relaxed load; `machine.rs`, "The hot
+                // path"). A non-zero payload is a count to reset, or another phase's word
+                // (an open deadline, trial counts), which `record` finds stale. The permit's
+                // own tag needs no check: a zero payload is never the phase of a half-open
+                // trial still running (it counts that trial), so `record` would find any
+                // permit stale, or closed with nothing to reset, or forced closed.
+                if breaker.core.load(Ordering::Relaxed).payload() == 0 {
+                    return;
+                }
+            } else if this.word.tag() == Tag::Closed {
+                match breaker.config.policy {
+                    TripPolicy::FailureRate { window, .. } => {
+                        return breaker.success_in_ring(this.word, window);
+                    }
+                    TripPolicy::TimeWindow { .. } => return breaker.success_in_time(this.word),
+                    TripPolicy::Consecutive { .. } => {}
+                }
+            }
         }
-        this.breaker.settle(this.word, verdict);
+        breaker.settle(this.word, verdict);
     }
 }
 
@@ -100,29 +112,19 @@ impl CircuitBreaker {
             .record(&self.config, word, verdict, false, || self.clock.elapsed());
     }
 
-    /// Records the outcome of an untimed permit, out of line: a success that a window of
-    /// successes absorbs (`window.rs`, "The hot path") returns after a few loads, and a time
-    /// window's success goes straight to its bucket (`time_window.rs`), before anything else
-    /// is set up.
+    /// Records a success admitted closed in the count window, out of line: one that a window
+    /// of successes absorbs (`window.rs`, "The hot path") returns after a few loads.
     #[inline(never)]
-    fn record_untimed(&self, word: Word, verdict: Verdict) {
-        if verdict == Verdict::Success && word.tag() == Tag::Closed {
-            match self.config.policy {
-                TripPolicy::FailureRate { window, .. } if self.core.absorbs(word, window) => {
-                    return;
-                }
-                TripPolicy::TimeWindow { .. } => return self.record_in_time(word),
-                _ => {}
-            }
+    fn success_in_ring(&self, word: Word, window: u32) {
+        if !self.core.absorbs(word, window) {
+            self.record(word, Verdict::Success);
         }
-        self.record(word, verdict);
     }
 
-    /// Records a success admitted closed in the time window (`time_window.rs`, "What a
-    /// success costs"), apart from [`record_untimed`](Self::record_untimed) so that the
-    /// count window's check there stays small.
+    /// Records a success admitted closed in the time window, out of line: straight to its
+    /// bucket (`time_window.rs`, "What a success costs").
     #[inline(never)]
-    fn record_in_time(&self, word: Word) {
+    fn success_in_time(&self, word: Word) {
         let now = self.clock.elapsed();
         self.core
             .record_in_time(&self.config, word, (false, false), now);
@@ -154,7 +156,7 @@ impl CircuitBreaker {
         if self.config.slow_call_ns != 0 && verdict != Verdict::Release {
             self.record_timed(word, verdict);
         } else {
-            self.record_untimed(word, verdict);
+            self.record(word, verdict);
         }
     }
 }
