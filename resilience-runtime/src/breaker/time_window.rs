@@ -84,12 +84,15 @@ use crate::sync::{AtomicU64, Ordering};
 /// The buckets of a time window: the span, the hint and `pending`, then the calls, failures
 /// and slow words.
 ///
-/// The arrays are found by offset in the one slice, not split apart, so that building this
-/// view for the hot path costs no more than the span's load.
+/// The arrays are found by offset in one slice, not split apart, so that building this view
+/// for the hot path costs one length check and the span's load.
 pub(super) struct Buckets<'a> {
-    /// `[span, hint, pending, calls..., failed..., slow...]`; the hint is the latest bucket
-    /// found, as `number << SLOT_BITS | slot` (module docs, "What a success costs").
-    words: &'a [AtomicU64],
+    /// The latest bucket found, as `number << SLOT_BITS | slot` (module docs, "What a
+    /// success costs").
+    hint: &'a AtomicU64,
+    pending: &'a AtomicU64,
+    /// `[calls..., failed..., slow...]`.
+    slots: &'a [AtomicU64],
     /// Buckets per array.
     len: usize,
     span_ns: u64,
@@ -136,9 +139,6 @@ impl Counts {
 }
 
 /// The words before the slots: the span in nanoseconds (constant), the hint and `pending`.
-const SPAN: usize = 0;
-const HINT: usize = 1;
-const PENDING: usize = 2;
 const HEAD: usize = 3;
 /// The head words a clear keeps: the span and the hint, which depend on the configuration
 /// and on time only, not on the outcomes.
@@ -156,7 +156,7 @@ pub(super) fn words(buckets: u32, slow_call: bool) -> usize {
 /// Sets up freshly allocated (zeroed) `words`: the span of `window / buckets`. A zero hint
 /// is bucket 0 in slot 0, already right.
 pub(super) fn init(words: &[AtomicU64], window: Duration, buckets: u32) {
-    words[SPAN].store(span_ns(window, buckets), Ordering::Relaxed);
+    words[0].store(span_ns(window, buckets), Ordering::Relaxed);
 }
 
 /// The length of a bucket in nanoseconds: `window / buckets`, at least 1 ns (the attribute
@@ -209,23 +209,28 @@ impl<'a> Buckets<'a> {
     /// by [`init`]).
     #[inline]
     pub(super) fn new(words: &'a [AtomicU64], buckets: u32) -> Self {
+        let [span, hint, pending, slots @ ..] = words else {
+            unreachable!("`words` allocates the head")
+        };
         Self {
-            words,
+            hint,
+            pending,
+            slots,
             len: buckets.max(1) as usize,
-            span_ns: words[SPAN].load(Ordering::Relaxed).max(1),
+            span_ns: span.load(Ordering::Relaxed).max(1),
         }
     }
 
     /// Array `i` (0: calls, 1: failures, 2: slow calls, empty without `slow_call`).
     fn array(&self, i: usize) -> &'a [AtomicU64] {
-        let start = HEAD + i * self.len;
-        self.words.get(start..start + self.len).unwrap_or_default()
+        let start = i * self.len;
+        self.slots.get(start..start + self.len).unwrap_or_default()
     }
 
     /// The word of `slot` in array `i`, if there is one.
     #[inline]
     fn word(&self, i: usize, slot: usize) -> Option<&'a AtomicU64> {
-        self.words.get(HEAD + i * self.len + slot)
+        self.slots.get(i * self.len + slot)
     }
 
     /// The bucket of an outcome settled at `elapsed`: the hint's if `elapsed` falls in it (a
@@ -233,7 +238,7 @@ impl<'a> Buckets<'a> {
     #[inline]
     pub(super) fn bucket(&self, elapsed: Duration) -> Bucket {
         let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        let hint = self.words[HINT].load(Ordering::Relaxed);
+        let hint = self.hint.load(Ordering::Relaxed);
         let number = hint >> SLOT_BITS;
         if ns.wrapping_sub(number.wrapping_mul(self.span_ns)) < self.span_ns {
             // Masked to SLOT_BITS bits: lossless.
@@ -252,7 +257,8 @@ impl<'a> Buckets<'a> {
         #[allow(clippy::cast_possible_truncation)]
         let slot = (number % self.len as u64) as usize;
         if number <= HINT_MAX && slot < 1 << SLOT_BITS {
-            self.words[HINT].store(number << SLOT_BITS | slot as u64, Ordering::Relaxed);
+            self.hint
+                .store(number << SLOT_BITS | slot as u64, Ordering::Relaxed);
         }
         Bucket { number, slot }
     }
@@ -277,7 +283,7 @@ impl<'a> Buckets<'a> {
 
     /// Whether an evaluation asked the next successes to evaluate too.
     pub(super) fn pending(&self) -> bool {
-        self.words[PENDING].load(Ordering::Relaxed) != 0
+        self.pending.load(Ordering::Relaxed) != 0
     }
 
     /// The outcomes in the window at `bucket`.
@@ -314,9 +320,8 @@ impl<'a> Buckets<'a> {
             || (!self.array(2).is_empty() && counts.reaches(counts.slow, rates.slow));
         let enough = counts.calls >= u64::from(min_calls.max(1));
         let pending = u64::from(reached && !enough);
-        let word = &self.words[PENDING];
-        if word.load(Ordering::Relaxed) != pending {
-            word.store(pending, Ordering::Relaxed);
+        if self.pending.load(Ordering::Relaxed) != pending {
+            self.pending.store(pending, Ordering::Relaxed);
         }
         reached && enough
     }
