@@ -198,18 +198,18 @@ impl<'a> Ring<'a> {
     }
 }
 
-/// Whether the ring in `words` (`[position, failure bits...]`) of a breaker without
-/// `slow_call` holds `window` outcomes and none of them failed: [`Ring::all_successes`] for
-/// the hot path, without building the ring (`machine.rs`, `Core::absorbs`).
+/// Whether the ring in `words` (`[position, failure bits..., slow bits...]`) holds `window`
+/// outcomes and none of them failed or was slow: [`Ring::all_successes`] for the hot path,
+/// without building the ring (`machine.rs`, `Core::absorbs`): every word after the position
+/// is a bit array, so no length needs computing.
 #[inline]
 pub(super) fn absorbs(words: &[AtomicU64], window: u32) -> bool {
-    let per = window.div_ceil(64) as usize;
-    match words.get(..=per) {
-        Some([position, failed @ ..]) => {
+    match words {
+        [position, bits @ ..] => {
             position.load(Ordering::Relaxed) >= u64::from(window)
-                && failed.iter().all(|word| word.load(Ordering::Relaxed) == 0)
+                && bits.iter().all(|word| word.load(Ordering::Relaxed) == 0)
         }
-        _ => false,
+        [] => false,
     }
 }
 
