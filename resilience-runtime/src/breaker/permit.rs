@@ -92,13 +92,7 @@ impl BreakerPermit<'_> {
                     return;
                 }
             } else if this.word.tag() == Tag::Closed {
-                match breaker.config.policy {
-                    TripPolicy::FailureRate { window, .. } => {
-                        return breaker.success_in_ring(this.word, window);
-                    }
-                    TripPolicy::TimeWindow { .. } => return breaker.success_in_time(this.word),
-                    TripPolicy::Consecutive { .. } => {}
-                }
+                return breaker.success_in_window(this.word);
             }
         }
         breaker.settle(this.word, verdict);
@@ -112,12 +106,19 @@ impl CircuitBreaker {
             .record(&self.config, word, verdict, false, || self.clock.elapsed());
     }
 
-    /// Records a success admitted closed in the count window, out of line: one that a window
-    /// of successes absorbs (`window.rs`, "The hot path") returns after a few loads.
+    /// Records a success admitted closed in a window mode, out of line, so that the inline
+    /// check is one comparison of the policy. In the count window, one that a window of
+    /// successes absorbs (`window.rs`, "The hot path") returns after a few loads.
     #[inline(never)]
-    fn success_in_ring(&self, word: Word, window: u32) {
-        if !self.core.absorbs(word, window) {
-            self.record(word, Verdict::Success);
+    fn success_in_window(&self, word: Word) {
+        match self.config.policy {
+            TripPolicy::FailureRate { window, .. } => {
+                if !self.core.absorbs(word, window) {
+                    self.record(word, Verdict::Success);
+                }
+            }
+            TripPolicy::TimeWindow { .. } => self.success_in_time(word),
+            TripPolicy::Consecutive { .. } => self.record(word, Verdict::Success),
         }
     }
 
