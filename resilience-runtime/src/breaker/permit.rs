@@ -299,18 +299,23 @@ where
                 return Poll::Pending;
             }
         };
-        let (Some(permit), Some(is_failure)) = (permit, this.is_failure.take()) else {
+        let Some(permit) = permit else {
             unreachable!("admitted above and not yet settled");
         };
         // A success is taken apart and rebuilt, so its value stays in registers rather than
-        // the whole output (errors included) being stored to be borrowed by `settle`.
+        // the whole output (errors included) being stored to be borrowed by `settle`; it
+        // needs no `is_failure`, only to mark the future finished.
         let error = match output {
             Ok(value) => {
+                *this.is_failure = None;
                 permit.success();
                 this.breaker.counters.add(&[Count::Call, Count::Success]);
                 return Poll::Ready(Ok(value));
             }
             Err(error) => error,
+        };
+        let Some(is_failure) = this.is_failure.take() else {
+            unreachable!("not yet settled");
         };
         settle_error(this.breaker, permit, &error, is_failure);
         Poll::Ready(Err(error))
