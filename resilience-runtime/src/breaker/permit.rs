@@ -111,14 +111,15 @@ impl CircuitBreaker {
     /// successes absorbs (`window.rs`, "The hot path") returns after a few loads.
     #[inline(never)]
     fn success_in_window(&self, word: Word) {
-        match self.config.policy {
-            TripPolicy::FailureRate { window, .. } => {
-                if !self.core.absorbs(word, window) {
-                    self.record(word, Verdict::Success);
-                }
+        // Two ways, not three (the inline check sent `Consecutive` elsewhere): one
+        // comparison of the policy's niche.
+        if let TripPolicy::FailureRate { window, .. } = self.config.policy {
+            if !self.core.absorbs(word, window) {
+                self.record(word, Verdict::Success);
             }
-            TripPolicy::TimeWindow { .. } => self.success_in_time(word),
-            TripPolicy::Consecutive { .. } => self.record(word, Verdict::Success),
+        } else {
+            debug_assert!(matches!(self.config.policy, TripPolicy::TimeWindow { .. }));
+            self.success_in_time(word);
         }
     }
 
