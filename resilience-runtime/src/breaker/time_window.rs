@@ -77,8 +77,8 @@
 //! 2^20 of them, which only the runtime API can ask for) is not hinted and always divides.
 //!
 //! In `benches/benches/instructions.rs` under callgrind (plain call 18 instructions), a time
-//! window's success costs 277 instructions over a plain call where a count window's costs
-//! 114: the clock's reading is about 95 of the difference (tokio's `Instant::now`, 33, and
+//! window's success costs 265 instructions over a plain call where a count window's costs
+//! 103: the clock's reading is about 95 of the difference (tokio's `Instant::now`, 33, and
 //! std's subtraction of two instants, about 60), the compare-and-swap and its bucket's
 //! checks the rest. It was 416 before the span and the hint replaced two divisions (a
 //! `u128` by a `u64`, then the slot's modulo) and the view over the words was made lean.

@@ -40,9 +40,9 @@
 //! inline in it): it reads every word after the position, the failure and slow bits alike,
 //! so no length is computed from `window`, and nothing else is set up unless the check
 //! fails. In `benches/benches/instructions.rs` under callgrind, a success with
-//! `window = 100` costs 114 instructions over a plain call (18), 48 more than the
-//! consecutive mode's (the call, the generation check, the ring's `OnceLock` and three
-//! words); it was 200 when the check ran inside the general `record`.
+//! `window = 100` costs 103 instructions over a plain call (18), 43 more than the
+//! consecutive mode's (the call, telling the two window modes apart, the generation check,
+//! the ring's `OnceLock` and three words); it was 200 when the check ran inside the general `record`.
 //!
 //! This is lock-free but not a snapshot: an evaluation may see a concurrent outcome's bit a
 //! little early or late, an outcome of the previous generation that passed its generation
