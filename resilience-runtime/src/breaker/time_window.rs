@@ -69,7 +69,7 @@
 //! Finding the bucket divides nothing on the hot path. The span is computed once, when the
 //! words are allocated, and kept in the first of them (a clear keeps it); the second is a
 //! *hint*, the latest bucket found, as `number << 20 | slot`. An outcome at `t` nanoseconds
-//! checks `t - number * span < span` (a multiplication and a comparison) and, in that bucket,
+//! checks `0 <= t - number * span < span` (a multiplication, a subtraction and a comparison) and, in that bucket,
 //! takes the hint's slot; otherwise it divides (`t / span`, then the slot `% buckets`) and
 //! stores the hint, once per bucket and thread that moves into it. The hint is only ever
 //! checked against the time, so a stale or racing hint costs a division, never a wrong
@@ -77,7 +77,7 @@
 //! 2^20 of them, which only the runtime API can ask for) is not hinted and always divides.
 //!
 //! In `benches/benches/instructions.rs` under callgrind (plain call 18 instructions), a time
-//! window's success costs 265 instructions over a plain call where a count window's costs
+//! window's success costs 266 instructions over a plain call where a count window's costs
 //! 103: the clock's reading is about 95 of the difference (tokio's `Instant::now`, 33, and
 //! std's subtraction of two instants, about 60), the compare-and-swap and its bucket's
 //! checks the rest. It was 416 before the span and the hint replaced two divisions (a
@@ -124,7 +124,7 @@ pub(super) struct Buckets<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Bucket {
     pub(super) number: u64,
-    slot: usize,
+    pub(super) slot: usize,
 }
 
 /// What a window holds now.
@@ -262,7 +262,13 @@ impl<'a> Buckets<'a> {
         let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         let hint = self.hint.load(Ordering::Relaxed);
         let number = hint >> SLOT_BITS;
-        if ns.wrapping_sub(number.wrapping_mul(self.span_ns)) < self.span_ns {
+        // Only `find` writes the hint, with `number * span <= ns`: no overflow. The bucket's
+        // end may pass `u64::MAX`, so the subtraction is checked rather than wrapped.
+        let start = number.wrapping_mul(self.span_ns);
+        if ns
+            .checked_sub(start)
+            .is_some_and(|into| into < self.span_ns)
+        {
             // Masked to SLOT_BITS bits: lossless.
             #[allow(clippy::cast_possible_truncation)]
             let slot = (hint & ((1 << SLOT_BITS) - 1)) as usize;
