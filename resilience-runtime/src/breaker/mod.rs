@@ -732,9 +732,9 @@ impl CircuitBreaker {
     /// ```
     #[inline]
     pub fn try_acquire(&self) -> Result<BreakerPermit<'_>, Rejected> {
-        // The hot path, inline: one relaxed load, no write (`machine.rs`, "Memory ordering").
+        // The hot path, inline: one relaxed load, no write (forced closed takes the slow one).
         let word = self.core.load(Ordering::Relaxed);
-        if matches!(word.tag(), Tag::Closed | Tag::ForcedClosed) {
+        if word.tag() == Tag::Closed {
             if self.config.slow_call_ns != 0 {
                 return Ok(self.timed(word));
             }

@@ -77,19 +77,25 @@ impl BreakerPermit<'_> {
     #[inline]
     fn settle(self, verdict: Verdict) {
         let this = ManuallyDrop::new(self);
-        // A success admitted while closed, with no slow-call timing, that finds no failure
-        // counted when it completes has nothing to reset (one relaxed load; `machine.rs`, "The
-        // hot path"). A non-zero payload is a count to reset, or another phase's word (an open
-        // deadline, trial counts), which `record` finds stale.
-        if verdict == Verdict::Success
-            && this.word.tag() == Tag::Closed
-            && this.breaker.config.slow_call_ns == 0
-            && matches!(this.breaker.config.policy, TripPolicy::Consecutive { .. })
-            && this.breaker.core.load(Ordering::Relaxed).payload() == 0
-        {
-            return;
+        let breaker = this.breaker;
+        if verdict == Verdict::Success && breaker.config.slow_call_ns == 0 {
+            // Consecutive first, tested alone: one comparison of the policy's niche.
+            if matches!(breaker.config.policy, TripPolicy::Consecutive { .. }) {
+                // A success with no slow-call timing that finds no failure counted when it
+                // completes has nothing to reset (one relaxed load; `machine.rs`, "The hot
+                // path"). A non-zero payload is a count to reset, or another phase's word
+                // (an open deadline, trial counts), which `record` finds stale. The permit's
+                // own tag needs no check: a zero payload is never the phase of a half-open
+                // trial still running (it counts that trial), so `record` would find any
+                // permit stale, or closed with nothing to reset, or forced closed.
+                if breaker.core.load(Ordering::Relaxed).payload() == 0 {
+                    return;
+                }
+            } else if this.word.tag() == Tag::Closed {
+                return breaker.success_in_window(this.word);
+            }
         }
-        this.breaker.settle(this.word, verdict);
+        breaker.settle(this.word, verdict);
     }
 }
 
@@ -98,6 +104,32 @@ impl CircuitBreaker {
     pub(super) fn record(&self, word: Word, verdict: Verdict) {
         self.core
             .record(&self.config, word, verdict, false, || self.clock.elapsed());
+    }
+
+    /// Records a success admitted closed in a window mode, out of line, so that the inline
+    /// check is one comparison of the policy. In the count window, one that a window of
+    /// successes absorbs (`window.rs`, "The hot path") returns after a few loads.
+    #[inline(never)]
+    fn success_in_window(&self, word: Word) {
+        // Two ways, not three (the inline check sent `Consecutive` elsewhere): one
+        // comparison of the policy's niche.
+        if let TripPolicy::FailureRate { window, .. } = self.config.policy {
+            if !self.core.absorbs(word, window) {
+                self.record(word, Verdict::Success);
+            }
+        } else {
+            debug_assert!(matches!(self.config.policy, TripPolicy::TimeWindow { .. }));
+            self.success_in_time(word);
+        }
+    }
+
+    /// Records a success admitted closed in the time window, out of line: straight to its
+    /// bucket (`time_window.rs`, "What a success costs").
+    #[inline(never)]
+    fn success_in_time(&self, word: Word) {
+        let now = self.clock.elapsed();
+        self.core
+            .record_in_time(&self.config, word, (false, false), now);
     }
 
     /// Records the outcome of a timed permit (`slow_call` set): reads the clock once, for
@@ -268,29 +300,40 @@ where
                 return Poll::Pending;
             }
         };
-        let (Some(permit), Some(is_failure)) = (permit, this.is_failure.take()) else {
+        let Some(permit) = permit else {
             unreachable!("admitted above and not yet settled");
         };
-        settle(this.breaker, permit, &output, is_failure);
-        Poll::Ready(output)
+        // A success is taken apart and rebuilt, so its value stays in registers rather than
+        // the whole output (errors included) being stored to be borrowed by `settle`; it
+        // needs no `is_failure`, only to mark the future finished.
+        let error = match output {
+            Ok(value) => {
+                *this.is_failure = None;
+                permit.success();
+                this.breaker.counters.add(&[Count::Call, Count::Success]);
+                return Poll::Ready(Ok(value));
+            }
+            Err(error) => error,
+        };
+        let Some(is_failure) = this.is_failure.take() else {
+            unreachable!("not yet settled");
+        };
+        settle_error(this.breaker, permit, &error, is_failure);
+        Poll::Ready(Err(error))
     }
 }
 
-/// Tells `permit` the verdict on `output`, and counts it.
+/// Tells `permit` the verdict on `error`, and counts it.
 #[inline]
-fn settle<T, E, C: Into<ErrorClass>>(
+fn settle_error<E, C: Into<ErrorClass>>(
     breaker: &CircuitBreaker,
     permit: BreakerPermit<'_>,
-    output: &Result<T, Failure<E>>,
+    error: &Failure<E>,
     is_failure: impl FnOnce(&E) -> C,
 ) {
     let counters = &breaker.counters;
-    match output {
-        Ok(_) => {
-            permit.success();
-            counters.add(&[Count::Call, Count::Success]);
-        }
-        Err(Failure::Error(error)) => match is_failure(error).into() {
+    match error {
+        Failure::Error(error) => match is_failure(error).into() {
             ErrorClass::Failed => {
                 permit.failure();
                 counters.add(&[Count::Call, Count::Failure]);
@@ -304,11 +347,11 @@ fn settle<T, E, C: Into<ErrorClass>>(
                 counters.add(&[Count::Call]);
             }
         },
-        Err(Failure::Rejected(Rejected::TimedOut { .. })) => {
+        Failure::Rejected(Rejected::TimedOut { .. }) => {
             permit.failure();
             counters.add(&[Count::Call, Count::Failure]);
         }
-        Err(Failure::Rejected(_)) => {
+        Failure::Rejected(_) => {
             permit.ignore();
             counters.add(&[Count::Call]);
         }

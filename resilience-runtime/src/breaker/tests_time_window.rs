@@ -1,6 +1,6 @@
 //! The time window (`TripPolicy::TimeWindow`): a rate reached inside the window opens it,
 //! the same outcomes spread wider do not, expiry after idle, `min_calls`, slow calls, the
-//! window against a reference of timed outcomes, overrides.
+//! window against a reference of timed outcomes, the bucket hint, overrides.
 
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicUsize;
@@ -360,5 +360,52 @@ fn overrides_set_a_time_window_within_the_attributes_limits() {
             "this breaker's window is a count of calls; write `window` as a whole number, like `100`",
             "`buckets` applies to a time window; write `window` as a duration, like `window = \"30s\"`",
         ]
+    );
+}
+
+/// The hint finds a bucket without dividing (`time_window.rs`, "What a success costs"):
+/// whatever the hint holds (the bucket before, a later one, one far away), the bucket and
+/// slot found are those of the division, at and around bucket boundaries; and a bucket too
+/// large to be hinted (a 1 ns span through the runtime API) is found by division every time.
+#[test]
+fn the_bucket_hint_always_agrees_with_division() {
+    let check = |window: Duration, count: u32, times: &[u64]| {
+        let breaker = CircuitBreaker::new(timed(0.5, window, count, 4));
+        let buckets = breaker.core.buckets(&breaker.config);
+        let span = time_window::span_ns(window, count);
+        for &ns in times {
+            let found = buckets.bucket(Duration::from_nanos(ns));
+            let number = ns / span;
+            let slot = usize::try_from(number % u64::from(count)).expect("a slot");
+            assert_eq!((found.number, found.slot), (number, slot), "at {ns} ns");
+        }
+    };
+    let span = 1_000_000_000; // 10 s in 10 buckets
+    check(
+        10 * SECOND,
+        10,
+        &[
+            0,
+            span - 1,
+            span,
+            span + 1,
+            span - 1, // back into the bucket before the hint's
+            0,
+            7 * span + 3,
+            7 * span + 3,
+            8 * span - 1,
+            8 * span,
+            100 * span,
+            3 * span,
+            u64::MAX,
+            0,
+        ],
+    );
+    // 1 ns buckets: past 2^44 ns the bucket number does not fit in the hint.
+    let far = 1 << 50;
+    check(
+        Duration::from_nanos(3),
+        3,
+        &[0, 1, 2, far, far + 1, far + 1, far - 1, 5, u64::MAX, 4],
     );
 }
