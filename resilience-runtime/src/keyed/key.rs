@@ -155,7 +155,10 @@ impl Hasher for StreamEq<'_> {
     }
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        self.0 = self.0.and_then(|rest| rest.strip_prefix(bytes));
+        self.0 = self.0.and_then(|rest| {
+            let (head, tail) = rest.split_at_checked(bytes.len())?;
+            same(head, bytes).then_some(tail)
+        });
     }
     #[inline]
     fn write_u8(&mut self, value: u8) {
@@ -176,6 +179,30 @@ impl Hasher for StreamEq<'_> {
     #[inline]
     fn write_usize(&mut self, value: usize) {
         self.fixed(value.to_ne_bytes());
+    }
+}
+
+/// Whether two slices of the same length are equal. From 8 to 32 bytes (a host name, a
+/// tenant id) this is two or four comparisons of overlapping 8-byte words, inline, where `==`
+/// calls `memcmp` (about 30 instructions with the call, for 16 bytes); shorter and longer
+/// ones use `==`.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    debug_assert_eq!(a.len(), b.len());
+    let n = a.len();
+    let word = |s: &[u8], at: usize| {
+        s.get(at..at + 8)
+            .map(|w| u64::from_ne_bytes(w.try_into().unwrap_or_default()))
+    };
+    match n {
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        17..=32 => {
+            word(a, 0) == word(b, 0)
+                && word(a, 8) == word(b, 8)
+                && word(a, n - 16) == word(b, n - 16)
+                && word(a, n - 8) == word(b, n - 8)
+        }
+        _ => a == b,
     }
 }
 

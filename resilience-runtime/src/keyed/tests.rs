@@ -50,6 +50,28 @@ fn keys_are_compared_by_the_stream_their_hash_writes() {
     );
 }
 
+#[test]
+fn keys_of_every_length_differ_at_every_byte() {
+    // The comparison takes short keys by overlapping words: every length it treats apart,
+    // and a difference at each position of each, must tell the keys apart.
+    for len in 0..=40 {
+        let key: String = ('a'..='z').cycle().take(len).collect();
+        assert!(
+            hashes_as(key.as_str(), &stream(key.as_str())),
+            "length {len}"
+        );
+        for at in 0..len {
+            let mut other = key.clone().into_bytes();
+            other[at] = b'Z';
+            let other = String::from_utf8(other).unwrap();
+            assert!(
+                !hashes_as(key.as_str(), &stream(other.as_str())),
+                "length {len}, differing at {at}"
+            );
+        }
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_borrowed_str_and_an_owned_string_find_the_same_instance() {
     static SITE: Keyed<CircuitBreaker> = Keyed::new(
