@@ -2,7 +2,10 @@
 """Collects criterion's results into rounds and reports them as markdown (used by run.sh).
 
     report.py collect CRITERION_DIR SINCE OUT.json   # one round: results written after SINCE
-    report.py report ROUNDS_DIR                      # every round under ROUNDS_DIR
+    report.py report ROUNDS_DIR [README.md]          # every round under ROUNDS_DIR
+
+With README.md, the report (its title left out) also replaces what stands between the
+README's markers `<!-- benches/run.sh: start -->` and `<!-- benches/run.sh: end -->`.
 
 A round is one `cargo bench` of the selected benches; ROUNDS_DIR holds `meta.json` (written by
 run.sh: command, machine, toolchain, dates, load averages), one `<round>/entries.json` per
@@ -15,6 +18,8 @@ apart in one process) and then reduced to a median and range. Issue 20's targets
 round by round: a target "held every round" when it held in each of them.
 """
 
+import contextlib
+import io
 import json
 import os
 import statistics
@@ -23,6 +28,8 @@ import sys
 GROUP_ORDER = ["breaker", "retry", "bulkhead", "rate_limit", "stacked", "timeout", "hedge",
                "keyed", "contended"]
 NOINLINE = "/noinline"
+TITLE = "## Benchmarks"
+START, END = "<!-- benches/run.sh: start -->", "<!-- benches/run.sh: end -->"
 # Below this a peer's (or floor's) overhead is within noise of the plain call's: no ratio.
 NOISE_NS = 0.5
 
@@ -224,6 +231,8 @@ TARGETS = [
      None, 20.0),
     ("five stacked: ≤ 40 ns overhead", "stacked",
      "ours fallback+retry+breaker+bulkhead+timeout", "overhead", None, 40.0),
+    ("keyed breaker, seen key: ≤ 0.5× governor `check_key`'s overhead", "keyed",
+     "ours breaker, seen key", "peer", "governor check_key, seen key", 0.5),
     ("contended breaker: ≥ 10× failsafe's calls/s", "contended", "ours (breaker)",
      "throughput", "failsafe (breaker)", 10.0),
     ("contended bulkhead: ≥ 2× tower's calls/s", "contended", "ours (bulkhead)", "throughput",
@@ -293,7 +302,7 @@ def report(rounds_dir):
         sys.exit(f"report.py: no rounds under {rounds_dir}")
     data = Rounds(rounds)
 
-    print("## Benchmarks")
+    print(TITLE)
     print()
     print(f"- command: `{meta['command']}`")
     print(f"- rounds: {len(rounds)}, {meta['criterion']} per entry per round"
@@ -332,11 +341,30 @@ def report(rounds_dir):
             print()
 
 
+def update_readme(path, text):
+    with open(path) as f:
+        readme = f.read()
+    if readme.count(START) != 1 or readme.count(END) != 1:
+        sys.exit(f"report.py: {path} needs one `{START}` and one `{END}`")
+    body = text.split("\n", 1)[1].lstrip("\n") if text.startswith(TITLE) else text
+    before, rest = readme.split(START)
+    _, after = rest.split(END)
+    with open(path, "w") as f:
+        f.write(f"{before}{START}\n{body.rstrip()}\n{END}{after}")
+    print(f"report.py: updated {path}", file=sys.stderr)
+
+
 def main():
     if len(sys.argv) == 5 and sys.argv[1] == "collect":
         collect(sys.argv[2], float(sys.argv[3]), sys.argv[4])
     elif len(sys.argv) == 3 and sys.argv[1] == "report":
         report(sys.argv[2])
+    elif len(sys.argv) == 4 and sys.argv[1] == "report":
+        text = io.StringIO()
+        with contextlib.redirect_stdout(text):
+            report(sys.argv[2])
+        print(text.getvalue(), end="")
+        update_readme(sys.argv[3], text.getvalue())
     else:
         sys.exit(__doc__)
 

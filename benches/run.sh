@@ -12,20 +12,24 @@
 #                                          # some benches; after `--`, criterion's filter/flags
 #   benches/run.sh --no-instructions       # skip the callgrind counts (a few minutes)
 #   benches/run.sh --no-run                # report the last run's rounds again, run nothing
+#   benches/run.sh --readme                # also put the report in README.md's "Performance"
 #
 # Default benches: overhead, overhead_noinline, contended, contended_noinline (the `noinline`
-# ones are the same groups with every body and function `#[inline(never)]`). Each round runs
-# criterion with CRITERION_FLAGS (default below: short, so 5 rounds take about 20 min on 2
-# cores). Rounds are kept in <target>/bench-rounds/<round>/entries.json beside meta.json,
-# instructions.md and sizes.md: `--no-run` regenerates the report from them. The report goes
-# to stdout, progress to stderr, so `benches/run.sh > perf.md` keeps only the markdown.
+# ones are the same groups with every body and function `#[inline(never)]`) and keyed. Each
+# round runs criterion with CRITERION_FLAGS (default below: short, so 5 rounds take about 20
+# min on 2 cores). Rounds are kept in <target>/bench-rounds/<round>/entries.json beside
+# meta.json, instructions.md and sizes.md: `--no-run` regenerates the report from them. The
+# report goes to stdout, progress to stderr, so `benches/run.sh > perf.md` keeps only the
+# markdown.
 set -euo pipefail
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
 
 rounds=5
 run=1
 instructions=1
-benches="overhead overhead_noinline contended contended_noinline"
+benches="overhead overhead_noinline contended contended_noinline keyed"
+readme=()
 criterion_flags="${CRITERION_FLAGS:---warm-up-time 0.5 --measurement-time 1.5 --nresamples 20000}"
 bench_args=()
 while (($#)); do
@@ -34,8 +38,9 @@ while (($#)); do
     --benches) benches="$2"; shift ;;
     --no-run) run=0 ;;
     --no-instructions) instructions=0 ;;
+    --readme) readme=(README.md) ;;
     --) shift; bench_args=("$@"); break ;;
-    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,23p' "$self" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -51,8 +56,10 @@ if ((run)); then
     for b in $benches; do bench_flags+=(--bench "$b"); done
     # shellcheck disable=SC2206 # the flags are words
     criterion=($criterion_flags)
-    command="cargo bench -p resilience-benches ${bench_flags[*]} -- ${criterion[*]} ${bench_args[*]}"
-    command="${command% }"
+    command="cargo bench -p resilience-benches ${bench_flags[*]} -- ${criterion[*]}"
+    if ((${#bench_args[@]})); then
+        command+="$(printf ' %q' "${bench_args[@]}")"
+    fi
     echo "==> building" >&2
     cargo bench -p resilience-benches "${bench_flags[@]}" --no-run 1>&2
     rm -rf "$out"
@@ -110,4 +117,4 @@ PY
 fi
 
 [[ -f $out/meta.json ]] || { echo "run.sh: no rounds in $out: run without --no-run" >&2; exit 1; }
-python3 benches/report.py report "$out"
+python3 benches/report.py report "$out" "${readme[@]}"
