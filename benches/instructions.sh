@@ -8,7 +8,8 @@
 #   benches/instructions.sh breaker retry     # these entries
 #
 # Per call = (total at 200 000 calls − total at 100 000 calls) / 100 000, which cancels the
-# program's setup. Needs valgrind.
+# program's setup. Needs valgrind. With INSTRUCTIONS_TSV=FILE, also writes `entry inline
+# noinline` lines to FILE (run.sh's report checks issue 20's ratios on them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,6 +51,8 @@ echo "| entry | inline | over plain | noinline | over plain |"
 echo "|---|---:|---:|---:|---:|"
 plain_inline="$(per_call "$inline" plain)"
 plain_noinline="$(per_call "$noinline" plain)"
+tsv="${INSTRUCTIONS_TSV:-/dev/null}"
+printf 'plain\t%d\t%d\n' "$plain_inline" "$plain_noinline" >"$tsv"
 for entry in "${entries[@]}"; do
     if [[ $entry == plain ]]; then
         echo "| plain | $plain_inline | | $plain_noinline | |"
@@ -58,4 +61,5 @@ for entry in "${entries[@]}"; do
     a="$(per_call "$inline" "$entry")"
     b="$(per_call "$noinline" "$entry")"
     printf '| %s | %d | %+d | %d | %+d |\n' "$entry" "$a" $((a - plain_inline)) "$b" $((b - plain_noinline))
+    printf '%s\t%d\t%d\n' "$entry" "$a" "$b" >>"$tsv"
 done

@@ -149,13 +149,14 @@ KIND_RANK = {"plain": 0, "floor": 1, "ours": 2, "peer": 3}
 
 def order(key):
     """Groups in GROUP_ORDER, each variant after the default; in a group, by criterion value
-    (contended: breaker, bulkhead, ...), then plain, floors, ours, peers."""
+    (contended: breaker, bulkhead, ...), by depth (stacked: three, then five), then plain,
+    floors, ours, peers."""
     group, name = key
     base = base_group(group)
     rank = GROUP_ORDER.index(base) if base in GROUP_ORDER else len(GROUP_ORDER)
     plain = kind(name) == "plain"
     return (rank, base, group.endswith(NOINLINE), "" if plain else value_of(name),
-            KIND_RANK[kind(name)], depth(name))
+            0 if plain else depth(name), KIND_RANK[kind(name)])
 
 
 def per_call_table(data, keys):
@@ -287,6 +288,58 @@ def targets_table(data):
     print()
 
 
+# The targets that are ratios, in instructions per call (`instructions.rs` entries): (text,
+# ours, against: one entry or the best of several, limit).
+INSTRUCTION_TARGETS = [
+    ("closed breaker, consecutive: ≤ 2× the floor's overhead", "breaker", ["floor-breaker"],
+     2.0),
+    ("closed breaker, consecutive: ≤ 0.25× the best peer's overhead", "breaker",
+     ["failsafe", "recloser"], 0.25),
+    ("closed breaker, count window: ≤ 2× the floor's overhead", "breaker-window",
+     ["floor-breaker"], 2.0),
+    ("closed breaker, count window: ≤ 0.25× the best peer's overhead", "breaker-window",
+     ["failsafe", "recloser"], 0.25),
+    ("bulkhead: ≤ 0.5× tokio `Semaphore`'s overhead", "bulkhead", ["semaphore"], 0.5),
+    ("bulkhead: ≤ 0.5× tower `ConcurrencyLimit`'s overhead", "bulkhead",
+     ["tower-concurrency-limit"], 0.5),
+    ("timeout answering at once: ≤ 0.3× `tokio::time::timeout`'s overhead", "timeout",
+     ["tokio-timeout"], 0.3),
+    ("keyed breaker, seen key: ≤ 0.5× governor `check_key`'s overhead", "breaker-keyed",
+     ["governor-check-key"], 0.5),
+]
+
+
+def instruction_targets_table(path):
+    counts = {}
+    with open(path) as f:
+        for line in f:
+            entry, inline, noinline = line.split()
+            counts[entry] = (int(inline), int(noinline))
+    if "plain" not in counts:
+        return
+    print("The same ratios in instructions per call (callgrind, deterministic: the load does "
+          "not move them), overheads over `plain`:")
+    print()
+    print("| target | inline | noinline | held |")
+    print("|---|---:|---:|---|")
+    for text, ours, against, limit in INSTRUCTION_TARGETS:
+        if ours not in counts or any(a not in counts for a in against):
+            continue
+        cells, held = [], []
+        for variant in (0, 1):
+            plain = counts["plain"][variant]
+            mine = counts[ours][variant] - plain
+            best = min(against, key=lambda a: counts[a][variant])
+            theirs = max(counts[best][variant] - plain, 1)
+            ratio = mine / theirs
+            cells.append(f"{ratio:.2f}× ({mine} / {theirs})")
+            held.append(ratio <= limit)
+        verdict = "**both**" if all(held) else "inline" if held[0] else \
+            "noinline" if held[1] else "no"
+        print(f"| {text} | {cells[0]} | {cells[1]} | {verdict} |")
+    print()
+
+
 def report(rounds_dir):
     with open(os.path.join(rounds_dir, "meta.json")) as f:
         meta = json.load(f)
@@ -333,6 +386,9 @@ def report(rounds_dir):
     print("### Issue 20's targets")
     print()
     targets_table(data)
+    tsv = os.path.join(rounds_dir, "instructions.tsv")
+    if os.path.exists(tsv):
+        instruction_targets_table(tsv)
     for extra in ("instructions.md", "sizes.md"):
         path = os.path.join(rounds_dir, extra)
         if os.path.exists(path):

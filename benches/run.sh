@@ -104,7 +104,7 @@ json.dump(meta, open(sys.argv[1], "w"), indent=1)
 PY
     if ((instructions)); then
         echo "==> instructions per call (callgrind)" >&2
-        benches/instructions.sh >"$out/instructions.md"
+        INSTRUCTIONS_TSV="$out/instructions.tsv" benches/instructions.sh >"$out/instructions.md"
     fi
     echo "==> sizes" >&2
     {

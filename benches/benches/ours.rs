@@ -1,6 +1,6 @@
 //! Our annotated functions, shared by the bench binaries (each uses some of them), and the
-//! `floor` functions that stand for the least a happy path can cost. Every annotated function
-//! has its own `static` state, as every annotated function does. Each body returns
+//! `floor` functions that stand for the least a happy path can cost. Each annotated function
+//! has its own `static` state, as in a user's crate. Each body returns
 //! `Ok(work(x))`, as [`plain`] does; in the `noinline` variant (`variant/noinline.rs`) `work`
 //! and every function here are out of line.
 
