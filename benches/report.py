@@ -4,8 +4,8 @@
     report.py collect CRITERION_DIR SINCE OUT.json   # one round: results written after SINCE
     report.py report ROUNDS_DIR [README.md]          # every round under ROUNDS_DIR
 
-With README.md, the report (its title left out) also replaces what stands between the
-README's markers `<!-- benches/run.sh: start -->` and `<!-- benches/run.sh: end -->`.
+With README.md, the report (its title left out, its headings one level down) also replaces
+what stands between the README's markers `<!-- benches/run.sh: start -->` and `<!-- benches/run.sh: end -->`.
 
 A round is one `cargo bench` of the selected benches; ROUNDS_DIR holds `meta.json` (written by
 run.sh: command, machine, toolchain, dates, load averages), one `<round>/entries.json` per
@@ -403,6 +403,9 @@ def update_readme(path, text):
     if readme.count(START) != 1 or readme.count(END) != 1:
         sys.exit(f"report.py: {path} needs one `{START}` and one `{END}`")
     body = text.split("\n", 1)[1].lstrip("\n") if text.startswith(TITLE) else text
+    # Under the README's "### The latest run": one heading level down.
+    body = "\n".join("#" + line if line.startswith("### ") else line
+                     for line in body.split("\n"))
     before, rest = readme.split(START)
     _, after = rest.split(END)
     with open(path, "w") as f:
