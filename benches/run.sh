@@ -1,26 +1,46 @@
 #!/usr/bin/env bash
-# Runs the benchmark suite and prints its results as markdown: the machine, the command, one
-# table of per-call times (mean ns per call, overhead over the plain call, ratio against the
-# best peer), one of contended throughput, and the sizes report.
+# Runs the timed benches several rounds and prints a markdown report: per entry the median over
+# rounds of criterion's mean time per call with its min–max range, the overhead over the
+# group's plain call, the ratio to every floor and peer of the group (computed per round, then
+# median and range), which of issue 20's targets held in every round, instructions per call
+# (callgrind, both variants) and the sizes table; with the machine, toolchain, date, command
+# and load averages.
 #
-#   benches/run.sh                      # run everything, then report
-#   benches/run.sh -- breaker           # arguments after `--` go to the bench binaries
-#   benches/run.sh --no-run             # report the last results without running anything
+#   benches/run.sh                         # 5 rounds of the default benches, then report
+#   benches/run.sh --rounds 3              # 3 rounds
+#   benches/run.sh --benches 'overhead overhead_noinline' -- 'breaker'
+#                                          # some benches; after `--`, criterion's filter/flags
+#   benches/run.sh --no-instructions       # skip the callgrind counts (a few minutes)
+#   benches/run.sh --no-run                # report the last run's rounds again, run nothing
+#   benches/run.sh --readme                # also put the report in README.md's "Performance"
 #
-# The report goes to stdout, cargo's and criterion's progress to stderr, so
-# `benches/run.sh > perf.md` keeps only the markdown. Results are read from criterion's JSON
-# (`<target>/criterion/**/new/{benchmark,estimates}.json`); after a run, only the entries that
-# run wrote are reported.
+# Default benches: overhead, overhead_noinline, contended, contended_noinline (the `noinline`
+# ones are the same groups with every body and function `#[inline(never)]`) and keyed. Each
+# round runs criterion with CRITERION_FLAGS (default below: short, so 5 rounds take about 20
+# min on 2 cores). Rounds are kept in <target>/bench-rounds/<round>/entries.json beside
+# meta.json, instructions.md and sizes.md: `--no-run` regenerates the report from them. The
+# report goes to stdout, progress to stderr, so `benches/run.sh > perf.md` keeps only the
+# markdown.
 set -euo pipefail
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
 
+rounds=5
 run=1
+instructions=1
+benches="overhead overhead_noinline contended contended_noinline keyed"
+readme=()
+criterion_flags="${CRITERION_FLAGS:---warm-up-time 0.5 --measurement-time 1.5 --nresamples 20000}"
 bench_args=()
 while (($#)); do
     case "$1" in
+    --rounds) rounds="$2"; shift ;;
+    --benches) benches="$2"; shift ;;
     --no-run) run=0 ;;
+    --no-instructions) instructions=0 ;;
+    --readme) readme=(README.md) ;;
     --) shift; bench_args=("$@"); break ;;
-    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,23p' "$self" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -29,173 +49,72 @@ done
 target_dir="${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')}"
 criterion_dir="${CRITERION_HOME:-$target_dir/criterion}"
+out="$target_dir/bench-rounds"
 
-command="cargo bench -p resilience-benches"
-if ((${#bench_args[@]})); then
-    command+=" -- ${bench_args[*]}"
-fi
-
-since=0
-elapsed=""
 if ((run)); then
-    since=$(date +%s)
-    echo "==> $command" >&2
-    # Progress to stderr; stdout is the report.
-    cargo bench -p resilience-benches -- "${bench_args[@]}" 1>&2
-    elapsed="$(($(date +%s) - since))"
+    bench_flags=()
+    for b in $benches; do bench_flags+=(--bench "$b"); done
+    # shellcheck disable=SC2206 # the flags are words
+    criterion=($criterion_flags)
+    command="cargo bench -p resilience-benches ${bench_flags[*]} -- ${criterion[*]}"
+    if ((${#bench_args[@]})); then
+        command+="$(printf ' %q' "${bench_args[@]}")"
+    fi
+    echo "==> building" >&2
+    cargo bench -p resilience-benches "${bench_flags[@]}" --no-run 1>&2
+    rm -rf "$out"
+    mkdir -p "$out"
+    started="$(date -u '+%Y-%m-%d %H:%M UTC')"
+    load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+    since_all=$(date +%s)
+    python3 - "$out/meta.json" <<PY
+import json, os, platform, subprocess, sys
+cpu = "unknown CPU"
+try:
+    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    cpu = next(l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Model name"))
+except Exception:
+    pass
+json.dump({
+    "command": f"benches/run.sh --rounds $rounds (each round: $command)",
+    "criterion": "$criterion_flags",
+    "cpu": cpu,
+    "cores": os.cpu_count(),
+    "kernel": f"{platform.system()} {platform.release()}",
+    "rustc": subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip(),
+    "started": "$started",
+    "load_start": "$load_start",
+}, open(sys.argv[1], "w"), indent=1)
+PY
+    for ((round = 1; round <= rounds; round++)); do
+        echo "==> round $round of $rounds: $command" >&2
+        since="$(date +%s)"
+        cargo bench -q -p resilience-benches "${bench_flags[@]}" -- \
+            "${criterion[@]}" "${bench_args[@]}" 1>&2
+        mkdir -p "$out/$round"
+        python3 benches/report.py collect "$criterion_dir" "$since" "$out/$round/entries.json"
+    done
+    elapsed=$(($(date +%s) - since_all))
+    python3 - "$out/meta.json" <<PY
+import json, sys
+meta = json.load(open(sys.argv[1]))
+meta.update(finished="$(date -u '+%Y-%m-%d %H:%M UTC')",
+            load_end="$(cut -d' ' -f1-3 /proc/loadavg)", elapsed_s=$elapsed)
+json.dump(meta, open(sys.argv[1], "w"), indent=1)
+PY
+    if ((instructions)); then
+        echo "==> instructions per call (callgrind)" >&2
+        INSTRUCTIONS_TSV="$out/instructions.tsv" benches/instructions.sh >"$out/instructions.md"
+    fi
+    echo "==> sizes" >&2
+    {
+        echo "### Sizes"
+        echo
+        echo "\`cargo bench -p resilience-benches --bench sizes\`"
+        echo
+        cargo bench -q -p resilience-benches --bench sizes 2>/dev/null
+    } >"$out/sizes.md"
 fi
 
-cpu="$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)"
-echo "## Benchmarks"
-echo
-echo "- command: \`$command\`${elapsed:+ (took ${elapsed} s, build included)}"
-echo "- machine: ${cpu:-unknown CPU}, $(nproc) cores, $(uname -sr)"
-echo "- toolchain: $(rustc --version)"
-echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo
-
-python3 - "$criterion_dir" "$since" <<'PY'
-import json
-import os
-import sys
-
-criterion_dir, since = sys.argv[1], float(sys.argv[2])
-GROUP_ORDER = ["breaker", "retry", "bulkhead", "rate_limit", "stacked", "timeout", "contended"]
-
-entries = []
-for root, _dirs, files in os.walk(criterion_dir):
-    if os.path.basename(root) != "new" or "estimates.json" not in files:
-        continue
-    estimates_path = os.path.join(root, "estimates.json")
-    written = os.path.getmtime(estimates_path)
-    if written < since:
-        continue  # from an earlier run
-    with open(os.path.join(root, "benchmark.json")) as f:
-        bench = json.load(f)
-    with open(estimates_path) as f:
-        mean = json.load(f)["mean"]
-    elements = (bench.get("throughput") or {}).get("Elements") or 1
-    entries.append({
-        "group": bench["group_id"],
-        "function": bench["function_id"] or "",
-        "value": bench["value_str"] or "",
-        "elements": elements,
-        # Criterion's unit is one iteration; an iteration is `elements` calls.
-        "ns": mean["point_estimate"] / elements,
-        "low": mean["confidence_interval"]["lower_bound"] / elements,
-        "high": mean["confidence_interval"]["upper_bound"] / elements,
-        "written": written,
-    })
-
-if not entries:
-    sys.exit(f"run.sh: no criterion results under {criterion_dir}")
-
-
-def kind(entry):
-    if entry["function"] == "plain":
-        return "plain"
-    if entry["function"].startswith("floor"):
-        return "floor"  # a reference row: neither ours nor a peer
-    return "ours" if entry["function"].startswith("ours") else "peer"
-
-
-def group_key(group):
-    return (GROUP_ORDER.index(group) if group in GROUP_ORDER else len(GROUP_ORDER), group)
-
-
-def label(entry):
-    name = entry["function"]
-    if entry["value"]:
-        name += f" ({entry['value']})"
-    return f"**{name}**" if kind(entry) == "ours" else name
-
-
-def baseline(entry):
-    plains = [e for e in entries if e["group"] == entry["group"] and kind(e) == "plain"]
-    same = [e for e in plains if e["value"] == entry["value"]]
-    chosen = same or plains
-    return chosen[0]["ns"] if chosen else None
-
-
-def peers_of(entry):
-    return [e for e in entries if e["group"] == entry["group"]
-            and e["value"] == entry["value"] and kind(e) == "peer"]
-
-
-def order(entry):
-    rank = {"plain": 0, "floor": 1, "ours": 2, "peer": 3}[kind(entry)]
-    return (group_key(entry["group"]), entry["value"] if kind(entry) != "plain" else "",
-            rank, entry["written"])
-
-
-def fmt(x, digits=1):
-    return f"{x:,.{digits}f}"
-
-
-# Below this, a peer's overhead is indistinguishable from the plain call's and a ratio
-# against it would be noise.
-NOISE_NS = 0.5
-
-per_call = sorted((e for e in entries if e["elements"] == 1), key=order)
-contended = sorted((e for e in entries if e["elements"] > 1), key=order)
-
-if per_call:
-    print("### One call on a current-thread runtime (lower is better)")
-    print()
-    print("| group | entry | mean ns/call | 95% CI | overhead over plain, ns "
-          "| overhead vs best peer | overhead vs each peer |")
-    print("|---|---|---:|---:|---:|---:|---|")
-    for e in per_call:
-        base = baseline(e)
-        overhead = e["ns"] - base if base is not None and kind(e) != "plain" else None
-        ratio, each = "", ""
-        peers = sorted(peers_of(e), key=lambda p: p["ns"])
-        if overhead is not None and peers:
-
-            def versus(peer):
-                peer_overhead = peer["ns"] - base
-                if peer_overhead <= NOISE_NS:
-                    return "n/a (peer within noise of plain)"
-                return f"{overhead / peer_overhead:.2f}×"
-
-            ratio = versus(peers[0])
-            if kind(e) == "ours":
-                ratio += f" {peers[0]['function']}"
-                each = ", ".join(f"{versus(p)} {p['function']}" for p in peers)
-        print(f"| {e['group']} | {label(e)} | {fmt(e['ns'])} "
-              f"| {fmt(e['low'])}–{fmt(e['high'])} "
-              f"| {'' if overhead is None else f'{overhead:+.1f}'} | {ratio} | {each} |")
-    print()
-
-if contended:
-    elements = contended[0]["elements"]
-    print(f"### Contended: one shared instance, 2 workers, {elements:,} calls per iteration "
-          "(higher calls/s is better)")
-    print()
-    print("| group | entry | mean ns/call | calls/s | overhead over plain, ns/call "
-          "| calls/s vs best peer | calls/s vs each peer |")
-    print("|---|---|---:|---:|---:|---:|---|")
-    for e in contended:
-        base = baseline(e)
-        overhead = e["ns"] - base if base is not None and kind(e) != "plain" else None
-        ratio, each = "", ""
-        peers = sorted(peers_of(e), key=lambda p: p["ns"])
-        if kind(e) != "plain" and peers:
-            ratio = f"{peers[0]['ns'] / e['ns']:.2f}×"
-            if kind(e) == "ours":
-                ratio += f" {peers[0]['function']}"
-                each = ", ".join(f"{p['ns'] / e['ns']:.2f}× {p['function']}" for p in peers)
-        rate = 1e9 / e["ns"]
-        print(f"| {e['group']} | {label(e)} | {fmt(e['ns'], 2)} | {rate / 1e6:,.1f} M "
-              f"| {'' if overhead is None else f'{overhead:+.2f}'} | {ratio} | {each} |")
-    print()
-
-print("Overhead = mean − the same group's `plain` mean. Ratios compare overheads (per call; "
-      "below 1 is better) or calls/s (contended; above 1 is better) with the peers in the same "
-      "group; **bold** rows are ours.")
-print()
-PY
-
-echo "### Sizes"
-echo
-cargo bench -q -p resilience-benches --bench sizes
+[[ -f $out/meta.json ]] || { echo "run.sh: no rounds in $out: run without --no-run" >&2; exit 1; }
+python3 benches/report.py report "$out" "${readme[@]}"

@@ -25,9 +25,29 @@ impl fmt::Display for BenchError {
 
 impl std::error::Error for BenchError {}
 
-/// The baseline: an `async fn` that succeeds at once. Every peer wraps exactly this.
-pub(crate) async fn plain(x: u64) -> Result<u64, BenchError> {
-    Ok(black_box(x))
+out_of_line! {
+    /// Every benchmarked body's work: the value a real body's I/O would produce. Out of line
+    /// in the `noinline` variant, as a call into I/O is.
+    pub(crate) fn work(x: u64) -> u64 {
+        black_box(x)
+    }
+
+    /// The baseline: an `async fn` that succeeds at once. Every peer wraps exactly this.
+    pub(crate) async fn plain(x: u64) -> Result<u64, BenchError> {
+        Ok(work(x))
+    }
+
+    /// The plain call holding a tokio semaphore permit: acquire, call, release.
+    pub(crate) async fn with_permit(
+        semaphore: &tokio::sync::Semaphore,
+        x: u64,
+    ) -> Result<u64, BenchError> {
+        let _permit = semaphore
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        plain(x).await
+    }
 }
 
 /// Consumes one call's outcome. A failed call is a broken benchmark (a rejection would be
@@ -53,18 +73,6 @@ pub(crate) fn governor_limiter() -> governor::DefaultDirectRateLimiter {
 /// A runtime from `builder`, with tokio's timer on (the attributes read tokio's clock).
 pub(crate) fn runtime(mut builder: tokio::runtime::Builder) -> tokio::runtime::Runtime {
     builder.enable_time().build().expect("a tokio runtime")
-}
-
-/// The plain call holding a tokio semaphore permit: acquire, call, release.
-pub(crate) async fn with_permit(
-    semaphore: &tokio::sync::Semaphore,
-    x: u64,
-) -> Result<u64, BenchError> {
-    let _permit = semaphore
-        .acquire()
-        .await
-        .expect("the semaphore is never closed");
-    plain(x).await
 }
 
 /// tower's `Hedge` asks its policy whether a request may be hedged and cloned; this one

@@ -10,6 +10,10 @@
 //! cargo bench -p resilience-benches --bench keyed
 //! ```
 
+#[macro_use]
+#[path = "variant/inline.rs"]
+mod variant;
+
 #[allow(dead_code)] // the helpers the other benches use
 mod common;
 mod ours;

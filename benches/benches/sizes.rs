@@ -8,6 +8,10 @@
 //! cargo bench -p resilience-benches --bench sizes
 //! ```
 
+#[macro_use]
+#[path = "variant/inline.rs"]
+mod variant;
+
 mod common;
 mod ours;
 
