@@ -131,7 +131,7 @@ pub(super) struct Core {
     /// only (written on transitions, never read by the state machine).
     changed_ms: AtomicU64,
     /// A keyed breaker's key, for its events (`keyed/`).
-    pub(super) key: Option<std::sync::Arc<str>>,
+    pub(super) key: Option<crate::error::KeyText>,
     /// Whether this replica holds the fleet's half-open lease (`fleet.rs`); only a `shared`
     /// breaker of a linked process reads it.
     #[cfg(feature = "fleet")]

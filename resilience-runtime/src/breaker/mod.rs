@@ -584,7 +584,7 @@ impl CircuitBreaker {
     /// The same instance, as the one of `key` in a keyed site.
     #[must_use]
     pub(crate) fn with_key(mut self, key: std::sync::Arc<str>) -> Self {
-        self.core.key = Some(key);
+        self.core.key = Some(crate::error::KeyText::new(key));
         self
     }
 

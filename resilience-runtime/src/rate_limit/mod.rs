@@ -283,7 +283,7 @@ pub struct RateLimiter {
     origin: OnceLock<Instant>,
     counters: Counters,
     /// A keyed instance's key (`keyed/`).
-    key: Option<std::sync::Arc<str>>,
+    key: Option<crate::error::KeyText>,
     /// The permits leased from the fleet (`fleet.rs`); only a `shared` limiter of a linked
     /// process uses them.
     #[cfg(feature = "fleet")]
@@ -351,7 +351,7 @@ impl RateLimiter {
     /// The same instance, as the one of `key` in a keyed site.
     #[must_use]
     pub(crate) fn with_key(mut self, key: std::sync::Arc<str>) -> Self {
-        self.key = Some(key);
+        self.key = Some(crate::error::KeyText::new(key));
         self
     }
 
