@@ -50,12 +50,14 @@ impl KeyText {
 
     /// The text.
     #[must_use]
+    #[inline]
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 impl Clone for KeyText {
+    #[inline]
     fn clone(&self) -> Self {
         Self(ManuallyDrop::new(Arc::clone(&self.0)))
     }
@@ -78,6 +80,7 @@ impl Drop for KeyText {
 impl Deref for KeyText {
     type Target = str;
 
+    #[inline]
     fn deref(&self) -> &str {
         self.as_str()
     }
@@ -237,6 +240,7 @@ impl Rejected {
     }
 
     /// The same rejection from the keyed instance of `key`.
+    #[inline]
     pub(crate) fn keyed(mut self, key: Option<&KeyText>) -> Self {
         if let (
             Self::CircuitOpen { key: slot, .. }

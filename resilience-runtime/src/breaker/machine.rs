@@ -102,7 +102,7 @@ use crate::events;
 use crate::sync::{const_fn, AtomicU64, Ordering};
 
 /// What a call is told when it may not run.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Refusal {
     /// Open: the open period ends after `retry_after`.
     Open { retry_after: Duration },
