@@ -326,7 +326,7 @@
 
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
 
-pub use resilience_runtime::{Attempt, CallId, Failure, Rejected};
+pub use resilience_runtime::{Attempt, CallId, Failure, KeyText, Rejected};
 
 /// The state machines behind the attributes, for use without the macros (see "Equivalent
 /// code without the macros" above) and for monitoring (see [`monitor`]).

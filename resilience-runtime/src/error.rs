@@ -5,10 +5,105 @@
 //! reaches the caller as `Err(E::from(rejected))`. Every variant carries the name of the
 //! instance that rejected the call, so logs and metrics can say *which* breaker, bulkhead or
 //! rate limiter it was; [`Rejected::retry_after`] says when to come back, where that is known.
+//!
+//! # Size
+//!
+//! A `Rejected` travels, inside `Result<T, Failure<E>>` and usually inside the user's own
+//! error type, through every layer of every call, and the happy path pays for its size: the
+//! generated code moves and matches results the size of the largest variant. The rare, large
+//! payload, a keyed instance's key, is therefore one thin pointer ([`KeyText`], 8 bytes
+//! rather than the 16 of an `Arc<str>`), which keeps `Rejected` at 48 bytes, and its drop
+//! does not take the address of the result it sits in (see `KeyText`'s `Drop`), so LLVM
+//! keeps a successful result in registers. Measured with callgrind on the bench's
+//! `Result<u64, E>` with `E` holding a `Rejected`: a `#[retry]` that does not fail went from
+//! 98 to 50 instructions per call, a closed breaker from 78 to 75 (and to 69 once its
+//! rejection was built inline, `CircuitBreaker::rejection`).
 
 use std::fmt;
+use std::mem::ManuallyDrop;
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The key of a keyed instance (`key = host` on the attribute) as a rejection carries it: the
+/// key's `Display` text, behind one thin pointer so that it adds 8 bytes to [`Rejected`]
+/// (module docs, "Size"). It dereferences to `str`; cloning it clones a reference count.
+///
+/// ```
+/// # use resilience_runtime::Rejected;
+/// fn key_len(err: &Rejected) -> usize {
+///     match err {
+///         Rejected::BulkheadFull { key: Some(key), .. } => key.len(),
+///         _ => 0,
+///     }
+/// }
+/// assert_eq!(key_len(&Rejected::bulkhead_full("db", 4)), 0);
+/// ```
+#[derive(PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyText(ManuallyDrop<Arc<Arc<str>>>);
+
+impl KeyText {
+    /// The key's text, shared with the keyed site that made it (one small allocation, when
+    /// the keyed instance is made; none per rejection).
+    pub(crate) fn new(text: Arc<str>) -> Self {
+        Self(ManuallyDrop::new(Arc::new(text)))
+    }
+
+    /// The text.
+    #[must_use]
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Clone for KeyText {
+    #[inline]
+    fn clone(&self) -> Self {
+        Self(ManuallyDrop::new(Arc::clone(&self.0)))
+    }
+}
+
+/// Drops the reference count *by value*. An `Arc` field's own drop glue hands the field's
+/// address to `Arc::drop_slow` (out of line), and a pointer into a result that escapes so
+/// keeps LLVM from taking the result apart into registers: every `Result<T, Failure<E>>`
+/// with a `Rejected` inside would then be stored, copied and reloaded on the happy path
+/// (module docs, "Size"). Moved out first, the `Arc` that is dropped is a local of its own.
+impl Drop for KeyText {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: `self.0` is taken once, here, and `self` is not used again.
+        let text = unsafe { ManuallyDrop::take(&mut self.0) };
+        drop(text);
+    }
+}
+
+impl Deref for KeyText {
+    type Target = str;
+
+    #[inline]
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for KeyText {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Debug for KeyText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for KeyText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A call refused or cut off by a resilience layer; the user's body did not produce the result.
 ///
@@ -48,7 +143,7 @@ pub enum Rejected {
         /// when it is forced open (see `forced`).
         retry_after: Option<Duration>,
         /// The key of a keyed breaker (`key = host`): its `Display` text; `None` otherwise.
-        key: Option<Arc<str>>,
+        key: Option<KeyText>,
         /// Whether the breaker was forced open by hand
         /// ([`CircuitBreaker::force_open`](crate::CircuitBreaker::force_open)): it
         /// then admits nothing until it is reset or forced closed, whatever the dependency
@@ -63,7 +158,7 @@ pub enum Rejected {
         /// The bulkhead's `max`: how many bodies it lets run at once.
         max: u32,
         /// The key of a keyed bulkhead: its `Display` text; `None` otherwise.
-        key: Option<Arc<str>>,
+        key: Option<KeyText>,
     },
     /// `#[timeout]` dropped the call's future when its time limit elapsed.
     #[non_exhaustive]
@@ -84,7 +179,7 @@ pub enum Rejected {
         /// stood when it refused: come back then (other callers may take it first).
         retry_after: Duration,
         /// The key of a keyed rate limiter: its `Display` text; `None` otherwise.
-        key: Option<Arc<str>>,
+        key: Option<KeyText>,
     },
 }
 
@@ -146,7 +241,8 @@ impl Rejected {
     }
 
     /// The same rejection from the keyed instance of `key`.
-    pub(crate) fn keyed(mut self, key: Option<&Arc<str>>) -> Self {
+    #[inline]
+    pub(crate) fn keyed(mut self, key: Option<&KeyText>) -> Self {
         if let (
             Self::CircuitOpen { key: slot, .. }
             | Self::BulkheadFull { key: slot, .. }
@@ -154,7 +250,7 @@ impl Rejected {
             Some(key),
         ) = (&mut self, key)
         {
-            *slot = Some(Arc::clone(key));
+            *slot = Some(key.clone());
         }
         self
     }
@@ -288,3 +384,42 @@ impl fmt::Display for Named<'_> {
 }
 
 impl std::error::Error for Rejected {}
+
+#[cfg(test)]
+mod tests {
+    use super::{KeyText, Rejected};
+    use std::sync::Arc;
+
+    /// The size the happy path moves (module docs, "Size"): a thin key keeps it at 48.
+    #[test]
+    fn a_rejection_is_48_bytes_and_its_key_one_pointer() {
+        assert_eq!(std::mem::size_of::<Option<KeyText>>(), 8);
+        assert_eq!(std::mem::size_of::<Rejected>(), 48);
+        assert_eq!(std::mem::size_of::<crate::Failure<Rejected>>(), 56);
+    }
+
+    /// Clones share the text, and dropping every rejection gives every count back.
+    #[test]
+    fn keyed_rejections_share_the_key_and_drop_it() {
+        let text: Arc<str> = Arc::from("tenant-7");
+        let key = KeyText::new(Arc::clone(&text));
+        assert_eq!(Arc::strong_count(&text), 2);
+        let first = Rejected::bulkhead_full("db", 4).keyed(Some(&key));
+        let second = first.clone();
+        assert_eq!(first, second);
+        assert_eq!(second.key(), Some("tenant-7"));
+        assert_eq!(
+            second.to_string(),
+            "bulkhead `db[tenant-7]` is full (4 calls running)"
+        );
+        assert_eq!(format!("{key:?} {key}"), "\"tenant-7\" tenant-7");
+        drop((first, second));
+        assert_eq!(
+            Arc::strong_count(&text),
+            2,
+            "the key itself still holds the text"
+        );
+        drop(key);
+        assert_eq!(Arc::strong_count(&text), 1);
+    }
+}

@@ -62,18 +62,19 @@ pub(crate) fn transition(
 /// A layer refused or cut off a call.
 #[inline]
 pub(crate) fn rejected(rejected: &Rejected) {
+    refused(rejected.name(), rejected.key(), rejected.reason());
+}
+
+/// A layer refused or cut off a call, told by its parts: for a layer that reports the
+/// refusal before it builds the [`Rejected`] (the breaker's, `breaker/mod.rs`).
+#[inline]
+#[allow(unused_variables)] // without `tracing` and `metrics`
+pub(crate) fn refused(name: &'static str, key: Option<&str>, reason: &'static str) {
     #[cfg(feature = "tracing")]
-    tracing::debug!(
-        target: "resilience",
-        name = rejected.name(),
-        key = rejected.key(),
-        reason = rejected.reason(),
-        "call rejected"
-    );
+    tracing::debug!(target: "resilience", name, key, reason, "call rejected");
     #[cfg(feature = "metrics")]
     {
-        let (name, reason) = (rejected.name(), rejected.reason());
-        match rejected.key() {
+        match key {
             Some(key) => metrics::counter!("resilience_rejections_total", "name" => name, "key" => key.to_owned(), "reason" => reason),
             None => metrics::counter!("resilience_rejections_total", "name" => name, "reason" => reason),
         }

@@ -52,7 +52,7 @@ pub use breaker::{
     BreakerConfig, BreakerPermit, BreakerRun, BreakerState, CircuitBreaker, ErrorClass, TripPolicy,
 };
 pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, BulkheadRun};
-pub use error::Rejected;
+pub use error::{KeyText, Rejected};
 pub use hedge::{Hedge, HedgeConfig, HedgeDelay, HedgeRun};
 pub use keyed::{InstanceKey, Keyable, Keyed, KeyedRef, KeyedSite, KeyedState};
 pub use name::InstanceName;

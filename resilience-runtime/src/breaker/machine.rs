@@ -102,7 +102,7 @@ use crate::events;
 use crate::sync::{const_fn, AtomicU64, Ordering};
 
 /// What a call is told when it may not run.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Refusal {
     /// Open: the open period ends after `retry_after`.
     Open { retry_after: Duration },
@@ -131,7 +131,7 @@ pub(super) struct Core {
     /// only (written on transitions, never read by the state machine).
     changed_ms: AtomicU64,
     /// A keyed breaker's key, for its events (`keyed/`).
-    pub(super) key: Option<std::sync::Arc<str>>,
+    pub(super) key: Option<crate::error::KeyText>,
     /// Whether this replica holds the fleet's half-open lease (`fleet.rs`); only a `shared`
     /// breaker of a linked process reads it.
     #[cfg(feature = "fleet")]

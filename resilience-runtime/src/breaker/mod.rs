@@ -584,7 +584,7 @@ impl CircuitBreaker {
     /// The same instance, as the one of `key` in a keyed site.
     #[must_use]
     pub(crate) fn with_key(mut self, key: std::sync::Arc<str>) -> Self {
-        self.core.key = Some(key);
+        self.core.key = Some(crate::error::KeyText::new(key));
         self
     }
 
@@ -743,7 +743,33 @@ impl CircuitBreaker {
                 word,
             });
         }
-        self.try_acquire_slow()
+        match self.try_acquire_slow() {
+            Ok(permit) => Ok(permit),
+            Err(refusal) => Err(self.rejection(refusal)),
+        }
+    }
+
+    /// The rejection for `refusal`, built inline from its few words.
+    ///
+    /// The out-of-line slow path returns a [`Refusal`] (two words, in registers) rather than
+    /// the `Rejected`: a `Rejected` returned from a call that is not inlined is written
+    /// through a pointer the caller passes, and LLVM passes the address of the call's whole
+    /// output (`Result<T, Failure<E>>`, where the rejection ends up), which then has escaped,
+    /// on every path: a success would be stored, copied and reloaded rather than kept in
+    /// registers (75 instructions per call against 51, `benches/benches/instructions.rs`).
+    #[inline]
+    fn rejection(&self, refusal: Refusal) -> Rejected {
+        let (retry_after, forced) = match refusal {
+            Refusal::Open { retry_after } => (Some(retry_after), false),
+            Refusal::Busy => (None, false),
+            Refusal::Forced => (None, true),
+        };
+        Rejected::CircuitOpen {
+            name: self.name(),
+            retry_after,
+            key: self.core.key.clone(),
+            forced,
+        }
     }
 
     /// A permit for a call admitted under `word`, stamped with its start if its outcome will
@@ -761,25 +787,21 @@ impl CircuitBreaker {
         }
     }
 
+    /// Admission when the breaker is not closed (or is timed), out of line; a refusal is
+    /// reported here and turned into a `Rejected` by [`rejection`](Self::rejection), inline.
     #[inline(never)]
-    fn try_acquire_slow(&self) -> Result<BreakerPermit<'_>, Rejected> {
-        let rejected = match self.core.acquire(&self.config, || self.clock.elapsed()) {
-            Ok(word) if self.config.slow_call_ns != 0 => return Ok(self.timed(word)),
-            Ok(word) => {
-                return Ok(BreakerPermit {
-                    breaker: self,
-                    word,
-                })
+    fn try_acquire_slow(&self) -> Result<BreakerPermit<'_>, Refusal> {
+        match self.core.acquire(&self.config, || self.clock.elapsed()) {
+            Ok(word) if self.config.slow_call_ns != 0 => Ok(self.timed(word)),
+            Ok(word) => Ok(BreakerPermit {
+                breaker: self,
+                word,
+            }),
+            Err(refusal) => {
+                events::refused(self.name(), self.key(), "circuit_open");
+                Err(refusal)
             }
-            Err(Refusal::Open { retry_after }) => {
-                Rejected::circuit_open(self.name(), Some(retry_after))
-            }
-            Err(Refusal::Busy) => Rejected::circuit_open(self.name(), None),
-            Err(Refusal::Forced) => Rejected::circuit_forced_open(self.name()),
-        };
-        let rejected = rejected.keyed(self.core.key.as_ref());
-        events::rejected(&rejected);
-        Err(rejected)
+        }
     }
 
     /// Runs `fut` if the breaker admits it, and records its outcome.

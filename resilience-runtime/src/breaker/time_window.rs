@@ -184,7 +184,7 @@ pub(super) fn init(words: &[AtomicU64], window: Duration, buckets: u32) {
 /// The length of a bucket in nanoseconds: `window / buckets`, at least 1 ns (the attribute
 /// and overrides ask for 1 ms).
 pub(super) fn span_ns(window: Duration, buckets: u32) -> u64 {
-    let window = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
+    let window = crate::clock::nanos(window);
     (window / u64::from(buckets.max(1))).max(1)
 }
 
@@ -259,7 +259,7 @@ impl<'a> Buckets<'a> {
     /// multiplication and a comparison), else found by division and kept as the hint.
     #[inline]
     pub(super) fn bucket(&self, elapsed: Duration) -> Bucket {
-        let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let ns = crate::clock::nanos(elapsed);
         let hint = self.hint.load(Ordering::Relaxed);
         let number = hint >> SLOT_BITS;
         // Only `find` writes the hint, with `number * span <= ns`: no overflow. The bucket's

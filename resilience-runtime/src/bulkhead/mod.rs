@@ -252,7 +252,7 @@ pub struct Bulkhead {
     queue: Mutex<Queue>,
     counters: Counters,
     /// A keyed instance's key (`keyed/`).
-    key: Option<std::sync::Arc<str>>,
+    key: Option<crate::error::KeyText>,
 }
 
 /// The callers waiting for a slot, oldest first.
@@ -350,7 +350,7 @@ impl Bulkhead {
     /// The same instance, as the one of `key` in a keyed site.
     #[must_use]
     pub(crate) fn with_key(mut self, key: std::sync::Arc<str>) -> Self {
-        self.key = Some(key);
+        self.key = Some(crate::error::KeyText::new(key));
         self
     }
 

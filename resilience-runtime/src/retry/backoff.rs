@@ -48,7 +48,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use super::RetryConfig;
-use crate::clock::Clock;
+use crate::clock::{nanos, Clock};
 
 /// How a retry delay is randomised, so that callers which failed together do not all retry
 /// together (the thundering herd).
@@ -253,9 +253,4 @@ fn uniform(low: Duration, high: Duration) -> Duration {
 pub(crate) fn random_u128() -> u128 {
     RNG.try_with(|rng| rng.borrow_mut().random())
         .unwrap_or_else(|_| seeded_rng().random())
-}
-
-/// Whole nanoseconds, saturating at `u64::MAX` (about 584 years).
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
