@@ -20,10 +20,11 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use super::clock::is_slow;
-use super::machine::Verdict;
+use super::clock::{is_slow, start_stamp};
+use super::machine::{Refusal, Verdict};
 use super::state::{Tag, Word};
 use super::{CircuitBreaker, ErrorClass, TripPolicy};
+use crate::events;
 use crate::stats::Count;
 use crate::sync::Ordering;
 use crate::{Failure, Rejected};
@@ -377,6 +378,65 @@ impl Drop for FailOnUnwind<'_> {
         if std::thread::panicking() {
             if let Some(permit) = self.0.take() {
                 permit.failure();
+            }
+        }
+    }
+}
+
+/// How a permit is made when the inline check of [`CircuitBreaker::try_acquire`] does not
+/// admit the call, and how a refusal becomes a [`Rejected`].
+impl CircuitBreaker {
+    /// The rejection for `refusal`, built inline from its few words.
+    ///
+    /// The out-of-line slow path returns a [`Refusal`] (two words, in registers) rather than
+    /// the `Rejected`: a `Rejected` returned from a call that is not inlined is written
+    /// through a pointer the caller passes, and LLVM passes the address of the call's whole
+    /// output (`Result<T, Failure<E>>`, where the rejection ends up), which then has escaped,
+    /// on every path: a success would be stored, copied and reloaded rather than kept in
+    /// registers (75 instructions per call against 51, `benches/benches/instructions.rs`).
+    #[inline]
+    pub(super) fn rejection(&self, refusal: Refusal) -> Rejected {
+        let (retry_after, forced) = match refusal {
+            Refusal::Open { retry_after } => (Some(retry_after), false),
+            Refusal::Busy => (None, false),
+            Refusal::Forced => (None, true),
+        };
+        Rejected::CircuitOpen {
+            name: self.name(),
+            retry_after,
+            key: self.core.key.clone(),
+            forced,
+        }
+    }
+
+    /// A permit for a call admitted under `word`, stamped with its start if its outcome will
+    /// be recorded (closed or a half-open trial): `slow_call` is set (`clock.rs`, "Slow calls").
+    #[inline(never)]
+    pub(super) fn timed(&self, word: Word) -> BreakerPermit<'_> {
+        let word = if matches!(word.tag(), Tag::Closed | Tag::HalfOpen) {
+            word.with_payload(start_stamp(self.clock.elapsed()))
+        } else {
+            word
+        };
+        BreakerPermit {
+            breaker: self,
+            word,
+        }
+    }
+
+    /// Admission when the breaker is not closed (or is timed), out of line; a refusal is
+    /// reported here and turned into a `Rejected` by [`rejection`](Self::rejection), inline.
+    #[inline(never)]
+    pub(super) fn try_acquire_slow(&self) -> Result<BreakerPermit<'_>, Refusal> {
+        match self.core.acquire(&self.config, || self.clock.elapsed()) {
+            Ok(word) if self.config.slow_call_ns != 0 => Ok(self.timed(word)),
+            Ok(word) => Ok(BreakerPermit {
+                breaker: self,
+                word,
+            }),
+            Err(refusal) => {
+                events::refused(self.name(), self.key(), "circuit_open");
+                Err(refusal)
             }
         }
     }

@@ -6,7 +6,7 @@ use std::task::Poll;
 use tokio::time::advance;
 
 use super::clock::deadline_ms;
-use super::state::{GEN_MASK, PAYLOAD_MAX};
+use super::state::{Word, GEN_MASK, PAYLOAD_MAX};
 use super::*;
 
 pub(super) const SECOND: Duration = Duration::from_secs(1);
