@@ -540,7 +540,7 @@ impl RateLimiter {
     /// inlined is written through the address of the caller's whole output, which then
     /// escapes on the success path too (`CircuitBreaker::rejection`). The report hands back
     /// the name, so the refusal makes one call: 196 instructions per admitted call against
-    /// 188 (`benches/benches/instructions.rs`, entry `ours`).
+    /// 188 (`benches/benches/instructions.rs`, entry `rate-limit`).
     #[inline]
     fn refused(&self, retry_after: u64) -> Rejected {
         let name = self.report_refusal();
