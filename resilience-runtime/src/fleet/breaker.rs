@@ -6,9 +6,7 @@ use std::sync::LazyLock;
 use redis::aio::ConnectionManager;
 use redis::{Msg, RedisResult, Script};
 
-use super::{joined, BreakerEvent, LeaseWant};
-use crate::registry::Instance;
-use crate::CircuitBreaker;
+use super::{breakers, BreakerEvent, LeaseWant};
 
 /// Renews the lease if this process holds it: 1 if renewed, 0 if it was lost.
 static RENEW: LazyLock<Script> = LazyLock::new(|| {
@@ -138,15 +136,4 @@ pub(super) async fn leases(
         }
     }
     Ok(())
-}
-
-/// The joined breakers, copied out of the lock.
-pub(super) fn breakers() -> Vec<&'static CircuitBreaker> {
-    joined()
-        .iter()
-        .filter_map(|instance| match instance {
-            Instance::CircuitBreaker(breaker) => Some(*breaker),
-            _ => None,
-        })
-        .collect()
 }

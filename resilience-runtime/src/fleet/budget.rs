@@ -42,8 +42,7 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use redis::{RedisResult, Script};
 
-use super::joined;
-use crate::registry::Instance;
+use super::budgets;
 use crate::RetryPolicy;
 
 /// The budget's window, in the server's seconds.
@@ -179,7 +178,7 @@ pub(super) async fn push(
 ) -> RedisResult<()> {
     let now_ms = u64::try_from(now.as_millis()).unwrap_or(NONE - 1);
     let idle_ms = u64::try_from(IDLE_PUSH.as_millis()).unwrap_or(NONE);
-    for policy in policies() {
+    for policy in budgets() {
         let budget = policy.fleet_budget();
         let (share, calls, retries) = budget.shared();
         let new_calls = calls.saturating_sub(share.pushed_calls.load(Ordering::Relaxed));
@@ -223,7 +222,7 @@ pub(super) async fn push(
 /// The link (re)starts: every joined budget forgets its grant, and what it counted while
 /// unlinked is not pushed.
 pub(super) fn relinked() {
-    for policy in policies() {
+    for policy in budgets() {
         let (share, calls, retries) = policy.fleet_budget().shared();
         share.reset(calls, retries);
     }
@@ -232,15 +231,4 @@ pub(super) fn relinked() {
 /// Whether a retry policy joins: `shared`, with a budget.
 pub(super) fn joins(policy: &RetryPolicy) -> bool {
     policy.config().fleet() && policy.config().budget.is_some()
-}
-
-/// The joined retry policies, copied out of the lock.
-fn policies() -> Vec<&'static RetryPolicy> {
-    joined()
-        .iter()
-        .filter_map(|instance| match instance {
-            Instance::Retry(policy) => Some(*policy),
-            _ => None,
-        })
-        .collect()
 }

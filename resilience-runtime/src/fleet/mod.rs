@@ -113,6 +113,7 @@ pub(crate) use self::rate_limit::{Pool, Schedule, Take};
 pub use self::status::{status, FleetStatus};
 pub(crate) use self::window::Outcomes;
 use crate::registry::Instance;
+use crate::{CircuitBreaker, RateLimiter, RetryPolicy};
 
 /// How a process links to the fleet: [`FleetOptions::default`], changed field by field.
 ///
@@ -239,8 +240,20 @@ struct Link {
 
 static LINK: OnceLock<Link> = OnceLock::new();
 static LINKED: AtomicBool = AtomicBool::new(false);
-/// The `shared` instances that served a call, in order.
-static JOINED: Mutex<Vec<Instance>> = Mutex::new(Vec::new());
+/// The `shared` instances that served a call, in order, by kind.
+static JOINED: Mutex<Joined> = Mutex::new(Joined {
+    breakers: Vec::new(),
+    limiters: Vec::new(),
+    budgets: Vec::new(),
+});
+
+/// The joined instances, sorted by kind when they join, so the link's periodic work takes
+/// its own kind's list.
+struct Joined {
+    breakers: Vec<&'static CircuitBreaker>,
+    limiters: Vec<&'static RateLimiter>,
+    budgets: Vec<&'static RetryPolicy>,
+}
 
 /// Whether the process is linked now. One relaxed load: a gate, not a synchronisation.
 pub(crate) fn linked() -> bool {
@@ -267,21 +280,38 @@ pub(crate) fn test_set_linked() -> impl Drop {
 
 /// An instance served its first call: it joins if it is `shared`.
 pub(crate) fn join(instance: Instance) {
-    let shared = match instance {
-        Instance::CircuitBreaker(breaker) => breaker.config().fleet(),
-        Instance::RateLimiter(limiter) => limiter.config().fleet(),
-        Instance::Retry(policy) => budget::joins(policy),
-        _ => false,
-    };
-    if shared {
-        joined().push(instance);
+    let mut joined = joined();
+    match instance {
+        Instance::CircuitBreaker(breaker) if breaker.config().fleet() => {
+            joined.breakers.push(breaker);
+        }
+        Instance::RateLimiter(limiter) if limiter.config().fleet() => {
+            joined.limiters.push(limiter);
+        }
+        Instance::Retry(policy) if budget::joins(policy) => joined.budgets.push(policy),
+        _ => {}
     }
 }
 
-fn joined() -> std::sync::MutexGuard<'static, Vec<Instance>> {
+fn joined() -> std::sync::MutexGuard<'static, Joined> {
     JOINED
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The joined breakers, copied out of the lock.
+fn breakers() -> Vec<&'static CircuitBreaker> {
+    joined().breakers.clone()
+}
+
+/// The joined rate limiters, copied out of the lock.
+fn limiters() -> Vec<&'static RateLimiter> {
+    joined().limiters.clone()
+}
+
+/// The joined retry budgets, copied out of the lock.
+fn budgets() -> Vec<&'static RetryPolicy> {
+    joined().budgets.clone()
 }
 
 /// A change a breaker of this replica made, for the link to publish.

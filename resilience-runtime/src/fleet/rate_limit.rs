@@ -26,9 +26,8 @@ use redis::aio::ConnectionManager;
 use redis::{RedisResult, Script};
 use tokio::sync::Notify;
 
-use super::joined;
-use crate::registry::Instance;
-use crate::{RateLimitConfig, RateLimiter};
+use super::limiters;
+use crate::RateLimitConfig;
 
 /// Takes up to `ARGV[4]` permits after giving back `ARGV[3]`; returns the permits taken and
 /// the microseconds until the next one is due.
@@ -218,15 +217,4 @@ pub(super) async fn lease(
             .store(wait_us.saturating_mul(1000), Ordering::Relaxed);
     }
     Ok(())
-}
-
-/// The joined limiters, copied out of the lock.
-fn limiters() -> Vec<&'static RateLimiter> {
-    joined()
-        .iter()
-        .filter_map(|instance| match instance {
-            Instance::RateLimiter(limiter) => Some(*limiter),
-            _ => None,
-        })
-        .collect()
 }

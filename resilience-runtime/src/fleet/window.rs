@@ -34,7 +34,7 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use redis::{RedisResult, Script};
 
-use super::breaker::breakers;
+use super::breakers;
 
 /// Sets (or, with no calls, deletes) replica `ARGV[1]`'s window, `ARGV[2..4]`; returns the
 /// sums of the fields at most `ARGV[5]` ms old, deleting the older ones.
