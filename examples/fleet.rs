@@ -25,6 +25,11 @@
 //! replica, so with every replica failing in lockstep each would still trip at its own
 //! threshold), and the fleet sends one trial per open period in all.
 
+// The fleet suite's server: started on a free port, waited for, stopped on drop.
+#[allow(dead_code)] // the suite's kill, restart and command counts
+#[path = "../tests/fleet/redis.rs"]
+mod redis_server;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -74,41 +79,21 @@ fn main() {
     if let Ok(args) = std::env::var("RESILIENCE_FLEET_EXAMPLE") {
         return replica(&args);
     }
-    if Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_err()
-    {
+    if !redis_server::installed() {
         eprintln!(
             "examples/fleet.rs needs `redis-server` on the PATH (Debian/Ubuntu: \
              `sudo apt-get install redis-server`; macOS: `brew install redis`)."
         );
         std::process::exit(1);
     }
-    let port = free_port();
-    let mut redis = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .args(["--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server starts");
-    std::thread::sleep(Duration::from_millis(300));
-    let url = format!("redis://127.0.0.1:{port}");
+    let redis = redis_server::Redis::start();
+    let url = redis.url();
     println!(
         "redis-server on {url}; {REPLICAS} replicas, a breaker with threshold = 5, timeout = 1s\n"
     );
     let local_total = run(&url, "local");
     let shared_total = run(&url, "shared");
-    let _ = redis.kill();
-    let _ = redis.wait();
+    drop(redis);
     println!(
         "calls that reached the dead dependency in 4 s, fleet-wide: {local_total} local, {shared_total} shared"
     );
@@ -213,11 +198,4 @@ fn replica(args: &str) {
             println!("reached {}", REACHED_DEAD.load(Ordering::SeqCst));
         }
     });
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port()
 }

@@ -12,16 +12,19 @@
 //! a current-thread runtime, as in `overhead`. Commands are counted with `INFO commandstats`
 //! around a steady run of calls paced well within the rate limit.
 
+// The fleet suite's server: started on a free port, waited for, counted, stopped on drop.
+#[allow(dead_code)] // the suite's kill and restart
+#[path = "../../tests/fleet/redis.rs"]
+mod redis_server;
 mod settings;
 
 use std::hint::black_box;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use resilience::{circuit_breaker, fleet, rate_limit, retry};
+
+use redis_server::Redis;
 
 /// The error type of the benchmarked functions (`common.rs`'s, without its other helpers).
 #[derive(Debug)]
@@ -77,32 +80,15 @@ async fn retry_shared(x: u64) -> Result<u64, BenchError> {
 /// scripts run inside one (`TIME`, `GET`, `SET`, `PEXPIRE`, `DEL`, and the hash commands of
 /// the budget's and the window's; the breakers stay closed
 /// here, so no `SET NX` lease is taken outside a script).
-fn commands(port: u16) -> u64 {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.write_all(b"INFO commandstats\r\n").unwrap();
-    std::thread::sleep(Duration::from_millis(50));
-    let mut buf = vec![0u8; 65536];
-    let n = stream.read(&mut buf).unwrap();
-    let text = String::from_utf8_lossy(&buf[..n]);
-    // `cmdstat_get:calls=3,...`; INFO itself is left out.
-    text.lines()
-        .filter(|l| l.starts_with("cmdstat_"))
-        .filter(|l| {
-            ![
-                "info", "time", "get", "set", "pexpire", "del", "hincrby", "hset", "hgetall",
-                "hdel",
-            ]
-            .iter()
-            .any(|c| l.starts_with(&format!("cmdstat_{c}:")))
-        })
-        .filter_map(|l| {
-            l.split("calls=")
-                .nth(1)?
-                .split(',')
-                .next()?
-                .parse::<u64>()
-                .ok()
-        })
+fn commands(redis: &Redis) -> u64 {
+    const INSIDE_SCRIPTS: [&str; 10] = [
+        "info", "time", "get", "set", "pexpire", "del", "hincrby", "hset", "hgetall", "hdel",
+    ];
+    redis
+        .commands()
+        .into_iter()
+        .filter(|(name, _)| !INSIDE_SCRIPTS.contains(&name.as_str()))
+        .map(|(_, calls)| calls)
         .sum()
 }
 
@@ -127,43 +113,18 @@ fn timed<F: std::future::Future<Output = Result<u64, BenchError>>>(
 }
 
 fn fleet_bench(c: &mut Criterion) {
-    if Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_err()
-    {
+    if !redis_server::installed() {
         eprintln!("the fleet bench needs `redis-server` (apt-get install redis-server)");
         return;
     }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut redis = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let redis = Redis::start();
     let link = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
-    link.block_on(fleet::connect(
-        &format!("redis://127.0.0.1:{port}"),
-        fleet::FleetOptions::default(),
-    ))
-    .unwrap();
+    link.block_on(fleet::connect(&redis.url(), fleet::FleetOptions::default()))
+        .unwrap();
     let calls = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -188,7 +149,7 @@ fn fleet_bench(c: &mut Criterion) {
     // Round trips per 1,000 calls at steady state: 20,000 calls of each at about 10,000 a
     // second (the breaker alone, the rate limits, the retry budget, the window breaker).
     for what in ["breaker", "rate limit", "retry budget", "window breaker"] {
-        let before = commands(port);
+        let before = commands(&redis);
         let start = Instant::now();
         calls.block_on(async {
             for i in 0..20_000u64 {
@@ -207,7 +168,7 @@ fn fleet_bench(c: &mut Criterion) {
             }
         });
         let elapsed = start.elapsed();
-        let sent = f64::from(u32::try_from(commands(port) - before).unwrap_or(u32::MAX));
+        let sent = f64::from(u32::try_from(commands(&redis) - before).unwrap_or(u32::MAX));
         println!(
             "fleet {what}, shared: {sent} round trips to Redis for 20000 calls in {:.1} s: \
              {:.2} per 1000 calls, {:.1} a second",
@@ -216,8 +177,6 @@ fn fleet_bench(c: &mut Criterion) {
             sent / elapsed.as_secs_f64()
         );
     }
-    let _ = redis.kill();
-    let _ = redis.wait();
 }
 
 criterion_group! {
