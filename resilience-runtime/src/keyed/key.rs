@@ -49,25 +49,25 @@ impl<K: Hash + Display + ?Sized> InstanceKey for K {}
 /// A stored key: the bytes its `Hash` wrote, the map's hash of it, and its `Display` text,
 /// shared with the instance, snapshots and rejections.
 #[derive(Clone, Debug)]
-pub(crate) struct KeyText {
+pub(crate) struct StoredKey {
     pub(crate) hash: u64,
     pub(crate) stream: Arc<[u8]>,
     pub(crate) text: Arc<str>,
 }
 
-impl Hash for KeyText {
+impl Hash for StoredKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_u64(self.hash);
     }
 }
 
-impl PartialEq for KeyText {
+impl PartialEq for StoredKey {
     fn eq(&self, other: &Self) -> bool {
         self.hash == other.hash && self.stream == other.stream
     }
 }
 
-impl Eq for KeyText {}
+impl Eq for StoredKey {}
 
 /// A borrowed key on its way to a lookup: its hash, computed once, and the key itself for the
 /// streamed comparison.
@@ -92,9 +92,9 @@ impl<K: ?Sized> Hash for Probe<'_, K> {
     }
 }
 
-impl<K: Hash + ?Sized> papaya::Equivalent<KeyText> for Probe<'_, K> {
+impl<K: Hash + ?Sized> papaya::Equivalent<StoredKey> for Probe<'_, K> {
     #[inline]
-    fn equivalent(&self, stored: &KeyText) -> bool {
+    fn equivalent(&self, stored: &StoredKey) -> bool {
         self.hash == stored.hash && hashes_as(self.key, &stored.stream)
     }
 }
@@ -102,10 +102,10 @@ impl<K: Hash + ?Sized> papaya::Equivalent<KeyText> for Probe<'_, K> {
 impl<K: InstanceKey + ?Sized> Probe<'_, K> {
     /// The key to store for a new instance: its stream and its text (the allocations made
     /// once per key).
-    pub(crate) fn to_text(&self) -> KeyText {
+    pub(crate) fn to_text(&self) -> StoredKey {
         let mut stream = Record(Vec::new());
         self.key.hash(&mut stream);
-        KeyText {
+        StoredKey {
             hash: self.hash,
             stream: stream.0.into(),
             text: self.key.to_string().into(),
@@ -217,7 +217,7 @@ impl BuildHasher for PassThrough {
     }
 }
 
-/// The hash written by [`KeyText`] or [`Probe`].
+/// The hash written by [`StoredKey`] or [`Probe`].
 pub(crate) struct Passed(u64);
 
 impl Hasher for Passed {

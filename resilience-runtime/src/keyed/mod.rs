@@ -75,7 +75,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub use self::key::InstanceKey;
-use self::key::{KeyText, PassThrough, Probe};
+use self::key::{PassThrough, Probe, StoredKey};
 pub(crate) use self::sites::{find, snapshots};
 pub use self::sites::{Keyable, KeyedSite};
 
@@ -151,18 +151,18 @@ pub struct KeyedState<T: 'static> {
     template: &'static T,
     max_keys: usize,
     hasher: foldhash::fast::RandomState,
-    map: papaya::HashMap<KeyText, Arc<Entry<T>>, PassThrough>,
+    map: papaya::HashMap<StoredKey, Arc<Entry<T>>, PassThrough>,
     /// Advanced by every new key; entries are stamped with it when used.
     tick: AtomicU64,
     /// Eviction candidates from the last scan, the oldest last. Also the lock every new key
     /// and every eviction takes.
-    victims: Mutex<Vec<(u64, KeyText)>>,
+    victims: Mutex<Vec<(u64, StoredKey)>>,
 }
 
 /// One key's instance.
 pub(crate) struct Entry<T: 'static> {
     instance: T,
-    key: KeyText,
+    key: StoredKey,
     /// The site's tick when last used.
     last_used: AtomicU64,
     /// Calls in flight (each holds a [`KeyedRef`]), or'ed with [`EVICTED`].
@@ -243,8 +243,8 @@ impl<T: Keyable> KeyedState<T> {
     /// Evicts the least recently used idle entry, if any is idle.
     fn evict_one<G: papaya::Guard>(
         &self,
-        victims: &mut Vec<(u64, KeyText)>,
-        map: &papaya::HashMapRef<'_, KeyText, Arc<Entry<T>>, PassThrough, G>,
+        victims: &mut Vec<(u64, StoredKey)>,
+        map: &papaya::HashMapRef<'_, StoredKey, Arc<Entry<T>>, PassThrough, G>,
     ) -> bool {
         let mut scanned = false;
         loop {
@@ -280,8 +280,8 @@ impl<T: Keyable> KeyedState<T> {
     /// Refills `victims` with the oldest eighth of the idle entries, the oldest last.
     fn scan<G: papaya::Guard>(
         &self,
-        victims: &mut Vec<(u64, KeyText)>,
-        map: &papaya::HashMapRef<'_, KeyText, Arc<Entry<T>>, PassThrough, G>,
+        victims: &mut Vec<(u64, StoredKey)>,
+        map: &papaya::HashMapRef<'_, StoredKey, Arc<Entry<T>>, PassThrough, G>,
     ) {
         victims.clear();
         victims.extend(
