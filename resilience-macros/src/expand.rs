@@ -419,9 +419,9 @@ impl Gen<'_> {
     }
 
     /// The `static` of a breaker, bulkhead or rate limiter built from `config`, and the call
-    /// `run` on it. Keyed (`key = expr`): a `Keyed` site, and the call on the key's instance,
-    /// held for the call; the key expression is evaluated first, borrowed, and spanned on the
-    /// user's tokens so a key that is not `Hash + Display` is reported there.
+    /// `run` on it. Keyed (`key = expr`): a `Keyed` site, and `run` on the key's instance,
+    /// held for the call (`KeyedRun`); the key expression is evaluated first, borrowed, and
+    /// spanned on the user's tokens so a key that is not `Hash + Display` is reported there.
     fn site(
         &self,
         keyed: &args::KeyedArgs,
@@ -447,14 +447,7 @@ impl Gen<'_> {
         let (span, expr) = (key.span, &key.value);
         let p_key = respan(p, span);
         let key = quote_spanned!(span=> #p_key::key(&(#expr)));
-        let entry = quote_spanned!(Span::mixed_site()=> __entry);
-        let call = quote! {
-            async {
-                let #entry = #id.get(#key);
-                #entry #run.await
-            }
-        };
-        (Some(item), call)
+        (Some(item), quote!(#id.get(#key)#run))
     }
 
     /// The retry loop, inline: fresh clones of the owned arguments for every attempt.

@@ -54,7 +54,7 @@ pub use breaker::{
 pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, BulkheadRun};
 pub use error::{KeyText, Rejected};
 pub use hedge::{Hedge, HedgeConfig, HedgeDelay, HedgeRun};
-pub use keyed::{InstanceKey, Keyable, Keyed, KeyedRef, KeyedSite, KeyedState};
+pub use keyed::{InstanceKey, Keyable, Keyed, KeyedRef, KeyedRun, KeyedSite, KeyedState};
 pub use name::InstanceName;
 pub use outcome::Failure;
 pub use overrides::{configure, env_key, override_errors, ConfigError};

@@ -51,8 +51,47 @@ impl<K: Hash + Display + ?Sized> InstanceKey for K {}
 #[derive(Clone, Debug)]
 pub(crate) struct StoredKey {
     pub(crate) hash: u64,
-    pub(crate) stream: Arc<[u8]>,
+    pub(crate) stream: Stream,
     pub(crate) text: Arc<str>,
+}
+
+/// The bytes a key's `Hash` wrote. Up to [`Stream::INLINE`] of them (a host name, a tenant
+/// id, an integer) are kept in the stored key itself, so a lookup compares them on the cache
+/// line it already read for the hash, instead of following a pointer to another allocation.
+#[derive(Clone, Debug)]
+pub(crate) enum Stream {
+    Inline {
+        len: u8,
+        bytes: [u8; Stream::INLINE],
+    },
+    Heap(Arc<[u8]>),
+}
+
+impl Stream {
+    /// The longest stream kept inline: the enum stays 32 bytes.
+    const INLINE: usize = 30;
+
+    fn new(bytes: &[u8]) -> Self {
+        match u8::try_from(bytes.len()) {
+            Ok(len) if bytes.len() <= Self::INLINE => {
+                let mut inline = [0; Self::INLINE];
+                inline[..bytes.len()].copy_from_slice(bytes);
+                Self::Inline { len, bytes: inline }
+            }
+            _ => Self::Heap(bytes.into()),
+        }
+    }
+}
+
+impl std::ops::Deref for Stream {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        match self {
+            Self::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            Self::Heap(bytes) => bytes,
+        }
+    }
 }
 
 impl Hash for StoredKey {
@@ -63,7 +102,7 @@ impl Hash for StoredKey {
 
 impl PartialEq for StoredKey {
     fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.stream == other.stream
+        self.hash == other.hash && *self.stream == *other.stream
     }
 }
 
@@ -107,7 +146,7 @@ impl<K: InstanceKey + ?Sized> Probe<'_, K> {
         self.key.hash(&mut stream);
         StoredKey {
             hash: self.hash,
-            stream: stream.0.into(),
+            stream: Stream::new(&stream.0),
             text: self.key.to_string().into(),
         }
     }

@@ -16,6 +16,8 @@ use crate::{Bulkhead, CircuitBreaker, ConfigError, InstanceName, RateLimiter};
 pub trait Keyable: Registered {
     /// A fresh instance for `key`, configured like `template` (overrides included).
     fn fresh(template: &Self, key: &Arc<str>) -> Self;
+    /// The key it serves.
+    fn key(&self) -> Option<&str>;
     /// Whether evicting it loses nothing: see the module docs ("Eviction"). Calls in flight
     /// are counted by the map.
     fn is_idle(&self) -> bool;
@@ -44,6 +46,9 @@ macro_rules! keyable {
         impl Keyable for $ty {
             fn fresh(template: &Self, key: &Arc<str>) -> Self {
                 $ty::new(*template.config()).with_key(Arc::clone(key))
+            }
+            fn key(&self) -> Option<&str> {
+                $ty::key(self)
             }
             fn is_idle(&self) -> bool {
                 let $this = self;
@@ -141,21 +146,14 @@ impl<T: Keyable> KeyedState<T> {
     }
 }
 
-/// The keyed instance of kind `T` named `name[key]`, kept alive for good: a `monitor` lookup
-/// hands out `&'static`, so the first lookup of an instance pins it (one small allocation per
-/// instance looked up, never repeated). An instance evicted afterwards no longer serves calls;
-/// look it up again.
+/// The keyed instance of kind `T` named `name[key]`, pinned: a `monitor` lookup hands out
+/// `&'static`, so the instance it finds stays resident for good and keeps serving its key's
+/// calls. It counts toward `max_keys` like an instance with a call in flight.
 pub(crate) fn find<T: Keyable>(name: &str) -> Option<&'static T> {
     let (base, key) = name.strip_suffix(']')?.split_once('[')?;
     let sites = lock(&SITES).clone();
     sites.into_iter().find_map(|site| {
         let state = T::unwrap_site(site).filter(|s| s.template.instance_name().get() == base)?;
-        let map = state.map.pin();
-        let (_, entry) = map.iter().find(|(k, _)| &*k.text == key)?;
-        Some(
-            *entry
-                .pinned
-                .get_or_init(|| &Box::leak(Box::new(Arc::clone(entry))).instance),
-        )
+        state.pin(key)
     })
 }

@@ -159,3 +159,35 @@ fn a_key_of_a_type_of_its_own_is_named_by_its_display_text() {
     assert_eq!(a.key(), "tenant-1", "the instance keeps its key");
     assert_eq!(SITE.get(&Tenant(1)).key(), a.key());
 }
+
+#[test]
+fn short_and_long_keys_find_their_own_instance_again() {
+    static SITE: Keyed<CircuitBreaker> = Keyed::new(breaker("unit-lengths"), 64);
+    // Around the 30 bytes a stored key keeps inline (a `str` writes a terminator too).
+    let keys: Vec<String> = (25..40).map(|len| "k".repeat(len)).collect();
+    let first: Vec<_> = keys.iter().map(|key| SITE.get(key.as_str())).collect();
+    for (key, held) in keys.iter().zip(&first) {
+        let again = SITE.get(key.as_str());
+        assert!(std::ptr::eq(&**held, &*again), "length {}", key.len());
+        assert_eq!(again.key(), key);
+    }
+    assert_eq!(SITE.resident(), keys.len());
+}
+
+#[test]
+fn an_instance_monitor_handed_out_is_never_evicted() {
+    static SITE: Keyed<CircuitBreaker> = Keyed::new(breaker("unit-pinned"), 1);
+    drop(SITE.get("watched"));
+    let watched = crate::breaker("unit-pinned[watched]").expect("resident");
+    for key in ["b", "c", "d"] {
+        drop(SITE.get(key));
+    }
+    assert_eq!(SITE.resident(), 2, "the other keys evict each other");
+    let served = SITE.get("watched");
+    assert!(
+        std::ptr::eq(watched, &*served),
+        "the calls of its key still go to the instance handed out"
+    );
+    watched.force_open();
+    assert!(served.try_acquire().is_err());
+}
