@@ -15,7 +15,8 @@
 #   benches/run.sh --readme                # also put the report in README.md's "Performance"
 #
 # Default benches: overhead, overhead_noinline, contended, contended_noinline (the `noinline`
-# ones are the same groups with every body and function `#[inline(never)]`) and keyed. Each
+# ones are the same groups with every body and function `#[inline(never)]`), keyed and
+# keyed_noinline. Each
 # round runs criterion with CRITERION_FLAGS (default below: short, so 5 rounds take about 20
 # min on 2 cores). Rounds are kept in <target>/bench-rounds/<round>/entries.json beside
 # meta.json, instructions.md and sizes.md: `--no-run` regenerates the report from them. The
@@ -28,7 +29,7 @@ cd "$(dirname "$0")/.."
 rounds=5
 run=1
 instructions=1
-benches="overhead overhead_noinline contended contended_noinline keyed"
+benches="overhead overhead_noinline contended contended_noinline keyed keyed_noinline"
 readme=()
 criterion_flags="${CRITERION_FLAGS:---warm-up-time 0.5 --measurement-time 1.5 --nresamples 20000}"
 bench_args=()

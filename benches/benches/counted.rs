@@ -15,8 +15,9 @@ use crate::ours::{
     rate_limit_keyed, rate_limited, retried, stacked, stacked_all, timed, HOSTS,
 };
 use crate::peers::{
-    failsafe_consecutive, recloser_window, via_backon, via_failsafe, via_five, via_governor_check,
-    via_governor_until_ready, via_recloser, via_three, via_tokio_timeout, via_tower,
+    failsafe_consecutive, governor_keyed, recloser_window, via_backon, via_failsafe, via_five,
+    via_governor_check, via_governor_check_key, via_governor_until_ready, via_recloser, via_three,
+    via_tokio_timeout, via_tower,
 };
 
 /// Every entry, in the order `benches/instructions.sh` reports them.
@@ -77,9 +78,7 @@ pub(crate) fn main() {
     let backoff = ExponentialBuilder::default();
     let semaphore = Semaphore::new(16);
     let mut tower_hedge = rt.block_on(async { tower_hedge() });
-    let per_second = std::num::NonZeroU32::new(1_000_000_000).expect("non-zero");
-    let keyed: governor::DefaultKeyedRateLimiter<&'static str> =
-        governor::RateLimiter::keyed(governor::Quota::per_second(per_second));
+    let keyed = governor_keyed();
     let service = tower::service_fn(plain);
     let mut tower_plain = service;
     let mut tower_breaker =
@@ -94,7 +93,7 @@ pub(crate) fn main() {
                 "breaker-keyed" => check(breaker_keyed(i, host(i)).await),
                 "bulkhead-keyed" => check(bulkhead_keyed(i, host(i)).await),
                 "rate-limit-keyed" => check(rate_limit_keyed(i, host(i)).await),
-                "governor-check-key" => keyed.check_key(&host(i)).expect("a permit"),
+                "governor-check-key" => check(via_governor_check_key(&keyed, i, host(i)).await),
                 _ => {
                     black_box(host(i));
                 }
@@ -145,12 +144,7 @@ pub(crate) fn main() {
         "breaker-keyed" => count!(|i| breaker_keyed(i, host(i)).await),
         "bulkhead-keyed" => count!(|i| bulkhead_keyed(i, host(i)).await),
         "rate-limit-keyed" => count!(|i| rate_limit_keyed(i, host(i)).await),
-        "governor-check-key" => count!(|i| {
-            keyed
-                .check_key(&host(i))
-                .expect("a permit every nanosecond");
-            plain(i).await
-        }),
+        "governor-check-key" => count!(|i| via_governor_check_key(&keyed, i, host(i)).await),
         "tower-plain" => count!(|i| via_tower(&mut tower_plain, i).await),
         "tower-breaker" => count!(|i| via_tower(&mut tower_breaker, i).await),
         "tower-bulkhead" => count!(|i| via_tower(&mut tower_bulkhead, i).await),

@@ -1,13 +1,10 @@
-//! Keyed instances (`key = host`): one call for a key already seen, ours beside governor's
-//! keyed rate limiter (`RateLimiter::keyed`, `check_key`, on its default store, `dashmap`), and
-//! the concurrent maps a keyed site could be built on, looking up a borrowed key.
-//!
-//! Calls rotate over `HOSTS` keys, every one seen before timing starts, so each entry measures
-//! the lookup of a resident key and the instance's happy path; the plain call is the baseline
-//! to subtract, as in `overhead`.
+//! Keyed instances (`key = host`): the `keyed` group (`keyed_group.rs`: one call for a key
+//! already seen, ours beside governor's keyed rate limiter), and the concurrent maps a keyed
+//! site could be built on, looking up a borrowed key. `keyed_noinline` is the `keyed` group
+//! with every body and function `#[inline(never)]`.
 //!
 //! ```text
-//! cargo bench -p resilience-benches --bench keyed
+//! cargo bench -p resilience-benches --bench keyed --bench keyed_noinline
 //! ```
 
 #[macro_use]
@@ -16,19 +13,17 @@ mod variant;
 
 #[allow(dead_code)] // the helpers the other benches use
 mod common;
+mod keyed_group;
 mod ours;
+mod peers;
 mod settings;
 
 use std::hint::black_box;
-use std::num::NonZeroU32;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use governor::{DefaultKeyedRateLimiter, Quota};
-use tokio::runtime::Builder;
 
-use common::{check, per_call, plain, runtime};
-use ours::{breaker_keyed, breaker_unkeyed, bulkhead_keyed, host, hosts, rate_limit_keyed, HOSTS};
+use ours::{host, hosts};
 
 /// Times `iters` lookups of rotating keys.
 macro_rules! per_lookup {
@@ -42,45 +37,6 @@ macro_rules! per_lookup {
             start.elapsed()
         })
     };
-}
-
-fn keyed(c: &mut Criterion) {
-    let rt = runtime(Builder::new_current_thread());
-    let per_second = NonZeroU32::new(1_000_000_000).expect("non-zero");
-    let governor: DefaultKeyedRateLimiter<&'static str> =
-        governor::RateLimiter::keyed(Quota::per_second(per_second));
-    rt.block_on(async {
-        for i in 0..HOSTS as u64 {
-            check(breaker_keyed(i, host(i)).await);
-            check(bulkhead_keyed(i, host(i)).await);
-            check(rate_limit_keyed(i, host(i)).await);
-            governor.check_key(&host(i)).expect("a permit");
-        }
-    });
-
-    let mut group = c.benchmark_group("keyed");
-    group.bench_function("plain", |b| per_call!(b, rt, |i| plain(i).await));
-    group.bench_function("ours breaker, unkeyed", |b| {
-        per_call!(b, rt, |i| breaker_unkeyed(i).await);
-    });
-    group.bench_function("ours breaker, seen key", |b| {
-        per_call!(b, rt, |i| breaker_keyed(i, host(i)).await);
-    });
-    group.bench_function("ours bulkhead, seen key", |b| {
-        per_call!(b, rt, |i| bulkhead_keyed(i, host(i)).await);
-    });
-    group.bench_function("ours rate limit, seen key", |b| {
-        per_call!(b, rt, |i| rate_limit_keyed(i, host(i)).await);
-    });
-    group.bench_function("governor check_key, seen key", |b| {
-        per_call!(b, rt, |i| {
-            governor
-                .check_key(&host(i))
-                .expect("a permit every nanosecond");
-            plain(i).await
-        });
-    });
-    group.finish();
 }
 
 /// A borrowed `&str` looking up a `String` key in each candidate map, 1 000 keys resident.
@@ -119,6 +75,6 @@ fn keyed_map(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = settings::criterion();
-    targets = keyed, keyed_map
+    targets = keyed_group::keyed, keyed_map
 }
 criterion_main!(benches);

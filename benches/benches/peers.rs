@@ -21,6 +21,12 @@ pub(crate) const OPEN_FOR: Duration = Duration::from_secs(10);
 /// The time limit of every timeout here, ours and tokio's: never reached.
 pub(crate) const LIMIT: Duration = Duration::from_secs(1);
 
+/// governor's keyed limiter over host names, at the same rate: a permit every nanosecond.
+pub(crate) fn governor_keyed() -> governor::DefaultKeyedRateLimiter<&'static str> {
+    let rate = std::num::NonZeroU32::new(1_000_000_000).expect("non-zero");
+    governor::RateLimiter::keyed(governor::Quota::per_second(rate))
+}
+
 /// failsafe with its consecutive-failures policy: 3 failures in a row open it.
 pub(crate) fn failsafe_consecutive() -> impl CircuitBreaker + Clone {
     let backoff = failsafe::backoff::constant(OPEN_FOR);
@@ -71,6 +77,15 @@ out_of_line! {
         x: u64,
     ) -> Result<u64, BenchError> {
         limiter.check().expect("a permit every nanosecond");
+        plain(x).await
+    }
+
+    pub(crate) async fn via_governor_check_key(
+        limiter: &governor::DefaultKeyedRateLimiter<&'static str>,
+        x: u64,
+        key: &'static str,
+    ) -> Result<u64, BenchError> {
+        limiter.check_key(&key).expect("a permit every nanosecond");
         plain(x).await
     }
 

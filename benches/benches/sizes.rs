@@ -34,7 +34,7 @@ use tokio::sync::Semaphore;
 
 use common::{check, plain, runtime, with_permit};
 use ours::{
-    breaker_consecutive, breaker_keyed, breaker_window, bulkhead_keyed, bulkheaded,
+    breaker_consecutive, breaker_keyed, breaker_window, bulkhead_keyed, bulkheaded, host,
     rate_limit_keyed, rate_limited, retried, stacked, stacked_all, timed, with_fallback,
 };
 
@@ -120,6 +120,14 @@ where
 }
 
 fn main() {
+    states();
+    let rt = runtime(Builder::new_current_thread());
+    keyed(&rt);
+    futures(&rt);
+}
+
+/// The state of each instance, per type.
+fn states() {
     println!("State per instance (64-bit target; one instance per annotated function):\n");
     println!("| type | bytes | align | cache lines (64 B), at least |");
     println!("|---|---:|---:|---:|");
@@ -133,54 +141,71 @@ fn main() {
     state_row::<Timeout>("`Timeout`");
     state_row::<RateLimiter>("`RateLimiter`");
     state_row::<RateLimitConfig>("&nbsp;&nbsp;of which `RateLimitConfig`");
+}
 
-    let rt = runtime(Builder::new_current_thread());
+/// Heap bytes per key of each keyed attribute.
+fn keyed(rt: &Runtime) {
     println!("\nKeyed instances (`key = host`, 10 000 distinct 17-byte host names resident): heap bytes per key, the map's share included:\n");
     println!("| attribute | bytes per key |");
     println!("|---|---:|");
-    keyed_row(&rt, "`#[circuit_breaker(key = host)]`", breaker_keyed);
-    keyed_row(&rt, "`#[bulkhead(max = 16, key = host)]`", bulkhead_keyed);
+    keyed_row(rt, "`#[circuit_breaker(key = host)]`", breaker_keyed);
+    keyed_row(rt, "`#[bulkhead(max = 16, key = host)]`", bulkhead_keyed);
     keyed_row(
-        &rt,
+        rt,
         "`#[rate_limit(rate = 1_000_000_000, key = host)]`",
         rate_limit_keyed,
     );
+}
 
+/// The future of one call of each annotated function, then of each peer's wrapper.
+fn futures(rt: &Runtime) {
     let plain_size = size_of_val(&plain(1));
     println!("\nFuture of one call, created and not yet polled:\n");
     println!("| function | bytes | over plain |");
     println!("|---|---:|---:|");
-    future_row(&rt, "plain `async fn`", plain_size, plain(1));
+    future_row(rt, "plain `async fn`", plain_size, plain(1));
     future_row(
-        &rt,
+        rt,
         "`#[circuit_breaker]`",
         plain_size,
         breaker_consecutive(1),
     );
     future_row(
-        &rt,
+        rt,
         "`#[circuit_breaker(failure_rate = 0.5, window = 100)]`",
         plain_size,
         breaker_window(1),
     );
-    future_row(&rt, "`#[retry]`", plain_size, retried(1));
-    future_row(&rt, "`#[bulkhead(max = 16)]`", plain_size, bulkheaded(1));
-    future_row(&rt, "`#[timeout(\"1s\")]`", plain_size, timed(1));
+    future_row(rt, "`#[retry]`", plain_size, retried(1));
+    future_row(rt, "`#[bulkhead(max = 16)]`", plain_size, bulkheaded(1));
+    future_row(rt, "`#[timeout(\"1s\")]`", plain_size, timed(1));
     future_row(
-        &rt,
+        rt,
         "`#[rate_limit(rate = 1_000_000_000)]`",
         plain_size,
         rate_limited(1),
     );
-    future_row(&rt, "`#[fallback(recover)]`", plain_size, with_fallback(1));
+    future_row(rt, "`#[fallback(recover)]`", plain_size, with_fallback(1));
     future_row(
-        &rt,
+        rt,
+        "`#[circuit_breaker(key = host)]`",
+        plain_size,
+        breaker_keyed(1, host(1)),
+    );
+    future_row(
+        rt,
+        "`#[bulkhead(max = 16, key = host)]`",
+        plain_size,
+        bulkhead_keyed(1, host(1)),
+    );
+    future_row(
+        rt,
         "`#[retry] #[circuit_breaker] #[bulkhead(max = 16)]`",
         plain_size,
         stacked(1),
     );
     future_row(
-        &rt,
+        rt,
         "`#[fallback] #[retry] #[circuit_breaker] #[bulkhead] #[timeout]`",
         plain_size,
         stacked_all(1),
@@ -198,29 +223,29 @@ fn main() {
     println!("\nThe same for the peers' wrappers of the plain call:\n");
     println!("| wrapper | bytes | over plain |");
     println!("|---|---:|---:|");
-    future_row(&rt, "failsafe `call`", plain_size, failsafe.call(plain(1)));
-    future_row(&rt, "recloser `call`", plain_size, recloser.call(plain(1)));
+    future_row(rt, "failsafe `call`", plain_size, failsafe.call(plain(1)));
+    future_row(rt, "recloser `call`", plain_size, recloser.call(plain(1)));
     future_row(
-        &rt,
+        rt,
         "backon `retry`",
         plain_size,
         (|| plain(1)).retry(ExponentialBuilder::default()),
     );
     future_row(
-        &rt,
+        rt,
         "tokio `Semaphore::acquire` + call",
         plain_size,
         with_permit(&semaphore, 1),
     );
     let governor = common::governor_limiter();
-    future_row(&rt, "governor `until_ready` + call", plain_size, async {
+    future_row(rt, "governor `until_ready` + call", plain_size, async {
         governor.until_ready().await;
         plain(1).await
     });
     // `tokio::time::timeout` reads the clock when called: it needs the runtime's context.
     let _context = rt.enter();
     future_row(
-        &rt,
+        rt,
         "`tokio::time::timeout`",
         plain_size,
         tokio::time::timeout(Duration::from_secs(1), plain(1)),
