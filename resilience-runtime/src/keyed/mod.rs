@@ -26,13 +26,14 @@
 //! bulkhead or rate limiter are calls in flight), a breaker closed (an open, half-open or
 //! forced breaker keeps protecting: evicting it would let traffic through to a dependency it
 //! knows is down, or forget an operator's switch), a rate limiter at rest with its whole burst
-//! free (evicting one mid-period would hand its key a fresh burst). "Recently" is counted in insertions: the site's tick advances with every new
-//! key, and a call stamps its entry with the tick (a store only when it changed, so a hot
-//! key's line stays shared). The victims are found by a scan that keeps the oldest eighth of
-//! the idle entries, so a scan serves many insertions; a victim used since the scan is
-//! skipped. Eviction is a compare-and-swap of the count of calls in flight from 0 to an
-//! `EVICTED` mark, so a call that looked the entry up at the same moment either entered first
-//! (the eviction gives up) or sees the mark and retries through the lock. When no instance is
+//! free (evicting one mid-period would hand its key a fresh burst). "Recently" is counted in
+//! insertions: the site's tick advances with every new key, and a call stamps its entry with
+//! the tick (a store only when it changed, so a hot key's line stays shared). The victims are
+//! found by a scan that keeps the oldest eighth of the idle entries, so a scan serves many
+//! insertions; a victim used since the scan is skipped. Eviction is a compare-and-swap of the
+//! count of calls in flight from 0 to an `EVICTED` mark, so a call that looked the entry up at
+//! the same moment either entered first (the eviction gives up) or sees the mark and retries
+//! through the lock (`uses.rs`, model-checked in `loom.rs`). When no instance is
 //! idle the map grows past `max_keys` rather than refuse the call, by at most the keys with
 //! calls in flight, the breakers that are not closed and the instances `monitor` handed out.
 //!
@@ -74,26 +75,29 @@
 //!
 //! A call holds neither a map guard across its awaits nor a reference count (two more
 //! read-modify-writes per call): its [`KeyedRef`] points at the entry, and the count of calls
-//! in flight keeps it there. Only an eviction removes an entry, and only after swapping that
-//! count from 0 to `EVICTED`, which fails while any call is in flight; a `KeyedRef` gives its
-//! count back as the last thing it does with the entry. `papaya` frees a removed entry once no
-//! guard that could see it remains, so a lookup racing an eviction (which sees `EVICTED` and
-//! backs out under its guard) never touches freed memory. A `monitor` lookup, which hands the
-//! instance out as `&'static`, marks the entry `PINNED` instead, which an eviction's swap
-//! from 0 never matches: that instance stays resident, serving its key, for good. These, and
-//! the borrow `run.rs` lends its run future, are the module's `unsafe` blocks; the `keyed`
-//! tests race calls against evictions on many threads (and pass under valgrind's memcheck).
+//! in flight keeps it there (`uses.rs`). Only an eviction removes an entry, and only after
+//! swapping that count from 0 to `EVICTED`, which fails while any call is in flight; a
+//! `KeyedRef` gives its count back as the last thing it does with the entry. `papaya` frees a
+//! removed entry once no guard that could see it remains, so a lookup racing an eviction
+//! (which sees `EVICTED` and backs out under its guard) never touches freed memory. A
+//! `monitor` lookup, which hands the instance out as `&'static`, marks the entry `PINNED`
+//! instead, which an eviction's swap from 0 never matches: that instance stays resident,
+//! serving its key, for good. These, and the borrow `run.rs` lends its run future, are the
+//! module's `unsafe` blocks. `loom.rs` model-checks the count against an eviction; the
+//! `keyed` tests race calls against evictions on many threads (and pass under valgrind's
+//! memcheck).
 
 mod key;
+#[cfg(all(test, loom))]
+mod loom;
 mod run;
 mod sites;
-
 #[cfg(all(test, not(loom)))]
 mod tests;
+mod uses;
 
 use std::ops::Deref;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 pub use self::key::InstanceKey;
@@ -101,12 +105,8 @@ use self::key::{PassThrough, Probe, StoredKey};
 pub use self::run::KeyedRun;
 pub(crate) use self::sites::{find, snapshots};
 pub use self::sites::{Keyable, KeyedSite};
-
-/// In an entry's count of calls in flight: the entry is being evicted, enter through the lock.
-const EVICTED: u64 = 1 << 63;
-/// In an entry's count of calls in flight: a `monitor` lookup handed the instance out as
-/// `&'static`, so it is never evicted.
-const PINNED: u64 = 1 << 62;
+use self::uses::Uses;
+use crate::sync::{AtomicU64, Ordering};
 
 /// One keyed layer at one function: the compiled instance, used as the template of every key's
 /// instance, and the map of keys, created at the first call. For generated code.
@@ -189,8 +189,8 @@ pub struct KeyedState<T: 'static> {
 /// first, so that a call touches the key's line and the instance's, not a third.
 #[repr(C, align(64))]
 pub(crate) struct Entry<T: 'static> {
-    /// Calls in flight (each holds a [`KeyedRef`]), or'ed with [`EVICTED`] and [`PINNED`].
-    uses: AtomicU64,
+    /// Calls in flight (each holds a [`KeyedRef`]), and the marks of eviction and pinning.
+    uses: Uses,
     /// The site's tick when last used.
     last_used: AtomicU64,
     instance: T,
@@ -223,10 +223,8 @@ impl<T: Keyable> KeyedState<T> {
     /// Enters `entry` unless it is being evicted.
     #[inline]
     fn admit(&self, entry: &Entry<T>) -> Option<KeyedRef<T>> {
-        // The count's modification order decides between this call and an eviction; the
-        // instance itself was published by the map's insertion.
-        if entry.uses.fetch_add(1, Ordering::Relaxed) & EVICTED != 0 {
-            entry.uses.fetch_sub(1, Ordering::Relaxed);
+        // The instance itself was published by the map's insertion.
+        if !entry.uses.enter() {
             return None;
         }
         let tick = self.tick.load(Ordering::Relaxed);
@@ -254,7 +252,7 @@ impl<T: Keyable> KeyedState<T> {
         let tick = self.tick.fetch_add(1, Ordering::Relaxed) + 1;
         let instance = T::fresh(self.template, &key.text);
         let entry = Entry {
-            uses: AtomicU64::new(1),
+            uses: Uses::new(1),
             last_used: AtomicU64::new(tick),
             instance,
         };
@@ -282,16 +280,12 @@ impl<T: Keyable> KeyedState<T> {
             if entry.last_used.load(Ordering::Relaxed) != stamp || !entry.instance.is_idle() {
                 continue; // used since the scan, or busy now
             }
-            if entry
-                .uses
-                .compare_exchange(0, EVICTED, Ordering::Acquire, Ordering::Relaxed)
-                .is_err()
-            {
+            if !entry.uses.try_evict() {
                 continue; // a call entered
             }
             if !entry.instance.is_idle() {
                 // A `monitor` switch came in between: keep it.
-                entry.uses.fetch_and(!EVICTED, Ordering::Relaxed);
+                entry.uses.unevict();
                 continue;
             }
             map.remove(&key);
@@ -308,7 +302,7 @@ impl<T: Keyable> KeyedState<T> {
         victims.clear();
         victims.extend(
             map.iter()
-                .filter(|(_, e)| e.uses.load(Ordering::Relaxed) == 0 && e.instance.is_idle())
+                .filter(|(_, e)| e.uses.is_unused() && e.instance.is_idle())
                 .map(|(key, e)| (e.last_used.load(Ordering::Relaxed), key.clone())),
         );
         let keep = (self.max_keys / 8).clamp(1, 4096);
@@ -326,7 +320,7 @@ impl<T: Keyable> KeyedState<T> {
         let _victims = lock(&self.victims);
         let map = self.map.pin();
         let (_, entry) = map.iter().find(|(k, _)| &*k.text == key)?;
-        entry.uses.fetch_or(PINNED, Ordering::Relaxed);
+        entry.uses.pin();
         // SAFETY: only an eviction removes an entry, and it swaps `uses` from 0 first, which
         // fails from now on; the map lives as long as this `&'static self`, and keeps each
         // entry where it was inserted.
@@ -420,7 +414,7 @@ impl<T> Drop for KeyedRef<T> {
     #[inline]
     fn drop(&mut self) {
         // The last use of the entry: once the count is back, an eviction may free it.
-        self.entry().uses.fetch_sub(1, Ordering::Release);
+        self.entry().uses.leave();
     }
 }
 
