@@ -291,12 +291,13 @@
 //!   `Hash`, when they are equal; `"a"` and `String::from("a")` are one key); the key's
 //!   `Display` text names the instance. A key expression that is not `Hash + Display` is a
 //!   compile error on the expression.
-//! - **Memory** is bounded by `max_keys` (default 10 000, about 500 bytes per breaker key,
+//! - **Memory** is bounded by `max_keys` (default 10 000, about 460 bytes per breaker key,
 //!   see the README's sizes): past it, adding a key evicts the least recently used *idle*
 //!   instance, never one with calls in flight or waiting, a breaker that is not closed (open,
 //!   half-open or forced: evicting it would let calls through to a dependency it knows is
-//!   down), or a rate limiter short of its burst (evicting it would hand the key a fresh
-//!   burst). When nothing is idle the map grows past `max_keys` rather than refuse calls.
+//!   down), a rate limiter short of its burst (evicting it would hand the key a fresh
+//!   burst), or one a `monitor` lookup handed out. When nothing is idle the map grows past
+//!   `max_keys` rather than refuse calls.
 //! - **Monitoring** lists each resident key as `name[key]` ([`monitor::snapshot`]'s `name`
 //!   and `key`, [`full_name`](monitor::InstanceSnapshot::full_name)); [`monitor::breaker`]
 //!   and its siblings find `"name[key]"`; rejections carry the key ([`Rejected::key`], and

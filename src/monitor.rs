@@ -33,9 +33,10 @@
 //! A keyed instance (`key = host`, see the crate docs' "Keyed instances") is listed once per
 //! resident key, with the attribute's `name` and its `key`
 //! ([`InstanceSnapshot::full_name`]: `name[key]`), and found by that full name:
-//! `monitor::breaker("shards[shard-3]")`. Such a lookup keeps that instance's memory for the
-//! rest of the process (a `&'static` is handed out); once its key is evicted the handle no
-//! longer serves calls, so look it up again rather than keep it.
+//! `monitor::breaker("shards[shard-3]")`. Such a lookup hands out a `&'static`, so it pins
+//! the instance: it is never evicted from then on, and keeps serving its key's calls, so
+//! the handle can be kept (a switch such as `force_open` on it reaches every call of the
+//! key). A pinned instance counts toward `max_keys` like one with a call in flight.
 //!
 //! A breaker's snapshot also says how long it has been in its state (`in_state`) and the
 //! open period of its latest opening, backoff included (`open_period`), and, for a
