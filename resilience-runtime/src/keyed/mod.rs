@@ -364,7 +364,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// One call's hold on a key's instance: derefs to it, and keeps it resident and alive until
-/// dropped (module docs, "Lifetime of an entry").
+/// dropped (module docs, "Where an entry lives").
 #[doc(hidden)]
 pub struct KeyedRef<T: 'static> {
     /// Counted in the entry's `uses` from [`KeyedRef::new`] to [`KeyedRef::drop`].
