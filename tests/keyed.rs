@@ -248,6 +248,38 @@ async fn an_instance_with_a_call_in_flight_is_not_evicted() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_cancelled_or_panicking_call_gives_its_key_back() {
+    static RUNS: Runs = Runs::new();
+    #[bulkhead(max = 1, max_wait = "0s", key = tenant, max_keys = 1, name = "keyed-dropped")]
+    async fn work(
+        tenant: &'static str,
+        gate: Arc<Notify>,
+        panics: bool,
+    ) -> Result<(), ServiceError> {
+        RUNS.hit();
+        assert!(!panics, "the body panics");
+        gate.notified().await;
+        Ok(())
+    }
+
+    let gate = Arc::new(Notify::new());
+    // Cancelled while it waits in its body, holding "a"'s slot.
+    let cancelled = work("a", Arc::clone(&gate), false);
+    let cancelled = tokio::time::timeout(Duration::from_secs(1), cancelled).await;
+    assert!(cancelled.is_err(), "timed out, and dropped");
+    assert_eq!(resident("keyed-dropped"), ["a"]);
+    // "a" gave its count and its slot back: it is idle, so "b" evicts it.
+    let panicked = tokio::spawn(work("b", Arc::clone(&gate), true)).await;
+    assert!(panicked.unwrap_err().is_panic(), "the body panicked");
+    assert_eq!(resident("keyed-dropped"), ["b"]);
+    // So did "b", unwinding: "c" evicts it.
+    gate.notify_one();
+    work("c", Arc::clone(&gate), false).await.unwrap();
+    assert_eq!(resident("keyed-dropped"), ["c"]);
+    assert_eq!(RUNS.get(), 3);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_hundred_thousand_keys_over_ten_thousand_stay_at_ten_thousand() {
     static RUNS: Runs = Runs::new();
     #[circuit_breaker(key = id, max_keys = 10_000, name = "keyed-many")]
