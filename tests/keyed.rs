@@ -247,6 +247,39 @@ async fn an_instance_with_a_call_in_flight_is_not_evicted() {
     assert_eq!(RUNS.get(), 3);
 }
 
+/// A client whose shard is read through a lock.
+struct Sharded {
+    shard: Mutex<u32>,
+}
+
+impl Sharded {
+    #[rate_limit(rate = 100, key = *self.shard.lock().unwrap(), name = "keyed-locked")]
+    async fn read(&self) -> Result<bool, ServiceError> {
+        tokio::task::yield_now().await;
+        // The key's guard was a temporary of the key alone: the lock is free during the call.
+        Ok(self.shard.try_lock().is_ok())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_key_read_through_a_lock_does_not_hold_it_during_the_call() {
+    let client = Arc::new(Sharded {
+        shard: Mutex::new(7),
+    });
+    // `spawn` needs the call's future to be `Send`: a `MutexGuard` held across its awaits
+    // would not be.
+    let call = tokio::spawn({
+        let client = Arc::clone(&client);
+        async move { client.read().await }
+    });
+    assert_eq!(
+        call.await.unwrap(),
+        Ok(true),
+        "the lock was free in the body"
+    );
+    assert_eq!(resident("keyed-locked"), ["7"]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_cancelled_or_panicking_call_gives_its_key_back() {
     static RUNS: Runs = Runs::new();

@@ -420,8 +420,9 @@ impl Gen<'_> {
 
     /// The `static` of a breaker, bulkhead or rate limiter built from `config`, and the call
     /// `run` on it. Keyed (`key = expr`): a `Keyed` site, and `run` on the key's instance,
-    /// held for the call (`KeyedRun`); the key expression is evaluated first, borrowed, and
-    /// spanned on the user's tokens so a key that is not `Hash + Display` is reported there.
+    /// held for the call (`KeyedRun`); the key expression is evaluated first, in a statement
+    /// of its own, borrowed, and spanned on the user's tokens so a key that is not
+    /// `Hash + Display` is reported there.
     fn site(
         &self,
         keyed: &args::KeyedArgs,
@@ -447,7 +448,17 @@ impl Gen<'_> {
         let (span, expr) = (key.span, &key.value);
         let p_key = respan(p, span);
         let key = quote_spanned!(span=> #p_key::key(&(#expr)));
-        (Some(item), quote!(#id.get(#key)#run))
+        // The key in a statement of its own: its temporaries (a lock guard the key was read
+        // through, say) end there, not at the end of the statement awaiting the call. A
+        // block, not an `async` block, which would keep its captures beside the call's future.
+        let entry = quote_spanned!(Span::mixed_site()=> __entry);
+        let call = quote! {
+            {
+                let #entry = #id.get(#key);
+                #entry #run
+            }
+        };
+        (Some(item), call)
     }
 
     /// The retry loop, inline: fresh clones of the owned arguments for every attempt.
