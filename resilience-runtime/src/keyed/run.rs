@@ -1,11 +1,12 @@
 //! A call through a keyed instance as one future: the instance's own run future beside the
 //! hold on its entry.
 //!
-//! Generated code writes `SITE.get(key).run(body)`, the same shape as an unkeyed site's
-//! `SITE.get().run(body)`. An `async` block holding the [`KeyedRef`] and awaiting the
-//! instance's run would do the same, but rustc keeps an async block's captures beside the
-//! future it awaits: the keyed call's future was 136 bytes where the unkeyed one is 64, and
-//! past 128 bytes every move of it is a `memcpy` call.
+//! Generated code writes `{ let entry = SITE.get(key); entry.run(body) }` (the key in a
+//! statement of its own, so that its temporaries end before the call), the shape of an
+//! unkeyed site's `SITE.get().run(body)`. An `async` block holding the [`KeyedRef`] and
+//! awaiting the instance's run would do the same, but rustc keeps an async block's captures
+//! beside the future it awaits: the keyed call's future was 136 bytes where the unkeyed one
+//! is 64, and past 128 bytes every move of it is a `memcpy` call.
 
 use std::future::Future;
 use std::pin::Pin;
