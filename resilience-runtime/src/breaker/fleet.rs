@@ -172,35 +172,18 @@ impl CircuitBreaker {
     /// loads, on the link's task.
     pub(crate) fn fleet_window(&self) -> Option<Outcomes> {
         let closed = self.core.load(Ordering::Relaxed).tag() == Tag::Closed;
-        let slow_call = self.config.slow_call_ns != 0;
         match self.config.policy {
             TripPolicy::Consecutive { .. } => None,
             _ if !closed => Some(Outcomes::default()),
             TripPolicy::FailureRate { window, .. } => {
-                let window = window.max(1);
                 let Some(ring) = self.core.ring_if_any(&self.config) else {
                     return Some(Outcomes::default());
                 };
-                let recorded = ring
-                    .position()
-                    .load(Ordering::Relaxed)
-                    .min(u64::from(window));
-                // The rates are counts over `recorded`: the products are whole numbers.
-                #[allow(
-                    clippy::cast_possible_truncation,
-                    clippy::cast_sign_loss,
-                    clippy::cast_precision_loss
-                )]
-                let count =
-                    |rate: Option<f64>| (rate.unwrap_or(0.0) * recorded as f64).round() as u64;
+                let (calls, failed, slow) = ring.counts(window.max(1));
                 Some(Outcomes {
-                    calls: recorded,
-                    failed: count(ring.failure_rate(window)),
-                    slow: if slow_call {
-                        count(ring.slow_rate(window))
-                    } else {
-                        0
-                    },
+                    calls: calls.into(),
+                    failed: failed.into(),
+                    slow: slow.into(),
                 })
             }
             TripPolicy::TimeWindow { .. } => Some(self.window_counts().map_or(

@@ -172,12 +172,7 @@ impl<'a> Ring<'a> {
             return false;
         }
         let reached = |bits: &[AtomicU64], rate: f64| {
-            // Only bits below `window` are ever set, so no mask is needed on the last word.
-            let set: u32 = bits
-                .iter()
-                .map(|word| word.load(Ordering::Relaxed).count_ones())
-                .sum();
-            f64::from(set.min(recorded)) / f64::from(recorded) >= rate
+            f64::from(ones(bits).min(recorded)) / f64::from(recorded) >= rate
         };
         reached(self.failed, rates.failure)
             || (!self.slow.is_empty() && reached(self.slow, rates.slow))
@@ -193,18 +188,36 @@ impl<'a> Ring<'a> {
         self.rate(self.failed, window)
     }
 
-    fn rate(&self, bits: &[AtomicU64], window: u32) -> Option<f64> {
-        let position = self.position().load(Ordering::Relaxed);
-        let recorded = u32::try_from(position).map_or(window, |n| n.min(window));
-        if recorded == 0 {
-            return None;
-        }
-        let set: u32 = bits
-            .iter()
-            .map(|word| word.load(Ordering::Relaxed).count_ones())
-            .sum();
-        Some(f64::from(set.min(recorded)) / f64::from(recorded))
+    /// The outcomes the ring holds, and of them the failed and the slow ones (none slow
+    /// without `slow_call`): the fleet's window (`fleet.rs`).
+    #[cfg(feature = "fleet")]
+    pub(super) fn counts(&self, window: u32) -> (u32, u32, u32) {
+        let recorded = self.recorded(window);
+        (
+            recorded,
+            ones(self.failed).min(recorded),
+            ones(self.slow).min(recorded),
+        )
     }
+
+    fn rate(&self, bits: &[AtomicU64], window: u32) -> Option<f64> {
+        let recorded = self.recorded(window);
+        (recorded != 0).then(|| f64::from(ones(bits).min(recorded)) / f64::from(recorded))
+    }
+
+    /// How many outcomes the ring holds: its position, at most `window`.
+    fn recorded(&self, window: u32) -> u32 {
+        let position = self.position().load(Ordering::Relaxed);
+        u32::try_from(position).map_or(window, |n| n.min(window))
+    }
+}
+
+/// The bits set in `bits`. Only bits below the window are ever set, so no mask is needed on
+/// the last word.
+fn ones(bits: &[AtomicU64]) -> u32 {
+    bits.iter()
+        .map(|word| word.load(Ordering::Relaxed).count_ones())
+        .sum()
 }
 
 /// Whether the ring in `words` (`[position, failure bits..., slow bits...]`) holds `window`
