@@ -338,8 +338,8 @@ pub mod runtime {
     pub use resilience_runtime::{
         Backoff, BreakerConfig, BreakerPermit, BreakerRun, BreakerState, Bulkhead, BulkheadConfig,
         BulkheadPermit, BulkheadRun, CircuitBreaker, ErrorClass, Failure, InstanceName, Jitter,
-        RateLimitConfig, RateLimitRun, RateLimiter, Rejected, RetryConfig, RetryPolicy, Stats,
-        Timeout, TimeoutRun, TripPolicy,
+        RateLimitConfig, RateLimitRun, RateLimiter, Rejected, RetryConfig, RetryPolicy, SlotWait,
+        Stats, Timeout, TimeoutRun, TripPolicy,
     };
 }
 

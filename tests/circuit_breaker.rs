@@ -2,7 +2,10 @@
 
 mod common;
 
+use std::future::Future as _;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
+use std::task::{Context, Wake, Waker};
 use std::time::Duration;
 
 use common::{answer, Runs, ServiceError};
@@ -402,6 +405,33 @@ async fn panic_counts_as_a_failure_and_propagates() {
     }
     assert!(call(false).await.unwrap_err().is_circuit_open());
     assert_eq!(RUNS.get(), 2);
+}
+
+/// The failure is recorded while the panic unwinds through the call, not when its future is
+/// dropped: a caller that catches the panic and keeps the future finds the breaker open.
+#[tokio::test(start_paused = true)]
+async fn a_panic_is_recorded_as_it_unwinds_not_when_the_call_is_dropped() {
+    struct NoWake;
+    impl Wake for NoWake {
+        fn wake(self: Arc<Self>) {}
+    }
+    static RUNS: Runs = Runs::new();
+    #[circuit_breaker(threshold = 1)]
+    async fn call(explode: bool) -> Result<(), ServiceError> {
+        RUNS.hit();
+        assert!(!explode, "boom");
+        Ok(())
+    }
+
+    let mut exploding = Box::pin(call(true));
+    let waker = Waker::from(Arc::new(NoWake));
+    let polled = panic::catch_unwind(AssertUnwindSafe(|| {
+        exploding.as_mut().poll(&mut Context::from_waker(&waker))
+    }));
+    assert!(polled.is_err(), "the panic propagates");
+    assert!(call(false).await.unwrap_err().is_circuit_open());
+    assert_eq!(RUNS.get(), 1);
+    drop(exploding);
 }
 
 #[tokio::test(start_paused = true)]

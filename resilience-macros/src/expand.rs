@@ -13,10 +13,16 @@
 //!             let mut call = __RESILIENCE_0.get().call();  // a few words; more at a retry
 //!             loop {
 //!                 /* fresh clones of owned arguments */
-//!                 let outcome = __RESILIENCE_1.get().run(  // breaker: one runtime call
-//!                     body::<Result<Receipt, PaymentError>, _>(async move { /* the block */ }),
-//!                     every_error,
-//!                 ).await;
+//!                 let outcome = match __RESILIENCE_1.get().admit() {  // breaker: in place
+//!                     Ok(permit) => {
+//!                         let outcome = body::<Result<Receipt, PaymentError>, _>(
+//!                             async move { /* the block */ },
+//!                         ).await;
+//!                         permit.record(&outcome, every_error);
+//!                         outcome
+//!                     }
+//!                     Err(rejected) => Err(Failure::Rejected(rejected)),
+//!                 };
 //!                 match call.after(__RESILIENCE_0.get(), &outcome, every_error, no_hint) {
 //!                     Some(delay) => { drop(outcome); call.pause(delay).await }
 //!                     None => break outcome,
@@ -26,6 +32,10 @@
 //!     )
 //! }
 //! ```
+//!
+//! A layer's call is a future the layer above awaits or runs (`Site::run`), except a breaker
+//! under the function, a retry or a fallback, which await it in a statement of their own: the
+//! breaker is written there, its permit a local of their future ([`Stage`]).
 //!
 //! Between layers the outcome is `Result<T, Failure<E>>`, so an outer layer tells the user's
 //! errors from inner rejections by type. How the user's block becomes one attempt's future
@@ -178,7 +188,7 @@ fn expand(function: Function, layers: &[Layer]) -> TokenStream {
         }),
         hedged: layers.iter().any(|l| l.kind == Kind::Hedge),
     };
-    let mut pipeline = user_body.future(*block);
+    let mut pipeline = Stage::Future(user_body.future(*block));
 
     let site = format_ident!("{}", crate::item::SITE).into_token_stream();
     let gen = Gen {
@@ -192,9 +202,10 @@ fn expand(function: Function, layers: &[Layer]) -> TokenStream {
         hedging: Hedging::of(layers),
     };
     let mut statics = Vec::new();
+    let in_place = in_place(layers);
     for (index, layer) in layers.iter().enumerate().rev() {
         let id = format_ident!("__RESILIENCE_{}", index, span = Span::mixed_site());
-        let (item, wrapped) = gen.layer(layer, &id, &pipeline);
+        let (item, wrapped) = gen.layer(layer, &id, &pipeline, in_place[index]);
         statics.extend(item);
         pipeline = wrapped;
     }
@@ -203,6 +214,7 @@ fn expand(function: Function, layers: &[Layer]) -> TokenStream {
     // there rather than on the attribute.
     let outcome = quote_spanned!(ret_span=> __resilience_outcome);
     let finish = quote_spanned!(ret_span=> #p_ret::finish(#outcome));
+    let pipeline = pipeline.outcome();
     quote! {
         #(#attrs)*
         #vis #sig {
@@ -210,10 +222,30 @@ fn expand(function: Function, layers: &[Layer]) -> TokenStream {
             #[allow(dead_code)]
             struct #site;
             #(#statics)*
-            let #outcome = #pipeline.await;
+            let #outcome = #pipeline;
             #finish
         }
     }
+}
+
+/// Which layers are awaited in a statement of their own, where an unkeyed breaker's or
+/// bulkhead's permit can be a local of the caller's future ([`Stage`]): the outermost, and any
+/// under a retry's loop, a fallback, or a breaker or bulkhead that is itself in place.
+fn in_place(layers: &[Layer]) -> Vec<bool> {
+    let mut in_place: Vec<bool> = Vec::with_capacity(layers.len());
+    for index in 0..layers.len() {
+        let here = index == 0 || {
+            let above = &layers[index - 1];
+            match &above.args {
+                LayerArgs::Retry(_) | LayerArgs::Fallback(_) => true,
+                LayerArgs::CircuitBreaker(a) => in_place[index - 1] && a.keyed.key.is_none(),
+                LayerArgs::Bulkhead(a) => in_place[index - 1] && a.keyed.key.is_none(),
+                _ => false,
+            }
+        };
+        in_place.push(here);
+    }
+    in_place
 }
 
 /// What every layer's generation needs to know about the function.
@@ -260,40 +292,78 @@ impl Hedging {
     }
 }
 
+/// The pipeline as far as it is built: the future of the layers so far, or, for a breaker
+/// whose caller awaits it in a statement of its own, an expression that makes the call there
+/// and gives its outcome (`Gen::breaker`).
+enum Stage {
+    Future(TokenStream),
+    InPlace(TokenStream),
+}
+
+impl Stage {
+    /// The outcome, in an `async` context: the future awaited, or the expression itself.
+    fn outcome(&self) -> TokenStream {
+        match self {
+            Self::Future(future) => quote!(#future.await),
+            Self::InPlace(outcome) => outcome.clone(),
+        }
+    }
+
+    /// The future, for a layer that runs one. (A breaker is in place only under a layer that
+    /// takes the outcome; an `async` block keeps this total all the same.)
+    fn future(&self) -> TokenStream {
+        match self {
+            Self::Future(future) => future.clone(),
+            Self::InPlace(outcome) => quote!(async move { #outcome }),
+        }
+    }
+}
+
 impl Gen<'_> {
-    /// The layer's `static` (if it has state) and the pipeline wrapped in the layer.
+    /// The layer's `static` (if it has state) and the pipeline wrapped in the layer; `in_place`:
+    /// the layer above takes this one's outcome in a statement of its own.
     fn layer(
         &self,
         layer: &Layer,
         id: &syn::Ident,
-        inner: &TokenStream,
-    ) -> (Option<TokenStream>, TokenStream) {
+        inner: &Stage,
+        in_place: bool,
+    ) -> (Option<TokenStream>, Stage) {
         let p = self.p;
-        match &layer.args {
-            LayerArgs::CircuitBreaker(a) => self.breaker(a, id, inner),
-            LayerArgs::Bulkhead(a) => self.bulkhead(a, id, inner),
-            LayerArgs::RateLimit(a) => self.rate_limit(a, id, inner),
+        let (item, future) = match &layer.args {
+            LayerArgs::CircuitBreaker(a) => return self.breaker(a, id, inner, in_place),
+            LayerArgs::Bulkhead(a) => return self.bulkhead(a, id, inner, in_place),
+            LayerArgs::RateLimit(a) => self.rate_limit(a, id, &inner.future()),
             LayerArgs::Timeout(a) => {
                 let name = self.name(None);
                 let limit = duration(a.limit.value);
                 let item = quote! {
                     static #id: #p::Site<#p::Timeout> = #p::Site::new(#p::Timeout::new(#name, #limit));
                 };
+                let inner = inner.future();
                 (Some(item), quote!(#id.get().run(#inner)))
             }
-            LayerArgs::Retry(a) => self.retry(a, id, inner),
-            LayerArgs::Hedge(a) => self.hedge(a, id, inner),
-            LayerArgs::Fallback(a) => (None, self.fallback(a, inner)),
-        }
+            LayerArgs::Retry(a) => self.retry(a, id, &inner.outcome()),
+            LayerArgs::Hedge(a) => self.hedge(a, id, &inner.future()),
+            LayerArgs::Fallback(a) => (None, self.fallback(a, &inner.outcome())),
+        };
+        (item, Stage::Future(future))
     }
 
-    /// The breaker's `static`, configured with only what the user wrote.
+    /// The breaker's `static`, configured with only what the user wrote, and the call through
+    /// it. In place (unkeyed, awaited in a statement of its own): admission, the awaited call and
+    /// its record written where the caller awaits, the permit a local of the caller's future,
+    /// so the call is one state machine rather than the body's inside a `BreakerRun`'s (27
+    /// instructions over a plain call instead of 51, `benches/benches/instructions.rs`). A
+    /// cancellation drops the permit unsettled; a panic in the body drops it while unwinding,
+    /// which records a failure, as `BreakerRun`'s guard does.
     fn breaker(
         &self,
         a: &args::BreakerArgs,
         id: &syn::Ident,
-        inner: &TokenStream,
-    ) -> (Option<TokenStream>, TokenStream) {
+        inner: &Stage,
+        in_place: bool,
+    ) -> (Option<TokenStream>, Stage) {
         let p = self.p;
         let name = self.name(a.name.as_ref());
         let mut config = quote!(#p::BreakerConfig::new(#name));
@@ -354,22 +424,34 @@ impl Gen<'_> {
             predicate = quote_spanned!(span=> #p::ignore_if(#ignore_if, #predicate));
         }
         let ty = quote!(#p::CircuitBreaker);
-        self.site(
-            &a.keyed,
+        if !in_place || a.keyed.key.is_some() {
+            let inner = inner.future();
+            let run = quote!(.run(#inner, #predicate));
+            let (item, future) = self.site(&a.keyed, id, &ty, &config, &run);
+            return (item, Stage::Future(future));
+        }
+        let item = self.unkeyed(id, &ty, &config);
+        let admit = quote!(#id.get().admit());
+        let call = self.in_place(
             id,
-            &ty,
-            &config,
-            &quote!(.run(#inner, #predicate)),
-        )
+            &admit,
+            inner,
+            |permit, outcome| quote!(#permit.record(&#outcome, #predicate);),
+        );
+        (Some(item), Stage::InPlace(call))
     }
 
-    /// The bulkhead's `static`, configured with only what the user wrote.
+    /// The bulkhead's `static`, configured with only what the user wrote, and the call through
+    /// it: in place (unkeyed, awaited in a statement of its own), the slot taken where the
+    /// caller awaits (at once, or by waiting on `Bulkhead::wait`), held across the call as a
+    /// local of the caller's future and given back after the body's future is dropped.
     fn bulkhead(
         &self,
         a: &args::BulkheadArgs,
         id: &syn::Ident,
-        inner: &TokenStream,
-    ) -> (Option<TokenStream>, TokenStream) {
+        inner: &Stage,
+        in_place: bool,
+    ) -> (Option<TokenStream>, Stage) {
         let p = self.p;
         let name = self.name(a.name.as_ref());
         // Validation guarantees `max`; 1 keeps this total all the same.
@@ -384,7 +466,72 @@ impl Gen<'_> {
             config.extend(quote!(.with_queue(#queue)));
         }
         let ty = quote!(#p::Bulkhead);
-        self.site(&a.keyed, id, &ty, &config, &quote!(.run(#inner)))
+        if !in_place || a.keyed.key.is_some() {
+            let inner = inner.future();
+            let (item, future) = self.site(&a.keyed, id, &ty, &config, &quote!(.run(#inner)));
+            return (item, Stage::Future(future));
+        }
+        let item = self.unkeyed(id, &ty, &config);
+        let slot = quote_spanned!(Span::mixed_site()=> __slot);
+        let admit = quote! {
+            match #id.get().try_acquire() {
+                ::core::option::Option::Some(#slot) => ::core::result::Result::Ok(#slot),
+                ::core::option::Option::None => #id.get().wait().await,
+            }
+        };
+        // The slot goes back after the body's future, a temporary of the statement awaiting
+        // it, is dropped; a cancellation or a panic drops them in that order too.
+        let call = self.in_place(
+            id,
+            &admit,
+            inner,
+            |slot, _| quote!(::core::mem::drop(#slot);),
+        );
+        (Some(item), Stage::InPlace(call))
+    }
+
+    /// The `static` of an unkeyed breaker, bulkhead or rate limiter built from `config`.
+    fn unkeyed(&self, id: &syn::Ident, ty: &TokenStream, config: &TokenStream) -> TokenStream {
+        let p = self.p;
+        quote! {
+            static #id: #p::Site<#ty> = #p::Site::new(#ty::new(#config));
+        }
+    }
+
+    /// A layer written where its caller awaits it: `admit` (a `Result` of a permit or a
+    /// rejection, in an `async` context), the call awaited with the permit held, then `settle`
+    /// (given the permit and the outcome). A rejection is the block's outcome, as `run`'s future
+    /// would give it.
+    fn in_place(
+        &self,
+        id: &syn::Ident,
+        admit: &TokenStream,
+        inner: &Stage,
+        settle: impl FnOnce(&TokenStream, &TokenStream) -> TokenStream,
+    ) -> TokenStream {
+        let p = self.p;
+        let label = syn::Lifetime::new(
+            &format!("'{}", id.to_string().to_lowercase()),
+            Span::mixed_site(),
+        );
+        let permit = quote_spanned!(Span::mixed_site()=> __permit);
+        let outcome = quote_spanned!(Span::mixed_site()=> __outcome);
+        let rejected = quote_spanned!(Span::mixed_site()=> __rejected);
+        let inner = inner.outcome();
+        let settle = settle(&permit, &outcome);
+        quote! {
+            #label: {
+                let #permit = match #admit {
+                    ::core::result::Result::Ok(#permit) => #permit,
+                    ::core::result::Result::Err(#rejected) => {
+                        break #label ::core::result::Result::Err(#p::Failure::Rejected(#rejected));
+                    }
+                };
+                let #outcome = #inner;
+                #settle
+                #outcome
+            }
+        }
     }
 
     /// The rate limiter's `static`, configured with only what the user wrote.
@@ -433,10 +580,7 @@ impl Gen<'_> {
     ) -> (Option<TokenStream>, TokenStream) {
         let p = self.p;
         let Some(key) = &keyed.key else {
-            let item = quote! {
-                static #id: #p::Site<#ty> = #p::Site::new(#ty::new(#config));
-            };
-            return (Some(item), quote!(#id.get()#run));
+            return (Some(self.unkeyed(id, ty, config)), quote!(#id.get()#run));
         };
         let max_keys = keyed
             .max_keys
@@ -461,12 +605,13 @@ impl Gen<'_> {
         (Some(item), call)
     }
 
-    /// The retry loop, inline: fresh clones of the owned arguments for every attempt.
+    /// The retry loop, inline: fresh clones of the owned arguments for every attempt;
+    /// `awaited` is one attempt's outcome (the layers below, awaited).
     fn retry(
         &self,
         a: &args::RetryArgs,
         id: &syn::Ident,
-        inner: &TokenStream,
+        awaited: &TokenStream,
     ) -> (Option<TokenStream>, TokenStream) {
         let p = self.p;
         let config = self.retry_config(a);
@@ -522,7 +667,7 @@ impl Gen<'_> {
                     #clones
                     #context_bind
                     let #delay = {
-                        let #outcome = #inner.await;
+                        let #outcome = #awaited;
                         match #call.after(#id.get(), &#outcome, #predicate, #hint) {
                             ::core::option::Option::Some(#delay) => #delay,
                             ::core::option::Option::None => break #outcome,
@@ -737,7 +882,8 @@ impl Gen<'_> {
             .flat_map(|arg| &arg.bindings)
     }
 
-    fn fallback(&self, a: &args::FallbackArgs, inner: &TokenStream) -> TokenStream {
+    /// The fallback around `awaited`, the layers below awaited.
+    fn fallback(&self, a: &args::FallbackArgs, awaited: &TokenStream) -> TokenStream {
         let p = self.p;
         let ret = self.ret;
         let function = &a.function.value;
@@ -771,7 +917,7 @@ impl Gen<'_> {
         quote! {
             async {
                 #saved
-                let #error = match #inner.await {
+                let #error = match #awaited {
                     ::core::result::Result::Ok(#value) => {
                         return ::core::result::Result::Ok(#value);
                     }

@@ -51,7 +51,7 @@ pub use attempt::{Attempt, CallId};
 pub use breaker::{
     BreakerConfig, BreakerPermit, BreakerRun, BreakerState, CircuitBreaker, ErrorClass, TripPolicy,
 };
-pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, BulkheadRun};
+pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, BulkheadRun, SlotWait};
 pub use error::{KeyText, Rejected};
 pub use hedge::{Hedge, HedgeConfig, HedgeDelay, HedgeRun};
 pub use keyed::{InstanceKey, Keyable, Keyed, KeyedRef, KeyedRun, KeyedSite, KeyedState};

@@ -319,42 +319,83 @@ where
         let Some(is_failure) = this.is_failure.take() else {
             unreachable!("not yet settled");
         };
-        settle_error(this.breaker, permit, &error, is_failure);
+        permit.record_error(&error, is_failure);
         Poll::Ready(Err(error))
     }
 }
 
-/// Tells `permit` the verdict on `error`, and counts it.
-#[inline]
-fn settle_error<E, C: Into<ErrorClass>>(
-    breaker: &CircuitBreaker,
-    permit: BreakerPermit<'_>,
-    error: &Failure<E>,
-    is_failure: impl FnOnce(&E) -> C,
-) {
-    let counters = &breaker.counters;
-    match error {
-        Failure::Error(error) => match is_failure(error).into() {
-            ErrorClass::Failed => {
-                permit.failure();
-                counters.add(&[Count::Call, Count::Failure]);
-            }
-            ErrorClass::Succeeded => {
-                permit.success();
+impl BreakerPermit<'_> {
+    /// Records the outcome of the call this permit admitted, and counts it: a success, or an
+    /// error as `is_failure` classes it (the user's error; an inner layer's timeout is a
+    /// failure, any other inner rejection is ignored). This is what generated code does after
+    /// awaiting the call in the function's own future, the permit held across that await: a
+    /// cancellation drops the permit unsettled, and a panic in the body drops it while the
+    /// thread unwinds, which records a failure.
+    ///
+    /// ```
+    /// use resilience_runtime::{BreakerConfig, CircuitBreaker, Failure, InstanceName, TripPolicy};
+    ///
+    /// static B: CircuitBreaker = CircuitBreaker::new(
+    ///     BreakerConfig::new(InstanceName::given("quotes")).with_policy(TripPolicy::Consecutive { threshold: 1 }),
+    /// );
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let is_failure = |error: &String| error != "not found";
+    /// let outcome: Result<u32, Failure<String>> = Err(Failure::Error("not found".into()));
+    /// B.admit().expect("closed").record(&outcome, is_failure);
+    /// let outcome: Result<u32, Failure<String>> = Err(Failure::Error("refused".into()));
+    /// B.admit().expect("still closed").record(&outcome, is_failure);
+    /// assert!(B.admit().is_err(), "one failure opened it");
+    /// # }
+    /// ```
+    #[inline]
+    pub fn record<T, E, C: Into<ErrorClass>>(
+        self,
+        outcome: &Result<T, Failure<E>>,
+        is_failure: impl FnOnce(&E) -> C,
+    ) {
+        match outcome {
+            Ok(_) => {
+                let counters = &self.breaker.counters;
+                self.success();
                 counters.add(&[Count::Call, Count::Success]);
             }
-            ErrorClass::Ignored => {
-                permit.ignore();
+            Err(error) => self.record_error(error, is_failure),
+        }
+    }
+
+    /// Tells this permit the verdict on `error`, and counts it.
+    #[inline]
+    fn record_error<E, C: Into<ErrorClass>>(
+        self,
+        error: &Failure<E>,
+        is_failure: impl FnOnce(&E) -> C,
+    ) {
+        let counters = &self.breaker.counters;
+        match error {
+            Failure::Error(error) => match is_failure(error).into() {
+                ErrorClass::Failed => {
+                    self.failure();
+                    counters.add(&[Count::Call, Count::Failure]);
+                }
+                ErrorClass::Succeeded => {
+                    self.success();
+                    counters.add(&[Count::Call, Count::Success]);
+                }
+                ErrorClass::Ignored => {
+                    self.ignore();
+                    counters.add(&[Count::Call]);
+                }
+            },
+            Failure::Rejected(Rejected::TimedOut { .. }) => {
+                self.failure();
+                counters.add(&[Count::Call, Count::Failure]);
+            }
+            Failure::Rejected(_) => {
+                self.ignore();
                 counters.add(&[Count::Call]);
             }
-        },
-        Failure::Rejected(Rejected::TimedOut { .. }) => {
-            permit.failure();
-            counters.add(&[Count::Call, Count::Failure]);
-        }
-        Failure::Rejected(_) => {
-            permit.ignore();
-            counters.add(&[Count::Call]);
         }
     }
 }

@@ -418,6 +418,18 @@ impl Bulkhead {
         }
     }
 
+    /// The wait for a slot once [`try_acquire`](Self::try_acquire) found none, as
+    /// [`acquire`](Self::acquire) waits: in arrival order, for at most `max_wait`. A small
+    /// future (its `max_wait` timer is allocated when it starts waiting), for generated code
+    /// that holds the slot in the function's own future.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected::BulkheadFull`], as [`acquire`](Self::acquire) returns it.
+    pub fn wait(&self) -> SlotWait<'_> {
+        SlotWait(Phase::Start(self))
+    }
+
     /// Runs `fut` holding a slot, waiting for one as [`acquire`](Self::acquire) does. The slot
     /// is returned when `fut` finishes, panics, or the returned future is dropped, and always
     /// after `fut` itself (with everything it owns) has been dropped, as a semaphore permit
@@ -766,6 +778,32 @@ where
         // its teardown too.
         call.set(Call::Gone);
         Poll::Ready(output)
+    }
+}
+
+/// The future of [`Bulkhead::wait`]. Dropping it leaves the queue; a slot already handed to
+/// it is passed on to the next waiter.
+#[must_use = "futures do nothing unless polled"]
+pub struct SlotWait<'a>(Phase<'a>);
+
+impl<'a> Future for SlotWait<'a> {
+    type Output = Result<BulkheadPermit<'a>, Rejected>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let phase = &mut self.0;
+        if let Err(rejected) = std::task::ready!(phase.wait(cx)) {
+            return Poll::Ready(Err(rejected));
+        }
+        match std::mem::replace(phase, Phase::Done) {
+            Phase::Running { _slot: slot } => Poll::Ready(Ok(slot)),
+            _ => unreachable!("`Phase::wait` is ready once running"),
+        }
+    }
+}
+
+impl fmt::Debug for SlotWait<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlotWait").finish_non_exhaustive()
     }
 }
 
