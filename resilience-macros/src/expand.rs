@@ -8,34 +8,39 @@
 //!     struct __ResilienceSite;                     // names the instances after this function
 //!     static __RESILIENCE_0: Site<RetryPolicy> = …; // one const-built static per layer
 //!     static __RESILIENCE_1: Site<CircuitBreaker> = …;
-//!     finish(                                        // Failure<E> -> E, at the boundary only
-//!         async {                                    // retry: a loop, inline
-//!             let mut call = __RESILIENCE_0.get().call();  // a few words; more at a retry
-//!             loop {
-//!                 /* fresh clones of owned arguments */
-//!                 let outcome = match __RESILIENCE_1.get().admit() {  // breaker: in place
-//!                     Ok(permit) => {
-//!                         let outcome = body::<Result<Receipt, PaymentError>, _>(
-//!                             async move { /* the block */ },
-//!                         ).await;
-//!                         permit.record(&outcome, every_error);
-//!                         outcome
-//!                     }
-//!                     Err(rejected) => Err(Failure::Rejected(rejected)),
+//!     let outcome = {                              // retry: a loop, in place
+//!         let mut call = __RESILIENCE_0.get().call();  // a few words; more at a retry
+//!         loop {
+//!             /* fresh clones of owned arguments */
+//!             let outcome = '__resilience_1: {      // breaker: in place
+//!                 let permit = match __RESILIENCE_1.get().admit() {
+//!                     Ok(permit) => permit,
+//!                     Err(rejected) => break '__resilience_1 Err(Failure::Rejected(rejected)),
 //!                 };
-//!                 match call.after(__RESILIENCE_0.get(), &outcome, every_error, no_hint) {
-//!                     Some(delay) => { drop(outcome); call.pause(delay).await }
-//!                     None => break outcome,
-//!                 }
+//!                 let outcome = body::<Result<Receipt, PaymentError>, _>(
+//!                     async move { /* the block */ },
+//!                 ).await;
+//!                 permit.record(&outcome, every_error);
+//!                 outcome
+//!             };
+//!             match call.after(__RESILIENCE_0.get(), &outcome, every_error, no_hint) {
+//!                 Some(delay) => { drop(outcome); call.pause(delay).await }
+//!                 None => break outcome,
 //!             }
-//!         }.await,
-//!     )
+//!         }
+//!     };
+//!     finish(outcome)                              // Failure<E> -> E, at the boundary only
 //! }
 //! ```
 //!
-//! A layer's call is a future the layer above awaits or runs (`Site::run`), except a breaker
-//! under the function, a retry or a fallback, which await it in a statement of their own: the
-//! breaker is written there, its permit a local of their future ([`Stage`]).
+//! Every layer is written *in place* where it can be: as a block of the function's own future,
+//! its permit or loop state locals of that future, rather than as a future of its own nested
+//! in it, which costs a state machine per layer and moves of the outcome through each. A layer
+//! is in place when the code above it awaits it in a statement of its own: the function
+//! itself, a retry's loop, a fallback, or an unkeyed breaker or bulkhead that is itself in
+//! place ([`in_place`], [`Stage`]). A timeout, a rate limiter, a hedge and keyed instances
+//! run the layers below them as a future (`Site::run`, `KeyedRef::run`), and a retry or
+//! fallback below them is then an `async` block.
 //!
 //! Between layers the outcome is `Result<T, Failure<E>>`, so an outer layer tells the user's
 //! errors from inner rejections by type. How the user's block becomes one attempt's future
@@ -51,13 +56,16 @@
 //! `use resilience as res;` without `crate = "res"`) refuses to compile: wrapping the rewritten
 //! function would silently run the stack in the opposite order.
 
+mod attempts;
+
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned as _;
 use syn::visit_mut::VisitMut;
 use syn::{ReturnType, Type};
 
-use crate::args::{Errors, JitterKind, Kind, Layer, LayerArgs, Policy, Spanned};
+use self::attempts::Hedging;
+use crate::args::{Errors, Kind, Layer, LayerArgs, Policy, Spanned};
 use crate::item::{Arg, Function, ReceiverKind};
 use crate::{args, body, paths, validate};
 
@@ -228,9 +236,9 @@ fn expand(function: Function, layers: &[Layer]) -> TokenStream {
     }
 }
 
-/// Which layers are awaited in a statement of their own, where an unkeyed breaker's or
-/// bulkhead's permit can be a local of the caller's future ([`Stage`]): the outermost, and any
-/// under a retry's loop, a fallback, or a breaker or bulkhead that is itself in place.
+/// Which layers are awaited in a statement of their own, and so written in place ([`Stage`]):
+/// the outermost, and any under a retry's loop, a fallback, or an unkeyed breaker or
+/// bulkhead that is itself in place.
 fn in_place(layers: &[Layer]) -> Vec<bool> {
     let mut in_place: Vec<bool> = Vec::with_capacity(layers.len());
     for index in 0..layers.len() {
@@ -260,41 +268,8 @@ struct Gen<'a> {
     hedging: Hedging,
 }
 
-/// Where a `#[hedge]` sits in the stack, for the layers around it.
-#[derive(Clone, Copy, Default)]
-struct Hedging {
-    /// A `#[retry]` above a `#[hedge(context = ..)]`: the retry keeps an attempt (even without
-    /// a `context` of its own) that the hedges of each of its attempts share.
-    retry_feeds_context: bool,
-    /// A `#[retry]` or `#[fallback]` below the hedge: their blocks borrow the attempt's
-    /// copies, so each attempt is an `async move` block owning them.
-    reuse_below: bool,
-    /// A `#[retry(context = ..)]` below the hedge: its attempts start from the hedge's, so
-    /// every retry of every hedged attempt shares one call id.
-    feeds_retry: bool,
-}
-
-impl Hedging {
-    fn of(layers: &[Layer]) -> Self {
-        let Some(at) = layers.iter().position(|l| l.kind == Kind::Hedge) else {
-            return Self::default();
-        };
-        let has_context = matches!(&layers[at].args, LayerArgs::Hedge(a) if a.context.is_some());
-        Self {
-            retry_feeds_context: has_context && layers[..at].iter().any(|l| l.kind == Kind::Retry),
-            reuse_below: layers[at + 1..]
-                .iter()
-                .any(|l| matches!(l.kind, Kind::Retry | Kind::Fallback)),
-            feeds_retry: layers[at + 1..]
-                .iter()
-                .any(|l| matches!(&l.args, LayerArgs::Retry(a) if a.context.is_some())),
-        }
-    }
-}
-
-/// The pipeline as far as it is built: the future of the layers so far, or, for a breaker
-/// whose caller awaits it in a statement of its own, an expression that makes the call there
-/// and gives its outcome (`Gen::breaker`).
+/// The pipeline as far as it is built: the future of the layers so far, or, for a layer in
+/// place, an expression that makes the call where the caller awaits it and gives its outcome.
 enum Stage {
     Future(TokenStream),
     InPlace(TokenStream),
@@ -343,9 +318,11 @@ impl Gen<'_> {
                 let inner = inner.future();
                 (Some(item), quote!(#id.get().run(#inner)))
             }
-            LayerArgs::Retry(a) => self.retry(a, id, &inner.outcome()),
+            LayerArgs::Retry(a) => return self.retry(a, id, &inner.outcome(), in_place),
             LayerArgs::Hedge(a) => self.hedge(a, id, &inner.future()),
-            LayerArgs::Fallback(a) => (None, self.fallback(a, &inner.outcome())),
+            LayerArgs::Fallback(a) => {
+                return (None, self.fallback(a, id, &inner.outcome(), in_place))
+            }
         };
         (item, Stage::Future(future))
     }
@@ -431,10 +408,18 @@ impl Gen<'_> {
             return (item, Stage::Future(future));
         }
         let item = self.unkeyed(id, &ty, &config);
-        let admit = quote!(#id.get().admit());
+        let admit = |rejected: &TokenStream, reject: &TokenStream| {
+            let permit = quote_spanned!(Span::mixed_site()=> __permit);
+            quote! {
+                match #id.get().admit() {
+                    ::core::result::Result::Ok(#permit) => #permit,
+                    ::core::result::Result::Err(#rejected) => #reject,
+                }
+            }
+        };
         let call = self.in_place(
             id,
-            &admit,
+            admit,
             inner,
             |permit, outcome| quote!(#permit.record(&#outcome, #predicate);),
         );
@@ -473,17 +458,22 @@ impl Gen<'_> {
         }
         let item = self.unkeyed(id, &ty, &config);
         let slot = quote_spanned!(Span::mixed_site()=> __slot);
-        let admit = quote! {
-            match #id.get().try_acquire() {
-                ::core::option::Option::Some(#slot) => ::core::result::Result::Ok(#slot),
-                ::core::option::Option::None => #id.get().wait().await,
+        let admit = |rejected: &TokenStream, reject: &TokenStream| {
+            quote! {
+                match #id.get().try_acquire() {
+                    ::core::option::Option::Some(#slot) => #slot,
+                    ::core::option::Option::None => match #id.get().wait().await {
+                        ::core::result::Result::Ok(#slot) => #slot,
+                        ::core::result::Result::Err(#rejected) => #reject,
+                    },
+                }
             }
         };
         // The slot goes back after the body's future, a temporary of the statement awaiting
         // it, is dropped; a cancellation or a panic drops them in that order too.
         let call = self.in_place(
             id,
-            &admit,
+            admit,
             inner,
             |slot, _| quote!(::core::mem::drop(#slot);),
         );
@@ -498,35 +488,32 @@ impl Gen<'_> {
         }
     }
 
-    /// A layer written where its caller awaits it: `admit` (a `Result` of a permit or a
-    /// rejection, in an `async` context), the call awaited with the permit held, then `settle`
-    /// (given the permit and the outcome). A rejection is the block's outcome, as `run`'s future
-    /// would give it.
+    /// A layer written where its caller awaits it: the permit from `admit` (given the name
+    /// of a rejection and the statement that makes it the block's outcome, as `run`'s future
+    /// would give it), the call awaited with the permit held, then `settle` (given the permit
+    /// and the outcome). A rejection leaves by a labelled `break`, so no path merges it with
+    /// a success before the block's end.
     fn in_place(
         &self,
         id: &syn::Ident,
-        admit: &TokenStream,
+        admit: impl FnOnce(&TokenStream, &TokenStream) -> TokenStream,
         inner: &Stage,
         settle: impl FnOnce(&TokenStream, &TokenStream) -> TokenStream,
     ) -> TokenStream {
         let p = self.p;
-        let label = syn::Lifetime::new(
-            &format!("'{}", id.to_string().to_lowercase()),
-            Span::mixed_site(),
-        );
+        let label = label(id);
         let permit = quote_spanned!(Span::mixed_site()=> __permit);
         let outcome = quote_spanned!(Span::mixed_site()=> __outcome);
         let rejected = quote_spanned!(Span::mixed_site()=> __rejected);
+        let reject = quote! {
+            break #label ::core::result::Result::Err(#p::Failure::Rejected(#rejected))
+        };
+        let admit = admit(&rejected, &reject);
         let inner = inner.outcome();
         let settle = settle(&permit, &outcome);
         quote! {
             #label: {
-                let #permit = match #admit {
-                    ::core::result::Result::Ok(#permit) => #permit,
-                    ::core::result::Result::Err(#rejected) => {
-                        break #label ::core::result::Result::Err(#p::Failure::Rejected(#rejected));
-                    }
-                };
+                let #permit = #admit;
                 let #outcome = #inner;
                 #settle
                 #outcome
@@ -605,219 +592,6 @@ impl Gen<'_> {
         (Some(item), call)
     }
 
-    /// The retry loop, inline: fresh clones of the owned arguments for every attempt;
-    /// `awaited` is one attempt's outcome (the layers below, awaited).
-    fn retry(
-        &self,
-        a: &args::RetryArgs,
-        id: &syn::Ident,
-        awaited: &TokenStream,
-    ) -> (Option<TokenStream>, TokenStream) {
-        let p = self.p;
-        let config = self.retry_config(a);
-        let predicate = self.predicate(a.retry_if.as_ref());
-        let hint = match &a.retry_after {
-            Some(path) => path.value.to_token_stream(),
-            None => quote!(#p::no_hint),
-        };
-        let clones = self.fresh_clones();
-        let moves = self.moves();
-        let call = quote_spanned!(Span::mixed_site()=> __retry);
-        let outcome = quote_spanned!(Span::mixed_site()=> __outcome);
-        let delay = quote_spanned!(Span::mixed_site()=> __delay);
-        let item = quote! {
-            static #id: #p::Site<#p::RetryPolicy> = #p::Site::new(#p::RetryPolicy::new(
-                #config,
-            ));
-        };
-        // `context = name`: the attempt, bound where the body can see it, advanced per retry.
-        // A hedge below with a context of its own starts its attempts from this one.
-        let current = quote_spanned!(Span::mixed_site()=> __attempt);
-        let first = if self.hedging.feeds_retry {
-            quote_spanned!(Span::mixed_site()=> __hedge_attempt)
-        } else {
-            quote!(#p::Attempt::first())
-        };
-        let (context_init, context_bind, context_next) =
-            match (&a.context, self.hedging.retry_feeds_context) {
-                (Some(context), _) => {
-                    let name = &context.value;
-                    (
-                        quote!(let mut #current = #first;),
-                        quote!(let #name = #current;),
-                        quote!(#current = #current.next();),
-                    )
-                }
-                (None, true) => (
-                    quote!(let mut #current = #p::Attempt::first();),
-                    TokenStream::new(),
-                    quote!(#current = #current.next();),
-                ),
-                (None, false) => Default::default(),
-            };
-        // The outcome's scope ends before the pause, so it is not kept across that await: the
-        // future holds either an attempt or a pause, and the call's retry state (`RetryCall`:
-        // a few words, the rest allocated at the first retry).
-        let wrapped = quote! {
-            async {
-                #moves
-                let mut #call = #id.get().call();
-                #context_init
-                loop {
-                    #clones
-                    #context_bind
-                    let #delay = {
-                        let #outcome = #awaited;
-                        match #call.after(#id.get(), &#outcome, #predicate, #hint) {
-                            ::core::option::Option::Some(#delay) => #delay,
-                            ::core::option::Option::None => break #outcome,
-                        }
-                    };
-                    #call.pause(#delay).await;
-                    #context_next
-                }
-            }
-        };
-        (Some(item), wrapped)
-    }
-
-    /// The hedge: a closure making attempt `k`, each with fresh clones of the owned arguments
-    /// (owned by the closure, so the call's future needs no `Sync`), run by the runtime.
-    fn hedge(
-        &self,
-        a: &args::HedgeArgs,
-        id: &syn::Ident,
-        inner: &TokenStream,
-    ) -> (Option<TokenStream>, TokenStream) {
-        let p = self.p;
-        let name = self.name(a.name.as_ref());
-        let delay = match a.delay.as_ref().map(|d| d.value) {
-            Some(args::Delay::Percentile(permille)) => {
-                quote!(#p::HedgeDelay::Percentile(#permille))
-            }
-            // Validation guarantees `delay`; zero keeps this total all the same.
-            Some(args::Delay::After(nanos)) => {
-                let delay = duration(nanos);
-                quote!(#p::HedgeDelay::After(#delay))
-            }
-            None => quote!(#p::HedgeDelay::After(::core::time::Duration::ZERO)),
-        };
-        let mut config = quote!(#p::HedgeConfig::new(#name, #delay));
-        if let Some(max) = &a.max {
-            let max = max.value;
-            config.extend(quote!(.with_max(#max)));
-        }
-        if let Some(budget) = &a.budget {
-            let budget = Literal::f64_suffixed(budget.value);
-            config.extend(quote!(.with_budget(#budget)));
-        }
-        let item = quote! {
-            static #id: #p::Site<#p::Hedge> = #p::Site::new(#p::Hedge::new(#config));
-        };
-        let index = quote_spanned!(Span::mixed_site()=> __hedge);
-        // `context = name`: every attempt shares the call id (an outer retry's, if any); a
-        // retry with a context below starts from the hedged attempt's.
-        let base = quote_spanned!(Span::mixed_site()=> __hedge_base);
-        let source = if self.hedging.retry_feeds_context {
-            quote_spanned!(Span::mixed_site()=> __attempt)
-        } else {
-            quote!(#p::Attempt::first())
-        };
-        let context_init = if a.context.is_some() || self.hedging.feeds_retry {
-            quote!(let #base = #source;)
-        } else {
-            TokenStream::new()
-        };
-        let mut context_bind = TokenStream::new();
-        if let Some(context) = &a.context {
-            let name = &context.value;
-            context_bind.extend(quote!(let #name = #base.hedged(#index);));
-        }
-        if self.hedging.feeds_retry {
-            let attempt = quote_spanned!(Span::mixed_site()=> __hedge_attempt);
-            context_bind.extend(quote!(let #attempt = #base.hedged(#index);));
-        }
-        // An owned receiver stays where it is (a layer above may still use it); the closure
-        // holds a copy, and each attempt a copy of that.
-        let (receiver_init, receiver_bind) = if self.receiver == Some(ReceiverKind::Owned) {
-            let held = quote_spanned!(Span::mixed_site()=> __hedge_self);
-            let local = body::self_local();
-            (
-                quote!(let #held = #p::clone_receiver(&self);),
-                quote!(let #local = #p::clone_receiver(&#held);),
-            )
-        } else {
-            Default::default()
-        };
-        let attempt = if self.hedging.reuse_below {
-            quote!(async move { #inner.await })
-        } else {
-            inner.clone()
-        };
-        let clones = self.fresh_clones();
-        let wrapped = quote! {
-            {
-                #context_init
-                #receiver_init
-                #id.get().run(move |#index: u32| {
-                    #clones
-                    #context_bind
-                    #receiver_bind
-                    #attempt
-                })
-            }
-        };
-        (Some(item), wrapped)
-    }
-
-    /// `RetryConfig::new(name)` with only what the user wrote; the defaults live there.
-    fn retry_config(&self, a: &args::RetryArgs) -> TokenStream {
-        let p = self.p;
-        let name = self.name(a.name.as_ref());
-        let mut config = quote!(#p::RetryConfig::new(#name));
-        if a.shared.is_some() {
-            config.extend(quote!(.with_fleet()));
-        }
-        if let Some(max) = &a.max {
-            let max = max.value;
-            config.extend(quote!(.with_max(#max)));
-        }
-        if let Some(base) = &a.base {
-            let base = duration(base.value);
-            config.extend(quote!(.with_base(#base)));
-        }
-        if let Some(max_delay) = &a.max_delay {
-            let max_delay = duration(max_delay.value);
-            config.extend(quote!(.with_max_delay(#max_delay)));
-        }
-        if let Some(jitter) = &a.jitter {
-            let jitter = match jitter.value {
-                JitterKind::None => quote!(#p::Jitter::None),
-                JitterKind::Full => quote!(#p::Jitter::Full),
-                JitterKind::Equal => quote!(#p::Jitter::Equal),
-                JitterKind::Decorrelated => quote!(#p::Jitter::Decorrelated),
-            };
-            config.extend(quote!(.with_jitter(#jitter)));
-        }
-        if let Some(max_elapsed) = &a.max_elapsed {
-            let max_elapsed = duration(max_elapsed.value);
-            config.extend(quote!(.with_max_elapsed(#max_elapsed)));
-        }
-        match a.budget.as_ref().map(|b| b.value) {
-            Some(Some(share)) => {
-                let share = Literal::f64_suffixed(share);
-                config.extend(quote!(.with_budget(#share)));
-            }
-            Some(None) => config.extend(quote!(.without_budget())),
-            None => {}
-        }
-        if let Some(budget_min) = &a.budget_min {
-            let budget_min = budget_min.value;
-            config.extend(quote!(.with_budget_min(#budget_min)));
-        }
-        config
-    }
-
     /// `InstanceName::given("payment")`, or the function's own path.
     fn name(&self, given: Option<&Spanned<syn::LitStr>>) -> TokenStream {
         let p = self.p;
@@ -839,98 +613,14 @@ impl Gen<'_> {
             None => quote!(#p::every_error),
         }
     }
+}
 
-    /// `let name = clone_arg(&name);` for every name bound by an owned argument: each attempt
-    /// gets its own copy. Spanned on the argument, so a missing `Clone` points at it.
-    fn fresh_clones(&self) -> TokenStream {
-        let p = self.p;
-        self.owned_bindings()
-            .map(|binding| {
-                let ident = &at_call_site(&binding.ident);
-                let span = ident.span();
-                let p = respan(p, span);
-                if binding.mutable {
-                    quote_spanned!(span=> #[allow(unused_mut)] let mut #ident = #p::clone_arg(&mut #ident);)
-                } else {
-                    quote_spanned!(span=> let #ident = #p::clone_arg(&#ident);)
-                }
-            })
-            .collect()
-    }
-
-    /// `let name = name;` for every name bound by an owned argument, at the top of the retry
-    /// block: the block owns the originals it clones for each attempt, instead of holding
-    /// `&T` across its awaits (which would make it `Send` only for `T: Sync`).
-    fn moves(&self) -> TokenStream {
-        self.owned_bindings()
-            .map(|binding| {
-                let ident = &at_call_site(&binding.ident);
-                if binding.mutable {
-                    // Borrowing the original mutably keeps the user's `mut` from reading as unused.
-                    quote!(let _ = &mut #ident; let mut #ident = #ident;)
-                } else {
-                    quote!(#[allow(clippy::redundant_locals)] let #ident = #ident;)
-                }
-            })
-            .collect()
-    }
-
-    fn owned_bindings(&self) -> impl Iterator<Item = &crate::item::Binding> {
-        self.args
-            .iter()
-            .filter(|arg| !arg.is_ref)
-            .flat_map(|arg| &arg.bindings)
-    }
-
-    /// The fallback around `awaited`, the layers below awaited.
-    fn fallback(&self, a: &args::FallbackArgs, awaited: &TokenStream) -> TokenStream {
-        let p = self.p;
-        let ret = self.ret;
-        let function = &a.function.value;
-        let span = a.function.span;
-        let mut saved = TokenStream::new();
-        let mut call_args = Vec::new();
-        if self.has_receiver && passes_self(function) {
-            call_args.push(quote!(self));
-        }
-        for (index, arg) in self.args.iter().enumerate() {
-            let Some(name) = &arg.name else { continue };
-            let name = &at_call_site(name);
-            if arg.is_ref {
-                call_args.push(name.to_token_stream());
-            } else {
-                let copy = format_ident!("__fallback_arg_{}", index, span = Span::mixed_site());
-                let p = respan(p, name.span());
-                saved.extend(quote_spanned!(name.span()=> let #copy = #p::clone_arg(&#name);));
-                call_args.push(copy.to_token_stream());
-            }
-        }
-        let predicate = self.predicate(a.fallback_if.as_ref());
-        let value = quote_spanned!(Span::mixed_site()=> __value);
-        let failure = quote_spanned!(Span::mixed_site()=> __failure);
-        let error = quote_spanned!(Span::mixed_site()=> __error);
-        let p_ret = respan(p, self.ret_span);
-        let into_error = quote_spanned!(self.ret_span=> #p_ret::into_error);
-        let call = quote_spanned!(span=> #function(#(#call_args,)* #error));
-        // The outcome's scope ends before the fallback is awaited: the call's future holds
-        // the attempt or the fallback, not the outcome beside the fallback.
-        quote! {
-            async {
-                #saved
-                let #error = match #awaited {
-                    ::core::result::Result::Ok(#value) => {
-                        return ::core::result::Result::Ok(#value);
-                    }
-                    ::core::result::Result::Err(#failure) => #into_error(#failure),
-                };
-                if #p::applies(#predicate, &#error) {
-                    #p::body::<#ret, _>(#call).await
-                } else {
-                    ::core::result::Result::Err(#p::Failure::Error(#error))
-                }
-            }
-        }
-    }
+/// The label of a layer's block (`'__resilience_0`), left early by a labelled `break`.
+fn label(id: &syn::Ident) -> syn::Lifetime {
+    syn::Lifetime::new(
+        &format!("'{}", id.to_string().to_lowercase()),
+        Span::mixed_site(),
+    )
 }
 
 /// Whether a fallback path names a method of `Self`, which is passed the receiver.

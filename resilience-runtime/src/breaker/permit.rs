@@ -5,6 +5,11 @@
 //! [`BreakerPermit::ignore`]; dropped unsettled it is a cancellation (nothing recorded, a
 //! half-open trial's admission given back).
 //!
+//! `#[circuit_breaker]` admits the call, awaits it with the permit held as a local of the
+//! function's own future, and settles it with [`BreakerPermit::record`]; a panic in the body
+//! unwinds through that future, which drops the permit while the thread is panicking: a
+//! failure, recorded at that moment.
+//!
 //! A panic in the body unwinds through [`BreakerRun`]'s `poll`, where a drop guard around the
 //! body's poll records it as a failure at that moment, so the verdict does not depend on when (or
 //! whether) the future is dropped afterwards. A permit's own `Drop` is the second line:

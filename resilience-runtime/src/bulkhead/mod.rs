@@ -82,7 +82,10 @@
 //! one variant of an enum, body first. When the body finishes, the enum is set to its empty
 //! variant in place (`Pin::set`), which drops the fields in order: the body, then the
 //! permit. When the call is cancelled, the same drop glue runs. `max` counts the bodies
-//! whose teardown has not finished, not merely those still being polled.
+//! whose teardown has not finished, not merely those still being polled. `#[bulkhead]`
+//! holds the permit as a local of the function's own future instead ([`Bulkhead::wait`] when
+//! the fast path finds no slot): the body's future is a temporary of the statement awaiting
+//! it, dropped at that statement's end, before the permit, on every path.
 //!
 //! # Memory ordering
 //!
