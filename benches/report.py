@@ -172,7 +172,12 @@ def per_call_table(data, keys):
             others = [n for g, n in keys if g == group and kind(n) in ("floor", "peer")
                       and comparable(name, n)]
             for other in others:
-                values = data.per_round(lambda r: data.ratio(r, group, name, other))
+                if kind(other) == "floor":
+                    # As in the targets table: a floor within noise counts as NOISE_NS.
+                    values = data.per_round(
+                        lambda r: target_value(data, r, group, name, "floor-ratio", other))
+                else:
+                    values = data.per_round(lambda r: data.ratio(r, group, name, other))
                 partial = f" [{len(values)} of {len(data.rounds)} rounds]" \
                     if 0 < len(values) < len(data.rounds) else ""
                 ratios.append(f"{spread(values, 2, '×')}{partial} {other}")
@@ -376,7 +381,8 @@ def report(rounds_dir):
         print()
         print("Median over the rounds of criterion's mean, with the min–max range; `/noinline` "
               "groups have every body and function `#[inline(never)]`. Ratios compare "
-              "overheads over `plain`, per round, with each floor and peer of the group.")
+              "overheads over `plain`, per round, with each floor and peer of the group; a "
+              f"floor's overhead below {NOISE_NS} ns counts as {NOISE_NS} ns.")
         print()
         per_call_table(data, sorted(per_call, key=order))
     if contended:
