@@ -11,8 +11,8 @@ use tower::Layer as _;
 use crate::common::{check, governor_limiter, plain, runtime, tower_hedge, with_permit};
 use crate::ours::{
     breaker_consecutive, breaker_keyed, breaker_time_window, breaker_window, bulkhead_keyed,
-    bulkheaded, floor_breaker, floor_bulkhead, floor_clock, hedged, hedged_p95, host,
-    rate_limit_keyed, rate_limited, retried, stacked, stacked_all, timed, HOSTS,
+    bulkheaded, floor_breaker, floor_breaker_outcome, floor_bulkhead, floor_clock, hedged,
+    hedged_p95, host, rate_limit_keyed, rate_limited, retried, stacked, stacked_all, timed, HOSTS,
 };
 use crate::peers::{
     failsafe_consecutive, governor_keyed, recloser_window, via_backon, via_failsafe, via_five,
@@ -24,6 +24,7 @@ use crate::peers::{
 const ENTRIES: &[&str] = &[
     "plain",
     "floor-breaker",
+    "floor-breaker-outcome",
     "breaker",
     "breaker-window",
     "breaker-time-window",
@@ -115,6 +116,7 @@ pub(crate) fn main() {
     match entry.as_str() {
         "plain" => count!(|i| plain(i).await),
         "floor-breaker" => count!(|i| floor_breaker(i).await),
+        "floor-breaker-outcome" => count!(|i| floor_breaker_outcome(i).await),
         "breaker" => count!(|i| breaker_consecutive(i).await),
         "breaker-window" => count!(|i| breaker_window(i).await),
         "breaker-time-window" => count!(|i| breaker_time_window(i).await),

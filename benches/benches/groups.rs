@@ -16,8 +16,8 @@ use tower_resilience_circuitbreaker::CircuitBreakerLayer;
 use crate::common::{governor_limiter, per_call, plain, runtime, tower_hedge, with_permit};
 use crate::ours::{
     breaker_consecutive, breaker_time_window, breaker_window, bulkheaded, floor_breaker,
-    floor_bulkhead, floor_clock, hedged, hedged_p95, rate_limited, retried, stacked, stacked_all,
-    timed,
+    floor_breaker_outcome, floor_bulkhead, floor_clock, hedged, hedged_p95, rate_limited, retried,
+    stacked, stacked_all, timed,
 };
 use crate::peers::{
     failsafe_consecutive, recloser_window, via_backon, via_failsafe, via_five, via_governor_check,
@@ -48,6 +48,9 @@ fn breaker(c: &mut Criterion) {
     group.bench_function("plain", |b| per_call!(b, rt, |i| plain(i).await));
     group.bench_function("floor: relaxed load + branch", |b| {
         per_call!(b, rt, |i| floor_breaker(i).await);
+    });
+    group.bench_function("floor: a load before + a load after", |b| {
+        per_call!(b, rt, |i| floor_breaker_outcome(i).await);
     });
     group.bench_function("ours consecutive", |b| {
         per_call!(b, rt, |i| breaker_consecutive(i).await);

@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use resilience::{
@@ -20,6 +20,9 @@ use crate::common::{plain, work, BenchError};
 
 /// Never set: a closed breaker's state word, read by [`floor_breaker`].
 static OPEN: AtomicBool = AtomicBool::new(false);
+/// Never set: the count of consecutive failures a success would reset, read by
+/// [`floor_breaker_outcome`].
+static FAILURES: AtomicU64 = AtomicU64::new(0);
 /// Calls in flight, counted by [`floor_bulkhead`].
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
@@ -105,6 +108,21 @@ out_of_line! {
             return Err(Rejected::circuit_open("floor", None).into());
         }
         Ok(work(x))
+    }
+
+    /// A consecutive breaker's least with its completion: [`floor_breaker`]'s load and branch,
+    /// then, after a success, one more relaxed load of the failures a success would reset (a
+    /// breaker that skipped it would let a success leave earlier failures counted).
+    #[allow(clippy::unused_async)] // an `async fn` as the annotated ones are
+    pub(crate) async fn floor_breaker_outcome(x: u64) -> Result<u64, BenchError> {
+        if black_box(&OPEN).load(Ordering::Relaxed) {
+            return Err(Rejected::circuit_open("floor", None).into());
+        }
+        let outcome: Result<u64, BenchError> = Ok(work(x));
+        if outcome.is_ok() && black_box(&FAILURES).load(Ordering::Relaxed) != 0 {
+            FAILURES.store(0, Ordering::Relaxed);
+        }
+        outcome
     }
 
     /// A bulkhead's floor: two uncontended read-modify-writes, a slot taken and given back
