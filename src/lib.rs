@@ -204,11 +204,16 @@
 //! async fn fetch(key: &str) -> Result<String, Error> {
 //!     let mut backoff = RETRY.backoff();
 //!     let outcome = loop {
-//!         let attempt = BREAKER.run(
-//!             async { fetch_once(key).await.map_err(Failure::Error) },
-//!             |_error| true, // failure_if: every error counts
-//!         );
-//!         let outcome = attempt.await;
+//!         // The permit is a local of this function's future: a cancelled call drops it
+//!         // unsettled (nothing recorded), a panic drops it while unwinding (a failure).
+//!         let outcome = match BREAKER.admit() {
+//!             Ok(permit) => {
+//!                 let outcome = fetch_once(key).await.map_err(Failure::Error);
+//!                 permit.record(&outcome, |_error| true); // failure_if: every error counts
+//!                 outcome
+//!             }
+//!             Err(rejected) => Err(Failure::Rejected(rejected)),
+//!         };
 //!         // retry_if: every error; retry_after: no server hint.
 //!         match RETRY.delay_after(&mut backoff, &outcome, |_error| true, |_error| None) {
 //!             Some(delay) => tokio::time::sleep(delay).await,
