@@ -284,8 +284,8 @@ impl Stage {
         }
     }
 
-    /// The future, for a layer that runs one. (A breaker is in place only under a layer that
-    /// takes the outcome; an `async` block keeps this total all the same.)
+    /// The future, for a layer that runs one. (A layer is in place only under one that takes
+    /// its outcome; an `async` block keeps this total all the same.)
     fn future(&self) -> TokenStream {
         match self {
             Self::Future(future) => future.clone(),

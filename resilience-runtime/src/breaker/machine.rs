@@ -30,7 +30,7 @@
 //! is the `Result<T, Failure<E>>` around the body's outcome. The macro writes the admission
 //! and the record into the function's own future, the permit one of its locals
 //! ([`BreakerPermit::record`](super::BreakerPermit::record)); where a layer above runs the
-//! breaker's future instead (a `#[timeout]` or `#[bulkhead]` above it), and for a keyed
+//! breaker's future instead (a `#[timeout]`, `#[rate_limit]` or `#[hedge]` above it), and for a keyed
 //! breaker and the `tower` layer, that future is a [`BreakerRun`](super::BreakerRun), which
 //! keeps the permit where an unwinding panic finds it and costs about 24 more.
 //!

@@ -741,7 +741,7 @@ impl Phase<'_> {
                     });
                 }
                 Self::Running { .. } => return Poll::Ready(Ok(())),
-                Self::Done => panic!("`BulkheadRun` polled after completion"),
+                Self::Done => panic!("`BulkheadRun` or `SlotWait` polled after completion"),
             }
         }
     }
