@@ -345,6 +345,50 @@ async fn a_slow_attempt_inside_retry_and_breaker_times_out_then_succeeds() {
     assert_eq!(begin.elapsed(), Duration::from_millis(110));
 }
 
+/// Under a timeout a breaker is not written in place: the timeout runs it as a future and
+/// drops it at the deadline, a cancellation the breaker does not count.
+#[tokio::test(start_paused = true)]
+async fn a_timeout_above_a_breaker_cancels_without_counting_a_failure() {
+    static RUNS: Runs = Runs::new();
+    #[timeout("1s")]
+    #[circuit_breaker(threshold = 1, timeout = "1h")]
+    async fn call(hang: bool, fail: bool) -> Result<(), ServiceError> {
+        RUNS.hit();
+        if hang {
+            sleep(Duration::from_secs(3600)).await;
+        }
+        answer(fail)
+    }
+
+    assert!(call(true, false).await.unwrap_err().is_timed_out());
+    assert_eq!(
+        call(false, false).await,
+        Ok(()),
+        "the cancelled call counted nothing"
+    );
+    assert_eq!(call(false, true).await, Err(ServiceError::Unavailable));
+    assert!(call(false, false).await.unwrap_err().is_circuit_open());
+    assert_eq!(RUNS.get(), 3);
+}
+
+/// Under a timeout a retry's loop is a future of its own, dropped at the deadline in the
+/// middle of a backoff: attempts at 0, 10 and 30 ms, the next one due at 70 ms.
+#[tokio::test(start_paused = true)]
+async fn a_timeout_above_a_retry_cuts_its_backoff_short() {
+    static RUNS: Runs = Runs::new();
+    #[timeout("50ms")]
+    #[retry(max = 5, base = "10ms", jitter = "none")]
+    async fn call() -> Result<(), ServiceError> {
+        RUNS.hit();
+        answer(true)
+    }
+
+    let begin = Instant::now();
+    assert!(call().await.unwrap_err().is_timed_out());
+    assert_eq!(begin.elapsed(), Duration::from_millis(50));
+    assert_eq!(RUNS.get(), 3);
+}
+
 /// Other attributes pass through, on either side of the stack: `#[tracing::instrument]`
 /// above it instruments the whole pipeline, `#[inline]` and `#[allow]` below it stay on the
 /// function.
