@@ -409,22 +409,17 @@ impl Bulkhead {
     /// [`Rejected::BulkheadFull`] when no slot came free within `max_wait`, or when `queue`
     /// callers were already waiting.
     pub async fn acquire(&self) -> Result<BulkheadPermit<'_>, Rejected> {
-        if let Some(permit) = self.try_acquire() {
-            return Ok(permit);
-        }
-        match self.config.max_wait {
-            None => Acquire::new(self).await,
-            Some(limit) if limit.is_zero() => Err(self.rejected()),
-            Some(limit) => tokio::time::timeout(limit, Acquire::new(self))
-                .await
-                .unwrap_or_else(|_elapsed| Err(self.rejected())),
+        match self.try_acquire() {
+            Some(permit) => Ok(permit),
+            None => self.wait().await,
         }
     }
 
-    /// The wait for a slot once [`try_acquire`](Self::try_acquire) found none, as
-    /// [`acquire`](Self::acquire) waits: in arrival order, for at most `max_wait`. A small
+    /// The wait for a slot once [`try_acquire`](Self::try_acquire) found none: in arrival
+    /// order, for at most `max_wait` ([`acquire`](Self::acquire) is the two in turn). A small
     /// future (its `max_wait` timer is allocated when it starts waiting), for generated code
-    /// that holds the slot in the function's own future.
+    /// that holds the slot in the function's own future. Dropping it leaves the queue; a slot
+    /// already handed to it is passed on to the next waiter.
     ///
     /// # Errors
     ///
