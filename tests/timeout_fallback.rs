@@ -201,6 +201,40 @@ async fn fallback_if_limits_the_fallback_to_some_errors() {
     );
 }
 
+/// While the fallback runs, the call's future holds the fallback's future and nothing of the
+/// failed attempt: not the error, which the fallback's future already owns. With an error of
+/// a kilobyte, keeping it beside the fallback would double the future.
+#[tokio::test(start_paused = true)]
+async fn a_fallback_future_does_not_keep_the_error_beside_the_fallback() {
+    #[derive(Debug)]
+    struct Large([u8; 1024]);
+    impl From<Rejected> for Large {
+        fn from(_: Rejected) -> Self {
+            Large([0; 1024])
+        }
+    }
+    async fn recover(error: Large) -> Result<u8, Large> {
+        tokio::task::yield_now().await;
+        Ok(error.0[0])
+    }
+    #[fallback(recover)]
+    async fn call() -> Result<u8, Large> {
+        Err(Large([1; 1024]))
+    }
+
+    let recovering = std::mem::size_of_val(&recover(Large([0; 1024])));
+    let size = std::mem::size_of_val(&call());
+    assert!(
+        size < recovering + 64,
+        "{size} bytes; the fallback's future alone is {recovering}"
+    );
+    assert_eq!(
+        call().await.unwrap(),
+        1,
+        "the fallback answered with the error's byte"
+    );
+}
+
 struct Catalog {
     cached: u64,
 }

@@ -62,7 +62,12 @@ impl Gen<'_> {
             None => quote!(#p::no_hint),
         };
         let clones = self.fresh_clones();
-        let moves = self.moves();
+        // In place, the caller's future already owns the originals: no copy to move them in.
+        let moves = if in_place {
+            TokenStream::new()
+        } else {
+            self.moves()
+        };
         let call = quote_spanned!(Span::mixed_site()=> __retry);
         let outcome = quote_spanned!(Span::mixed_site()=> __outcome);
         let delay = quote_spanned!(Span::mixed_site()=> __delay);
@@ -344,22 +349,28 @@ impl Gen<'_> {
         let into_error = quote_spanned!(self.ret_span=> #p_ret::into_error);
         let call = quote_spanned!(span=> #function(#(#call_args,)* #error));
         let label = label(id);
-        // The outcome's scope ends before the fallback is awaited: the call's future holds
-        // the attempt or the fallback, not the outcome beside the fallback.
+        let recovery = quote_spanned!(Span::mixed_site()=> __recovery);
+        // The same local, located at the fallback's name: a wrong return type points there.
+        let recovered = quote_spanned!(Span::mixed_site().located_at(span)=> __recovery);
+        // The outcome's and the error's scopes end before the fallback is awaited: the call's
+        // future holds the attempt or the fallback, not the outcome or the error (which the
+        // predicate borrows, so the compiler would keep it while in scope) beside it.
         let block = quote! {
             #label: {
                 #saved
-                let #error = match #awaited {
-                    ::core::result::Result::Ok(#value) => {
-                        break #label ::core::result::Result::Ok(#value);
+                let #recovery = {
+                    let #error = match #awaited {
+                        ::core::result::Result::Ok(#value) => {
+                            break #label ::core::result::Result::Ok(#value);
+                        }
+                        ::core::result::Result::Err(#failure) => #into_error(#failure),
+                    };
+                    if !#p::applies(#predicate, &#error) {
+                        break #label ::core::result::Result::Err(#p::Failure::Error(#error));
                     }
-                    ::core::result::Result::Err(#failure) => #into_error(#failure),
+                    #call
                 };
-                if #p::applies(#predicate, &#error) {
-                    #p::body::<#ret, _>(#call).await
-                } else {
-                    ::core::result::Result::Err(#p::Failure::Error(#error))
-                }
+                #p::body::<#ret, _>(#recovered).await
             }
         };
         if in_place {
