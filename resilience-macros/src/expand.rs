@@ -458,14 +458,19 @@ impl Gen<'_> {
         }
         let item = self.unkeyed(id, &ty, &config);
         let slot = quote_spanned!(Span::mixed_site()=> __slot);
+        let acquired = syn::Lifetime::new(&format!("{}_slot", label(id)), Span::mixed_site());
+        // `if let`, not a `match` with the wait in an arm: the `Option` it tests is then gone
+        // before the wait, not kept in the call's future (with a drop flag) beside the slot.
         let admit = |rejected: &TokenStream, reject: &TokenStream| {
             quote! {
-                match #id.get().try_acquire() {
-                    ::core::option::Option::Some(#slot) => #slot,
-                    ::core::option::Option::None => match #id.get().wait().await {
+                #acquired: {
+                    if let ::core::option::Option::Some(#slot) = #id.get().try_acquire() {
+                        break #acquired #slot;
+                    }
+                    match #id.get().wait().await {
                         ::core::result::Result::Ok(#slot) => #slot,
                         ::core::result::Result::Err(#rejected) => #reject,
-                    },
+                    }
                 }
             }
         };
