@@ -499,6 +499,36 @@ fn absorbed_success_racing_a_failure_keeps_the_count_exact() {
     });
 }
 
+/// A success that clears the window's last failure bit, and so marks the word absorbing,
+/// racing a new failure: whichever writes the state word first, the mark is never left set
+/// over the failure's bit (`window.rs`, "Starting and stopping"). Were it left set, the
+/// successes after it would be absorbed over a failure that never leaves the window.
+#[test]
+fn success_starting_to_absorb_racing_a_failure_never_leaves_the_mark() {
+    model(|| {
+        // A window of 3, so no evaluation can find every outcome failed (at most two bits).
+        let breaker = rate_breaker(3);
+        // F S S: position 3, the failure in slot 0; the next outcome takes index 3, slot 0.
+        record(&breaker, &[true, false, false]);
+        assert_eq!(breaker.loom_ring(), (3, 1));
+        let success = {
+            let breaker = breaker.clone();
+            thread::spawn(move || record(&breaker, &[false]))
+        };
+        let failure = {
+            let breaker = breaker.clone();
+            thread::spawn(move || record(&breaker, &[true]))
+        };
+        success.join().unwrap();
+        failure.join().unwrap();
+        let (_, failures) = breaker.loom_ring();
+        assert_eq!(failures, 1, "one failure in the last three outcomes");
+        let (_, payload) = breaker.loom_snapshot();
+        assert_eq!(payload, 0, "not absorbing over a failure");
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    });
+}
+
 /// Two failures racing across the position's step back (the first takes index
 /// `2 * window - 1`): both land in distinct slots, the second of them opens the breaker
 /// exactly once, and the position ends one window back.

@@ -21,6 +21,11 @@
 //! A slow call's verdict is decided before recording: a failure to this policy and to a
 //! half-open trial, a slow bit to the failure-rate window (`window.rs`).
 //!
+//! Closed with the `FailureRate` policy (a count window), admission is the same load, and a
+//! success the same relaxed load at completion: it returns if the word is still its phase
+//! with the payload [`ABSORBING`], which says the ring holds a full
+//! window of successes (`window.rs`, "The hot path"); otherwise it is written to the ring.
+//!
 //! What a success costs, in instructions (`benches/benches/instructions.rs` under
 //! callgrind): 27 over a plain call's 18 for `#[circuit_breaker]` alone (84 before this was
 //! tuned). The breaker's own decisions are about 17 of them: finding the `static` instance
@@ -96,9 +101,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::clock::{deadline_ms, is_over, Now};
-use super::state::{Tag, Word, LEVEL_MAX};
+use super::state::{Tag, Word, ABSORBING, LEVEL_MAX};
 use super::time_window::{self, Bucket, Buckets};
-use super::window::{self, Rates, Ring};
+use super::window::{Rates, Ring};
 use super::{BreakerConfig, BreakerState, TripPolicy};
 use crate::events;
 use crate::sync::{const_fn, AtomicU64, Ordering};
@@ -285,17 +290,52 @@ impl Core {
     }
 
     /// The count window's hot path, inline: whether a fast success admitted in the closed
-    /// phase of `permit` is absorbed by a ring of `window` successes (`window.rs`, "The hot
-    /// path"). `false` (the ring not yet allocated, another phase, a failure in the window)
-    /// leaves the decision to [`record`](Self::record).
+    /// phase of `permit` is absorbed, the word still being that phase and absorbing
+    /// (`window.rs`, "The hot path"). One relaxed load: the ring is not read.
     #[inline]
-    pub(super) fn absorbs(&self, permit: Word, window: u32) -> bool {
-        let Some(extra) = self.extra.get() else {
-            return false;
-        };
-        // Acquire, before the ring is read, as in `record` (module docs, "Memory ordering").
-        self.load(Ordering::Acquire).phase() == permit.phase()
-            && window::absorbs(&extra[1..], window.max(1))
+    pub(super) fn absorbs(&self, permit: Word) -> bool {
+        permit.tag() == Tag::Closed
+            && self.load(Ordering::Relaxed) == permit.with_payload(ABSORBING)
+    }
+
+    /// After a fast success was written to a ring that now holds a full window and no failure
+    /// or slow bit: marks the phase absorbing, then reads the ring again and takes the mark
+    /// back if an outcome's bit appeared meanwhile (`window.rs`, "Starting and stopping").
+    fn start_absorbing(&self, permit: Word, ring: &Ring<'_>, window: u32) {
+        let closed = permit.with_payload(0);
+        // Acquire: pairs with the Release of `stop_absorbing`'s read-modify-write.
+        if self
+            .word
+            .compare_exchange(
+                closed.0,
+                closed.with_payload(ABSORBING).0,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+            && !ring.all_successes(window)
+        {
+            self.stop_absorbing();
+        }
+    }
+
+    /// After a failure's or a slow call's bit was written: the ring no longer absorbs, in
+    /// whatever closed phase the word is now (an outcome of the previous phase may have
+    /// landed in this ring). A read-modify-write, never a plain load, so it reads the latest
+    /// word and, Release, publishes the bit to whoever marks the phase absorbing next.
+    fn stop_absorbing(&self) {
+        let mut current = Word(self.word.fetch_add(0, Ordering::Release));
+        while current.tag() == Tag::Closed && current.payload() == ABSORBING {
+            match self.word.compare_exchange_weak(
+                current.0,
+                current.with_payload(0).0,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => current = Word(actual),
+            }
+        }
     }
 
     /// Records the outcome of a call admitted under `permit`; `slow`: it took longer than
@@ -342,44 +382,9 @@ impl Core {
                     });
                 }
             }
-            (
-                Tag::Closed,
-                TripPolicy::FailureRate {
-                    failure_rate,
-                    window,
-                    min_calls,
-                },
-            ) => {
-                // Acquire: pairs with the Release of the transition into this generation, so
-                // the ring's clear happens-before this outcome reads or writes it (module docs).
-                if self.load(Ordering::Acquire).phase() != permit.phase() {
-                    return;
-                }
+            (Tag::Closed, TripPolicy::FailureRate { .. }) => {
                 let failed = verdict == Verdict::Failure;
-                let window = window.max(1);
-                let ring = self.ring(config);
-                // The hot path: a fast success absorbed by a window full of fast successes
-                // writes nothing (`window.rs`, "The hot path").
-                if !failed && !slow && ring.all_successes(window) {
-                    return;
-                }
-                let index = ring.push(window, failed, slow);
-                // A failure (a slow call) can raise the failure (slow) rate. A fast success
-                // can only lower both, except the one that brings the recorded count to
-                // `min_calls`: the rule applies from then on, and a rate may already be
-                // reached (S F F S at 0.5 over 4 opens).
-                let reaches_min_calls = index + 1 == u64::from(min_calls.clamp(1, window));
-                let rates = Rates {
-                    failure: failure_rate,
-                    slow: config.slow_call_rate,
-                };
-                if (failed || slow || reaches_min_calls)
-                    && ring.trips(index, window, rates, min_calls)
-                {
-                    transition = self.update(permit, |current| {
-                        Some(current.next(Tag::Open, deadline_ms(now.get(), config.open_for())))
-                    });
-                }
+                transition = self.record_in_ring(config, permit, (failed, slow), &mut now);
             }
             (Tag::Closed, TripPolicy::TimeWindow { .. }) => {
                 let failed = verdict == Verdict::Failure;
@@ -419,6 +424,60 @@ impl Core {
         }
         if let Some(change) = transition {
             self.announce(config, change, now.get());
+        }
+    }
+
+    /// Records a closed permit's outcome in the count window's ring (`failed`, `slow`), and
+    /// returns the transition to open if the window now says so.
+    fn record_in_ring<F: Fn() -> Duration>(
+        &self,
+        config: &BreakerConfig,
+        permit: Word,
+        (failed, slow): (bool, bool),
+        now: &mut Now<F>,
+    ) -> Option<(Word, Word)> {
+        let TripPolicy::FailureRate {
+            failure_rate,
+            window,
+            min_calls,
+        } = config.policy
+        else {
+            return None;
+        };
+        // Acquire: pairs with the Release of the transition into this generation, so the
+        // ring's clear happens-before this outcome reads or writes it (module docs).
+        let current = self.load(Ordering::Acquire);
+        if current.phase() != permit.phase() {
+            return None;
+        }
+        let window = window.max(1);
+        // The hot path: a fast success absorbed by a window full of fast successes writes
+        // nothing (`window.rs`, "The hot path").
+        if !failed && !slow && current.payload() == ABSORBING {
+            return None;
+        }
+        let ring = self.ring(config);
+        let index = ring.push(window, failed, slow);
+        if failed || slow {
+            self.stop_absorbing();
+        } else if ring.all_successes(window) {
+            self.start_absorbing(permit, &ring, window);
+        }
+        // A failure (a slow call) can raise the failure (slow) rate. A fast success can only
+        // lower both, except the one that brings the recorded count to `min_calls`: the rule
+        // applies from then on, and a rate may already be reached (S F F S at 0.5 over 4
+        // opens).
+        let reaches_min_calls = index + 1 == u64::from(min_calls.clamp(1, window));
+        let rates = Rates {
+            failure: failure_rate,
+            slow: config.slow_call_rate,
+        };
+        if (failed || slow || reaches_min_calls) && ring.trips(index, window, rates, min_calls) {
+            self.update(permit, |current| {
+                Some(current.next(Tag::Open, deadline_ms(now.get(), config.open_for())))
+            })
+        } else {
+            None
         }
     }
 

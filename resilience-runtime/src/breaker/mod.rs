@@ -110,7 +110,8 @@
 //! cache line: the word is written only on a change of state and, under `Consecutive`, on a
 //! failure or a success that saw a non-zero count, so the readers sharing its line rarely lose
 //! it. Under `FailureRate` the writes go to the separately allocated ring, and only when a
-//! count can change: an absorbed success writes nothing. Under `TimeWindow` they go to the
+//! count can change: an absorbed success writes nothing (the word is written when the ring
+//! starts or stops absorbing, `window.rs`). Under `TimeWindow` they go to the
 //! separately allocated buckets, one compare-and-swap per outcome, successes included.
 
 mod clock;

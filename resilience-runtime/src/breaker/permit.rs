@@ -98,7 +98,15 @@ impl BreakerPermit<'_> {
                     return;
                 }
             } else if this.word.tag() == Tag::Closed {
-                return breaker.success_in_window(this.word);
+                // The count window: one relaxed load, the word still this closed phase and its
+                // ring absorbing (`window.rs`, "The hot path"). Only a count window's word is
+                // ever absorbing, so the policy needs no second test first.
+                if breaker.core.absorbs(this.word) {
+                    return;
+                }
+                if !matches!(breaker.config.policy, TripPolicy::FailureRate { .. }) {
+                    return breaker.success_in_time(this.word);
+                }
             }
         }
         breaker.settle(this.word, verdict);
@@ -110,23 +118,6 @@ impl CircuitBreaker {
     pub(super) fn record(&self, word: Word, verdict: Verdict) {
         self.core
             .record(&self.config, word, verdict, false, || self.clock.elapsed());
-    }
-
-    /// Records a success admitted closed in a window mode, out of line, so that the inline
-    /// check is one comparison of the policy. In the count window, one that a window of
-    /// successes absorbs (`window.rs`, "The hot path") returns after a few loads.
-    #[inline(never)]
-    fn success_in_window(&self, word: Word) {
-        // Two ways, not three (the inline check sent `Consecutive` elsewhere): one
-        // comparison of the policy's niche.
-        if let TripPolicy::FailureRate { window, .. } = self.config.policy {
-            if !self.core.absorbs(word, window) {
-                self.record(word, Verdict::Success);
-            }
-        } else {
-            debug_assert!(matches!(self.config.policy, TripPolicy::TimeWindow { .. }));
-            self.success_in_time(word);
-        }
     }
 
     /// Records a success admitted closed in the time window, out of line: straight to its

@@ -13,7 +13,8 @@
 //! └──────────────────────────────────────┴────────────┴───────────────────┴────────┘
 //!
 //! tag           payload
-//! 0 Closed        consecutive failures (Consecutive policy; 0 under FailureRate)
+//! 0 Closed        consecutive failures (Consecutive policy); under FailureRate, 1 while the
+//!                 ring absorbs successes (`window.rs`, "The hot path"), else 0
 //! 1 Open          deadline: milliseconds since the breaker's epoch, rounded up
 //! 2 HalfOpen      bits 0..20: trials admitted (and not given back)
 //!                 bits 20..40: trials succeeded
@@ -68,6 +69,9 @@ const PHASE_MASK: u64 = (1 << PAYLOAD_SHIFT) - 1;
 /// The largest payload: an open deadline saturates here.
 pub(super) const PAYLOAD_MAX: u64 = (1 << (64 - PAYLOAD_SHIFT)) - 1;
 const TRIAL_BITS: u32 = 20;
+/// A closed `FailureRate` word's payload while its ring absorbs successes: the ring holds a
+/// full window and no failure or slow bit (`window.rs`, "The hot path").
+pub(super) const ABSORBING: u64 = 1;
 /// The largest half-open trial count.
 pub(super) const TRIALS_MAX: u64 = (1 << TRIAL_BITS) - 1;
 

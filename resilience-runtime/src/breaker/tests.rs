@@ -636,6 +636,52 @@ fn failure_rate_ring_counts_the_last_window_outcomes_exactly() {
     }
 }
 
+/// The state word says when the ring absorbs successes: from the success that leaves a full
+/// window with no failure in it until the next failure. An absorbed success writes nothing
+/// (the position stays); any other is written.
+#[test]
+fn failure_rate_word_absorbs_exactly_while_the_window_holds_only_successes() {
+    let breaker = CircuitBreaker::new(rate(0.5, 4, 4));
+    let observe = || {
+        let ring = breaker.core.ring(&breaker.config);
+        let failures: u32 = ring
+            .bits()
+            .iter()
+            .map(|word| word.load(Ordering::Relaxed).count_ones())
+            .sum();
+        let absorbing = breaker.core.load(Ordering::Relaxed).payload() == 1;
+        (ring.position().load(Ordering::Relaxed), failures, absorbing)
+    };
+    for n in 1..=3 {
+        succeed(&breaker);
+        assert_eq!(observe(), (n, 0, false), "the window is not full yet");
+    }
+    succeed(&breaker);
+    assert_eq!(observe(), (4, 0, true), "full of successes: absorbing");
+    succeed(&breaker);
+    assert_eq!(observe(), (4, 0, true), "absorbed: nothing written");
+    fail(&breaker);
+    assert_eq!(observe(), (5, 1, false), "the failure stops it");
+    // The third steps the position back a window (index 7 = 2 * window - 1).
+    for position in [6, 7, 4] {
+        succeed(&breaker);
+        assert_eq!(
+            observe(),
+            (position, 1, false),
+            "the failure is in the window"
+        );
+    }
+    succeed(&breaker);
+    assert_eq!(
+        observe(),
+        (5, 0, true),
+        "the success over the failure's slot (index 4 again) starts it again"
+    );
+    succeed(&breaker);
+    assert_eq!(observe(), (5, 0, true));
+    assert_eq!(breaker.state(), BreakerState::Closed);
+}
+
 #[tokio::test(start_paused = true)]
 async fn failure_rate_window_larger_than_one_word() {
     let breaker = CircuitBreaker::new(rate(0.5, 200, 200));

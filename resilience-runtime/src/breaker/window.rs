@@ -31,26 +31,35 @@
 //! more success and dropping the oldest (a success) changes no count, and every later window
 //! holds the same number of failures as it would have with the success recorded (a window
 //! that would have included the absorbed success includes one more of the older successes
-//! instead). The position stays at least `window`, so `recorded` is unchanged too. A closed
-//! breaker on a healthy dependency therefore pays one `Acquire` load of the state word and
-//! `1 + ceil(window / 64)` relaxed loads per success, and no read-modify-write.
+//! instead). The position stays at least `window`, so `recorded` is unchanged too.
 //!
-//! That check is the first thing a closed success does in this mode, in one small function
-//! out of line (`permit.rs`, `success_in_window`, with `Core::absorbs` and [`absorbs`]
-//! inline in it): it reads every word after the position, the failure and slow bits alike,
-//! so no length is computed from `window`, and nothing else is set up unless the check
-//! fails. In `benches/benches/instructions.rs` under callgrind, a success with
-//! `window = 100` costs 103 instructions over a plain call (18), 43 more than the
-//! consecutive mode's (the call, telling the two window modes apart, the generation check,
-//! the ring's `OnceLock` and three words); it was 200 when the check ran inside the general `record`.
+//! Whether the ring is in that condition is kept in the state word itself: a closed
+//! `FailureRate` word's payload is [`ABSORBING`](super::state::ABSORBING) (1) while it is,
+//! 0 otherwise (`state.rs`). So a closed breaker on a healthy dependency pays, per success,
+//! one relaxed load of the state word and a comparison, inline, as the consecutive mode does:
+//! the ring is not read, and nothing is written. Under callgrind
+//! (`benches/benches/instructions.rs`, `window = 100`) that is as many instructions as the
+//! consecutive mode's success; reading the ring out of line instead cost 43 more (the call,
+//! the ring's `OnceLock`, the position and the bit words).
+//!
+//! **Starting and stopping.** A fast success that is written (the word not absorbing) and
+//! finds the ring full with no bit set afterwards marks its phase absorbing with a
+//! compare-and-swap, then reads the ring again and takes the mark back if a bit appeared.
+//! A failure or slow call, after writing its bit, takes the mark back with a
+//! read-modify-write on the state word (in whatever closed phase it finds: an outcome of the
+//! previous phase may have landed in this ring). Both orders are safe: if the failure's
+//! read-modify-write comes first in the word's order, the success's compare-and-swap reads
+//! from it (Release, Acquire), so its second read of the ring sees the bit; if it comes
+//! second, it reads the mark and removes it. A plain load on the failure's side would not
+//! do: the two could each miss the other's write (`loom.rs` checks it). So the mark is never
+//! left set over a ring holding a failure, beyond the outcomes in flight described next.
 //!
 //! This is lock-free but not a snapshot: an evaluation may see a concurrent outcome's bit a
 //! little early or late, an outcome of the previous generation that passed its generation
 //! check just before a transition may land in the fresh ring, a clear may race such an
-//! outcome, and a success may be absorbed on loads that a concurrent outcome makes disagree
-//! (the position read before that outcome's index was taken, say, and its bit after). All of
-//! these shift the decision by at most the few calls in flight at that moment; with no outcome
-//! in flight the counts are exact. Counts are always derived from the bits, never kept in a
+//! outcome, and a success may be absorbed while a concurrent failure has written its bit but
+//! not yet taken the mark back. All of these shift the decision by at most the few calls in
+//! flight at that moment; with no outcome in flight the counts are exact. Counts are always derived from the bits, never kept in a
 //! separate counter, so they cannot underflow or drift. Evaluation costs `window / 64` loads,
 //! paid on failures and on the one success that brings the recorded count to `min_calls`.
 //!
@@ -72,9 +81,10 @@
 //!
 //! Inside the ring, `Relaxed` throughout: each bit and the position are independent counters
 //! whose races are accepted above; nothing is published through them. The `Acquire` load that
-//! checks the generation comes before *every* access to the ring, including the loads of an
-//! absorbed success, so those never read a ring from before the clear that opened their
-//! generation (`machine.rs`, "Memory ordering").
+//! checks the generation comes before *every* access to the ring, so none reads a ring from
+//! before the clear that opened its generation (`machine.rs`, "Memory ordering"). An absorbed
+//! success reads no ring, only the state word (`Relaxed`: it decides on that word alone).
+//! The absorbing mark's own pairing is above, in "Starting and stopping".
 
 use crate::sync::{AtomicU64, Ordering};
 
@@ -218,21 +228,6 @@ fn ones(bits: &[AtomicU64]) -> u32 {
     bits.iter()
         .map(|word| word.load(Ordering::Relaxed).count_ones())
         .sum()
-}
-
-/// Whether the ring in `words` (`[position, failure bits..., slow bits...]`) holds `window`
-/// outcomes and none of them failed or was slow: [`Ring::all_successes`] for the hot path,
-/// without building the ring (`machine.rs`, `Core::absorbs`): every word after the position
-/// is a bit array, so no length needs computing.
-#[inline]
-pub(super) fn absorbs(words: &[AtomicU64], window: u32) -> bool {
-    match words {
-        [position, bits @ ..] => {
-            position.load(Ordering::Relaxed) >= u64::from(window)
-                && bits.iter().all(|word| word.load(Ordering::Relaxed) == 0)
-        }
-        [] => false,
-    }
 }
 
 /// Sets bit `slot` of `bits` if `set`, else clears it if it is set (a bit already clear is
