@@ -23,7 +23,7 @@
 //!                 permit.record(&outcome, every_error);
 //!                 outcome
 //!             };
-//!             match call.after(__RESILIENCE_0.get(), &outcome, every_error, no_hint) {
+//!             match call.after(&__RESILIENCE_0, &outcome, every_error, no_hint) {
 //!                 Some(delay) => { drop(outcome); call.pause(delay).await }
 //!                 None => break outcome,
 //!             }

@@ -62,7 +62,7 @@ pub use rate_limit::{RateLimitConfig, RateLimitRun, RateLimiter};
 pub use registry::{
     adopt, breaker, bulkhead, rate_limiter, registered, Instance, Registered, Site,
 };
-pub use retry::{Backoff, Jitter, Pause, RetryCall, RetryConfig, RetryPolicy};
+pub use retry::{Backoff, Jitter, Pause, PolicySource, RetryCall, RetryConfig, RetryPolicy};
 pub use snapshot::{snapshot, InstanceConfig, InstanceKind, InstanceSnapshot};
 pub use stats::Stats;
 pub use timeout::{Timeout, TimeoutRun};

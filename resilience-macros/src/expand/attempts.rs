@@ -114,7 +114,7 @@ impl Gen<'_> {
                     #context_bind
                     let #delay = {
                         let #outcome = #awaited;
-                        match #call.after(#id.get(), &#outcome, #predicate, #hint) {
+                        match #call.after(&#id, &#outcome, #predicate, #hint) {
                             ::core::option::Option::Some(#delay) => #delay,
                             ::core::option::Option::None => break #outcome,
                         }

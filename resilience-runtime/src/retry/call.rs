@@ -62,8 +62,38 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
 use super::backoff::Deadline;
-use super::{Backoff, RetryPolicy};
+use super::{retried, Backoff, RetryPolicy};
+use crate::registry::Site;
 use crate::{Failure, Rejected};
+
+mod sealed {
+    /// Only a policy and its site are sources.
+    pub trait Sealed {}
+    impl Sealed for &crate::RetryPolicy {}
+    impl Sealed for &'static crate::Site<crate::RetryPolicy> {}
+}
+
+/// Where [`RetryCall::after`] finds the policy: the policy itself, or the `static` site of
+/// `#[retry]`, whose read the success path then skips. Sealed.
+#[doc(hidden)]
+pub trait PolicySource<'a>: sealed::Sealed + Copy {
+    /// The policy.
+    fn policy(self) -> &'a RetryPolicy;
+}
+
+impl<'a> PolicySource<'a> for &'a RetryPolicy {
+    #[inline]
+    fn policy(self) -> &'a RetryPolicy {
+        self
+    }
+}
+
+impl PolicySource<'static> for &'static Site<RetryPolicy> {
+    #[inline]
+    fn policy(self) -> &'static RetryPolicy {
+        self.get()
+    }
+}
 
 /// The retry state of one call (module docs): made by [`RetryPolicy::call`], asked
 /// [`after`](Self::after) each attempt whether to retry, and [`pause`](Self::pause)d for the
@@ -114,17 +144,24 @@ impl<'a> RetryCall<'a> {
 
     /// The delay before the next attempt after `outcome`, or `None` when it is final: what
     /// [`RetryPolicy::delay_after`] decides, with this call's backoff. `policy` is the one
-    /// that made this call (the call does not keep a reference to it, to stay small).
+    /// that made this call (the call does not keep a reference to it, to stay small), or
+    /// the `static` site it was found at, read only if the outcome is one to retry (or, with
+    /// the `stats` feature, to count): a success reads nothing more.
     #[inline]
     pub fn after<T, E: From<Rejected>>(
         &mut self,
-        policy: &'a RetryPolicy,
+        policy: impl PolicySource<'a>,
         outcome: &Result<T, Failure<E>>,
         retry_if: impl FnOnce(&E) -> bool,
         retry_after: impl FnOnce(&E) -> Option<Duration>,
     ) -> Option<Duration> {
-        let (cause, hint) = policy.judge(outcome, retry_if, retry_after)?;
-        self.retry(policy, cause, hint)
+        let Some((cause, hint)) = retried(outcome, retry_if, retry_after) else {
+            if cfg!(feature = "stats") {
+                policy.policy().count_final(outcome.is_ok());
+            }
+            return None;
+        };
+        self.retry(policy.policy(), cause, hint)
     }
 
     #[cold]

@@ -27,7 +27,7 @@ pub(crate) use self::backoff::random_u128;
 use self::backoff::Deadline;
 pub use self::backoff::{Backoff, Jitter};
 pub(crate) use self::budget::Budget;
-pub use self::call::{Pause, RetryCall};
+pub use self::call::{Pause, PolicySource, RetryCall};
 pub use self::config::RetryConfig;
 
 /// Why retrying stopped early, as reported: the budget was spent.
@@ -76,6 +76,27 @@ pub struct RetryPolicy {
     config: RetryConfig,
     budget: Budget,
     counters: Counters,
+}
+
+/// Whether `outcome` is one to retry, with why (for events) and the server's hint.
+#[inline]
+fn retried<T, E: From<Rejected>>(
+    outcome: &Result<T, Failure<E>>,
+    retry_if: impl FnOnce(&E) -> bool,
+    retry_after: impl FnOnce(&E) -> Option<Duration>,
+) -> Option<(&'static str, Option<Duration>)> {
+    match outcome {
+        // A success is final, and an open circuit would only refuse the retry again.
+        Ok(_) | Err(Failure::Rejected(Rejected::CircuitOpen { .. })) => None,
+        Err(Failure::Error(error)) => retry_if(error).then(|| ("error", retry_after(error))),
+        // Judged as the error the caller would get, so `retry_if` can refuse to retry a
+        // timeout of a call that is not idempotent. Cloning a rejection is a few words, and
+        // this is the failure path only.
+        // A rejection that says when to come back (an inner rate limit's next permit) is its
+        // own hint.
+        Err(Failure::Rejected(rejected)) => retry_if(&E::from(rejected.clone()))
+            .then(|| (rejected.reason(), rejected.retry_after())),
+    }
 }
 
 impl RetryPolicy {
@@ -198,26 +219,21 @@ impl RetryPolicy {
         retry_if: impl FnOnce(&E) -> bool,
         retry_after: impl FnOnce(&E) -> Option<Duration>,
     ) -> Option<(&'static str, Option<Duration>)> {
-        let retried = match outcome {
-            // A success is final, and an open circuit would only refuse the retry again.
-            Ok(_) | Err(Failure::Rejected(Rejected::CircuitOpen { .. })) => None,
-            Err(Failure::Error(error)) => retry_if(error).then(|| ("error", retry_after(error))),
-            // Judged as the error the caller would get, so `retry_if` can refuse to retry a
-            // timeout of a call that is not idempotent. Cloning a rejection is a few words,
-            // and this is the failure path only.
-            // A rejection that says when to come back (an inner rate limit's next permit) is
-            // its own hint.
-            Err(Failure::Rejected(rejected)) => retry_if(&E::from(rejected.clone()))
-                .then(|| (rejected.reason(), rejected.retry_after())),
-        };
+        let retried = retried(outcome, retry_if, retry_after);
         if retried.is_none() {
-            self.counters.add(&[if outcome.is_ok() {
-                Count::Success
-            } else {
-                Count::Failure
-            }]);
+            self.count_final(outcome.is_ok());
         }
         retried
+    }
+
+    /// Counts a final outcome (with the `stats` feature; nothing without it).
+    #[inline]
+    fn count_final(&self, succeeded: bool) {
+        self.counters.add(&[if succeeded {
+            Count::Success
+        } else {
+            Count::Failure
+        }]);
     }
 
     /// The delay before the retry of a failure this policy retries, or `None` when no retry
