@@ -160,8 +160,21 @@ impl CircuitBreaker {
     }
 }
 
+/// A permit's drop is never the way a call ends well (settling consumes the permit), so it is
+/// a call out of line: a future that holds a permit across an await keeps a drop glue small
+/// enough to be inlined where it is dropped (most often after it finished).
 impl Drop for BreakerPermit<'_> {
+    #[inline]
     fn drop(&mut self) {
+        self.abandon();
+    }
+}
+
+impl BreakerPermit<'_> {
+    /// Dropped unsettled: a failure if the thread is panicking, else a cancellation.
+    #[cold]
+    #[inline(never)]
+    fn abandon(&self) {
         let verdict = if std::thread::panicking() {
             Verdict::Failure
         } else {

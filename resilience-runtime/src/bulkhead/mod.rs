@@ -133,6 +133,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::PoisonError;
 use std::task::{Context, Poll, Waker};
@@ -425,7 +426,7 @@ impl Bulkhead {
     ///
     /// [`Rejected::BulkheadFull`], as [`acquire`](Self::acquire) returns it.
     pub fn wait(&self) -> SlotWait<'_> {
-        SlotWait(Phase::Start(self))
+        SlotWait(ManuallyDrop::new(Phase::Start(self)))
     }
 
     /// Runs `fut` holding a slot, waiting for one as [`acquire`](Self::acquire) does. The slot
@@ -781,14 +782,37 @@ where
 
 /// The future of [`Bulkhead::wait`]. Dropping it leaves the queue; a slot already handed to
 /// it is passed on to the next waiter.
+///
+/// Its drop is inline only as far as a test of the phase: a wait that queued or was handed a
+/// slot undoes that out of line, so a future that awaits a `SlotWait` keeps a drop glue
+/// small enough to be inlined where it is dropped (most often after it finished).
 #[must_use = "futures do nothing unless polled"]
-pub struct SlotWait<'a>(Phase<'a>);
+pub struct SlotWait<'a>(ManuallyDrop<Phase<'a>>);
+
+impl Drop for SlotWait<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if !matches!(*self.0, Phase::Start(_) | Phase::Done) {
+            self.leave();
+        }
+    }
+}
+
+impl SlotWait<'_> {
+    /// The rest of `drop`: leaves the queue, or passes on the slot handed over.
+    #[cold]
+    #[inline(never)]
+    fn leave(&mut self) {
+        // SAFETY: called once, by `drop`, after which the phase is never touched again.
+        unsafe { ManuallyDrop::drop(&mut self.0) }
+    }
+}
 
 impl<'a> Future for SlotWait<'a> {
     type Output = Result<BulkheadPermit<'a>, Rejected>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let phase = &mut self.0;
+        let phase = &mut *self.0;
         if let Err(rejected) = std::task::ready!(phase.wait(cx)) {
             return Poll::Ready(Err(rejected));
         }
