@@ -470,6 +470,20 @@ fn record(breaker: &CircuitBreaker, outcomes: &[bool]) {
     }
 }
 
+/// Records a success and a failure on two threads at once, and waits for both.
+fn race_a_success_and_a_failure(breaker: &Arc<CircuitBreaker>) {
+    let success = {
+        let breaker = breaker.clone();
+        thread::spawn(move || record(&breaker, &[false]))
+    };
+    let failure = {
+        let breaker = breaker.clone();
+        thread::spawn(move || record(&breaker, &[true]))
+    };
+    success.join().unwrap();
+    failure.join().unwrap();
+}
+
 /// A success racing a failure while the window is full of successes: the success may be
 /// absorbed (nothing written) or recorded, on loads that may or may not see the failure; in
 /// every interleaving the failure is counted exactly once and the breaker stays closed.
@@ -479,16 +493,7 @@ fn absorbed_success_racing_a_failure_keeps_the_count_exact() {
         let breaker = rate_breaker(2);
         record(&breaker, &[false, false]);
         assert_eq!(breaker.loom_ring(), (2, 0));
-        let success = {
-            let breaker = breaker.clone();
-            thread::spawn(move || record(&breaker, &[false]))
-        };
-        let failure = {
-            let breaker = breaker.clone();
-            thread::spawn(move || record(&breaker, &[true]))
-        };
-        success.join().unwrap();
-        failure.join().unwrap();
+        race_a_success_and_a_failure(&breaker);
         let (position, failures) = breaker.loom_ring();
         assert_eq!(failures, 1, "the failure is in the last two outcomes");
         assert!(
@@ -511,16 +516,7 @@ fn success_starting_to_absorb_racing_a_failure_never_leaves_the_mark() {
         // F S S: position 3, the failure in slot 0; the next outcome takes index 3, slot 0.
         record(&breaker, &[true, false, false]);
         assert_eq!(breaker.loom_ring(), (3, 1));
-        let success = {
-            let breaker = breaker.clone();
-            thread::spawn(move || record(&breaker, &[false]))
-        };
-        let failure = {
-            let breaker = breaker.clone();
-            thread::spawn(move || record(&breaker, &[true]))
-        };
-        success.join().unwrap();
-        failure.join().unwrap();
+        race_a_success_and_a_failure(&breaker);
         let (_, failures) = breaker.loom_ring();
         assert_eq!(failures, 1, "one failure in the last three outcomes");
         let (_, payload) = breaker.loom_snapshot();
