@@ -11,8 +11,9 @@ use tower::Layer as _;
 use crate::common::{check, governor_limiter, plain, runtime, tower_hedge, with_permit};
 use crate::ours::{
     breaker_consecutive, breaker_keyed, breaker_time_window, breaker_window, bulkhead_keyed,
-    bulkheaded, floor_breaker, floor_breaker_outcome, floor_bulkhead, floor_clock, hedged,
-    hedged_p95, host, rate_limit_keyed, rate_limited, retried, stacked, stacked_all, timed, HOSTS,
+    bulkheaded, floor_breaker, floor_breaker_outcome, floor_bulkhead, floor_clock, floor_retry,
+    hedged, hedged_p95, host, rate_limit_keyed, rate_limited, retried, stacked, stacked_all, timed,
+    HOSTS,
 };
 use crate::peers::{
     failsafe_consecutive, governor_keyed, recloser_window, via_backon, via_failsafe, via_five,
@@ -30,6 +31,7 @@ const ENTRIES: &[&str] = &[
     "breaker-time-window",
     "failsafe",
     "recloser",
+    "floor-retry",
     "retry",
     "backon",
     "floor-bulkhead",
@@ -124,6 +126,7 @@ pub(crate) fn main() {
         "recloser" => count!(|i| via_recloser(&recloser, i).await),
         "retry" => count!(|i| retried(i).await),
         "backon" => count!(|i| via_backon(backoff, i).await),
+        "floor-retry" => count!(|i| floor_retry(i).await),
         "floor-bulkhead" => count!(|i| floor_bulkhead(i).await),
         "bulkhead" => count!(|i| bulkheaded(i).await),
         "semaphore" => count!(|i| with_permit(&semaphore, i).await),

@@ -16,8 +16,8 @@ use tower_resilience_circuitbreaker::CircuitBreakerLayer;
 use crate::common::{governor_limiter, per_call, plain, runtime, tower_hedge, with_permit};
 use crate::ours::{
     breaker_consecutive, breaker_time_window, breaker_window, bulkheaded, floor_breaker,
-    floor_breaker_outcome, floor_bulkhead, floor_clock, hedged, hedged_p95, rate_limited, retried,
-    stacked, stacked_all, timed,
+    floor_breaker_outcome, floor_bulkhead, floor_clock, floor_retry, hedged, hedged_p95,
+    rate_limited, retried, stacked, stacked_all, timed,
 };
 use crate::peers::{
     failsafe_consecutive, recloser_window, via_backon, via_failsafe, via_five, via_governor_check,
@@ -78,6 +78,9 @@ fn retry(c: &mut Criterion) {
     let backoff = ExponentialBuilder::default();
     let mut group = c.benchmark_group(group("retry"));
     group.bench_function("plain", |b| per_call!(b, rt, |i| plain(i).await));
+    group.bench_function("floor: relaxed fetch_add (the budget's deposit)", |b| {
+        per_call!(b, rt, |i| floor_retry(i).await);
+    });
     group.bench_function("ours", |b| per_call!(b, rt, |i| retried(i).await));
     group.bench_function("backon", |b| {
         per_call!(b, rt, |i| via_backon(backoff, i).await);

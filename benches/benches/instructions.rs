@@ -21,8 +21,9 @@
 //!
 //! The entries (`counted.rs`): `plain`; the floors `floor-breaker` (a relaxed load and a
 //! branch), `floor-breaker-outcome` (the same, and a second load after a success),
-//! `floor-bulkhead` (two read-modify-writes) and `floor-clock` (a read of tokio's
-//! clock), each before the plain body; our attributes and the peers of the timed groups
+//! `floor-retry` (a relaxed `fetch_add`, the budget's deposit), `floor-bulkhead` (two
+//! read-modify-writes) and `floor-clock` (a read of tokio's clock), each before the plain
+//! body; our attributes and the peers of the timed groups
 //! (`peers.rs`), each peer through a function that wraps the plain call; `stacked` (three) and
 //! `stacked-all` (five) beside the same stacks of peers; keyed, over 1 000 keys seen before
 //! counting: `breaker-keyed`, `bulkhead-keyed`, `rate-limit-keyed`, and governor's keyed

@@ -25,6 +25,8 @@ static OPEN: AtomicBool = AtomicBool::new(false);
 static FAILURES: AtomicU64 = AtomicU64::new(0);
 /// Calls in flight, counted by [`floor_bulkhead`].
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// Calls started, counted by [`floor_retry`].
+static DEPOSITS: AtomicU64 = AtomicU64::new(0);
 
 out_of_line! {
     #[circuit_breaker]
@@ -123,6 +125,15 @@ out_of_line! {
             FAILURES.store(0, Ordering::Relaxed);
         }
         outcome
+    }
+
+    /// A retry's floor under a retry budget (`budget`, on by default): one relaxed
+    /// `fetch_add`, the call's deposit (Finagle's `RetryBudget` deposits per request too),
+    /// then the body.
+    #[allow(clippy::unused_async)] // an `async fn` as the annotated ones are
+    pub(crate) async fn floor_retry(x: u64) -> Result<u64, BenchError> {
+        black_box(&DEPOSITS).fetch_add(1, Ordering::Relaxed);
+        Ok(work(x))
     }
 
     /// A bulkhead's floor: two uncontended read-modify-writes, a slot taken and given back
