@@ -26,17 +26,17 @@
 //! with the payload [`ABSORBING`], which says the ring holds a full window of successes
 //! (`window.rs`, "The hot path"); otherwise it is written to the ring.
 //!
-//! What a success costs, in instructions (`benches/benches/instructions.rs` under
-//! callgrind): 28 over a plain call's 18 for `#[circuit_breaker]` alone (84 before this was
-//! tuned), 32 for a count window. The breaker's own decisions are about 17 of them: finding the `static` instance
-//! (4), admission (the load, a test of the tag for `Closed` alone, forced closed going the
-//! slow way, and the `slow_call` check) and completion (the `slow_call` check, one comparison
-//! of the policy, the load and the payload's test, inline in the permit's `settle`). The rest
-//! is the `Result<T, Failure<E>>` around the body's outcome. The macro writes the admission
-//! and the record into the function's own future, the permit one of its locals
+//! What a success costs, in instructions (`benches/benches/instructions.rs` under callgrind): 28
+//! over a plain call's 18 for `#[circuit_breaker]` alone (84 before this was tuned), 32 for a count
+//! window. The breaker's own decisions are about 17 of them: finding the `static` instance (4),
+//! admission (the load, a test of the tag for `Closed` alone, forced closed going the slow way, and
+//! the `slow_call` check) and completion (the `slow_call` check, one comparison of the policy, the
+//! load and the payload's test, inline in the permit's `settle`). The rest is the
+//! `Result<T, Failure<E>>` around the body's outcome. The macro writes the admission and the
+//! record into the function's own future, the permit one of its locals
 //! ([`BreakerPermit::record`](super::BreakerPermit::record)); where a layer above runs the
-//! breaker's future instead (a `#[timeout]`, `#[rate_limit]` or `#[hedge]` above it), and for a keyed
-//! breaker and the `tower` layer, that future is a [`BreakerRun`](super::BreakerRun), which
+//! breaker's future instead (a `#[timeout]`, `#[rate_limit]` or `#[hedge]` above it), and for a
+//! keyed breaker and the `tower` layer, that future is a [`BreakerRun`](super::BreakerRun), which
 //! keeps the permit where an unwinding panic finds it and costs about 24 more.
 //!
 //! # Hung trials

@@ -60,9 +60,10 @@
 //! check just before a transition may land in the fresh ring, a clear may race such an
 //! outcome, and a success may be absorbed while a concurrent failure has written its bit but
 //! not yet taken the mark back. All of these shift the decision by at most the few calls in
-//! flight at that moment; with no outcome in flight the counts are exact. Counts are always derived from the bits, never kept in a
-//! separate counter, so they cannot underflow or drift. Evaluation costs `window / 64` loads,
-//! paid on failures and on the one success that brings the recorded count to `min_calls`.
+//! flight at that moment; with no outcome in flight the counts are exact. Counts are always
+//! derived from the bits, never kept in a separate counter, so they cannot underflow or
+//! drift. Evaluation costs `window / 64` loads, paid on failures and on the one success that
+//! brings the recorded count to `min_calls`.
 //!
 //! # Slow calls
 //!
