@@ -330,7 +330,7 @@ impl Gen<'_> {
     /// The breaker's `static`, configured with only what the user wrote, and the call through
     /// it. In place (unkeyed, awaited in a statement of its own): admission, the awaited call and
     /// its record written where the caller awaits, the permit a local of the caller's future,
-    /// so the call is one state machine rather than the body's inside a `BreakerRun`'s (27
+    /// so the call is one state machine rather than the body's inside a `BreakerRun`'s (28
     /// instructions over a plain call instead of 51, `benches/benches/instructions.rs`). A
     /// cancellation drops the permit unsettled; a panic in the body drops it while unwinding,
     /// which records a failure, as `BreakerRun`'s guard does.

@@ -83,9 +83,9 @@
 //! variant in place (`Pin::set`), which drops the fields in order: the body, then the
 //! permit. When the call is cancelled, the same drop glue runs. `max` counts the bodies
 //! whose teardown has not finished, not merely those still being polled. `#[bulkhead]`
-//! holds the permit as a local of the function's own future instead ([`Bulkhead::wait`] when
-//! the fast path finds no slot): the body's future is a temporary of the statement awaiting
-//! it, dropped at that statement's end, before the permit, on every path.
+//! holds the permit in a block of the function's own future ([`Bulkhead::wait`] when the fast
+//! path finds no slot) whose value is the awaited body: `.await` drops the body's future as it
+//! finishes, before the block ends and drops the permit, on every path.
 //!
 //! # Memory ordering
 //!
