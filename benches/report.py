@@ -239,6 +239,16 @@ TARGETS = [
      "ours fallback+retry+breaker+bulkhead+timeout", "overhead", None, 40.0),
     ("keyed breaker, seen key: ≤ 0.5× governor `check_key`'s overhead", "keyed",
      "ours breaker, seen key", "peer", "governor check_key, seen key", 0.5),
+    # The same targets with bodies that await their I/O (`awaiting.rs`), each against the
+    # floor that awaits the same I/O.
+    ("closed breaker, body awaiting I/O: ≤ 2× the floor's overhead", "awaiting",
+     "ours (breaker)", "floor-ratio", "floor: relaxed load + branch (breaker)", 2.0),
+    ("bulkhead, body awaiting I/O: ≤ the floor's overhead + 2 ns", "awaiting",
+     "ours (bulkhead)", "floor-plus", "floor: fetch_add + fetch_sub (bulkhead)", 2.0),
+    ("retry that does not fail, body awaiting I/O: ≤ 2 ns overhead", "awaiting", "ours (retry)",
+     "overhead", None, 2.0),
+    ("three stacked, body awaiting I/O: ≤ 20 ns overhead", "awaiting",
+     "ours (retry+breaker+bulkhead)", "overhead", None, 20.0),
     ("contended breaker: ≥ 10× failsafe's calls/s", "contended", "ours (breaker)",
      "throughput", "failsafe (breaker)", 10.0),
     ("contended bulkhead: ≥ 2× tower's calls/s", "contended", "ours (bulkhead)", "throughput",

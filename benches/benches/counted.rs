@@ -8,6 +8,7 @@ use tokio::runtime::Builder;
 use tokio::sync::Semaphore;
 use tower::Layer as _;
 
+use crate::awaiting;
 use crate::common::{check, governor_limiter, plain, runtime, tower_hedge, with_permit};
 use crate::ours::{
     breaker_consecutive, breaker_keyed, breaker_time_window, breaker_window, bulkhead_keyed,
@@ -58,6 +59,15 @@ const ENTRIES: &[&str] = &[
     "tower-plain",
     "tower-breaker",
     "tower-bulkhead",
+    "awaiting-plain",
+    "awaiting-floor-breaker",
+    "awaiting-breaker",
+    "awaiting-floor-retry",
+    "awaiting-retry",
+    "awaiting-floor-bulkhead",
+    "awaiting-bulkhead",
+    "awaiting-floor-stacked",
+    "awaiting-stacked",
 ];
 
 /// `<entry> <calls>` runs `calls` calls of `entry`; `--list` prints the entries.
@@ -153,6 +163,15 @@ pub(crate) fn main() {
         "tower-plain" => count!(|i| via_tower(&mut tower_plain, i).await),
         "tower-breaker" => count!(|i| via_tower(&mut tower_breaker, i).await),
         "tower-bulkhead" => count!(|i| via_tower(&mut tower_bulkhead, i).await),
+        "awaiting-plain" => count!(|i| awaiting::plain(i).await),
+        "awaiting-floor-breaker" => count!(|i| awaiting::floor_breaker(i).await),
+        "awaiting-breaker" => count!(|i| awaiting::breaker(i).await),
+        "awaiting-floor-retry" => count!(|i| awaiting::floor_retry(i).await),
+        "awaiting-retry" => count!(|i| awaiting::retried(i).await),
+        "awaiting-floor-bulkhead" => count!(|i| awaiting::floor_bulkhead(i).await),
+        "awaiting-bulkhead" => count!(|i| awaiting::bulkheaded(i).await),
+        "awaiting-floor-stacked" => count!(|i| awaiting::floor_stacked(i).await),
+        "awaiting-stacked" => count!(|i| awaiting::stacked(i).await),
         other => panic!("unknown entry {other} (see --list)"),
     }
 }

@@ -6,13 +6,14 @@
 //! functions, as a user calls a peer: through a function of theirs that wraps the call.
 
 use backon::ExponentialBuilder;
-use criterion::{criterion_group, Criterion};
+use criterion::{criterion_group, BenchmarkId, Criterion};
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Semaphore;
 use tower::limit::ConcurrencyLimit;
 use tower::service_fn;
 use tower_resilience_circuitbreaker::CircuitBreakerLayer;
 
+use crate::awaiting;
 use crate::common::{governor_limiter, per_call, plain, runtime, tower_hedge, with_permit};
 use crate::ours::{
     breaker_consecutive, breaker_time_window, breaker_window, bulkheaded, floor_breaker,
@@ -180,8 +181,51 @@ fn time_limit(c: &mut Criterion) {
     group.finish();
 }
 
+/// Bodies that await their I/O (`awaiting.rs`): each of ours beside its floor, the value of
+/// its criterion id naming the pair.
+fn awaiting(c: &mut Criterion) {
+    let rt = current_thread();
+    let mut group = c.benchmark_group(group("awaiting"));
+    group.bench_function("plain", |b| per_call!(b, rt, |i| awaiting::plain(i).await));
+    let breaker = "breaker";
+    group.bench_function(
+        BenchmarkId::new("floor: relaxed load + branch", breaker),
+        |b| {
+            per_call!(b, rt, |i| awaiting::floor_breaker(i).await);
+        },
+    );
+    group.bench_function(BenchmarkId::new("ours", breaker), |b| {
+        per_call!(b, rt, |i| awaiting::breaker(i).await);
+    });
+    let retry = "retry";
+    group.bench_function(BenchmarkId::new("floor: relaxed fetch_add", retry), |b| {
+        per_call!(b, rt, |i| awaiting::floor_retry(i).await);
+    });
+    group.bench_function(BenchmarkId::new("ours", retry), |b| {
+        per_call!(b, rt, |i| awaiting::retried(i).await);
+    });
+    let bulkhead = "bulkhead";
+    group.bench_function(
+        BenchmarkId::new("floor: fetch_add + fetch_sub", bulkhead),
+        |b| {
+            per_call!(b, rt, |i| awaiting::floor_bulkhead(i).await);
+        },
+    );
+    group.bench_function(BenchmarkId::new("ours", bulkhead), |b| {
+        per_call!(b, rt, |i| awaiting::bulkheaded(i).await);
+    });
+    let stacked = "retry+breaker+bulkhead";
+    group.bench_function(BenchmarkId::new("floor: the three floors", stacked), |b| {
+        per_call!(b, rt, |i| awaiting::floor_stacked(i).await);
+    });
+    group.bench_function(BenchmarkId::new("ours", stacked), |b| {
+        per_call!(b, rt, |i| awaiting::stacked(i).await);
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = crate::settings::criterion();
-    targets = breaker, retry, bulkhead, rate_limit, stack, time_limit, hedge
+    targets = breaker, retry, bulkhead, rate_limit, stack, time_limit, hedge, awaiting
 }

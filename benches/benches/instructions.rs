@@ -30,12 +30,15 @@
 //! limiter, `governor-check-key`; and the `tower` layers around `plain` as a `service_fn`, each
 //! call a `ready()` and a `call`: `tower-plain` (no layer), `tower-breaker` (our
 //! `CircuitBreakerLayer`), `tower-bulkhead` (our `BulkheadLayer`) and tower's own
-//! `tower-concurrency-limit` (`ConcurrencyLimitLayer`).
+//! `tower-concurrency-limit` (`ConcurrencyLimitLayer`); and the timed `awaiting` group's
+//! entries (`awaiting.rs`), bodies that await an out-of-line `async fn`: `awaiting-plain`, and
+//! `awaiting-floor-<x>` beside `awaiting-<x>` for the breaker, retry, bulkhead and stack.
 
 #[macro_use]
 #[path = "variant/inline.rs"]
 mod variant;
 
+mod awaiting;
 mod common;
 mod counted;
 mod ours;

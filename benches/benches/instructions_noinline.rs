@@ -5,6 +5,7 @@
 #[path = "variant/noinline.rs"]
 mod variant;
 
+mod awaiting;
 mod common;
 mod counted;
 mod ours;

@@ -12,6 +12,10 @@
 //! a current-thread runtime, timed from inside (see `common::per_call!`) — so the runtime's own
 //! cost is the same for all of them, and `plain`'s time is what to subtract to get an overhead.
 //!
+//! One group, `awaiting` (`awaiting.rs`), gives every body an await of an out-of-line
+//! `async fn`, as a body doing I/O has, so that the floors, like ours, keep their state across
+//! it; every other group's body answers without awaiting.
+//!
 //! # Two variants
 //!
 //! This binary compiles the groups (`groups.rs`) with bodies and functions as written, so the
@@ -39,6 +43,7 @@
 #[path = "variant/inline.rs"]
 mod variant;
 
+mod awaiting;
 mod common;
 mod groups;
 mod ours;

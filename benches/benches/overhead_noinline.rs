@@ -9,6 +9,7 @@
 #[path = "variant/noinline.rs"]
 mod variant;
 
+mod awaiting;
 mod common;
 mod groups;
 mod ours;
