@@ -466,6 +466,9 @@ impl Gen<'_> {
         let acquired = syn::Lifetime::new(&format!("{}_slot", label(id)), Span::mixed_site());
         // `if let`, not a `match` with the wait in an arm: the `Option` it tests is then gone
         // before the wait, not kept in the call's future (with a drop flag) beside the slot.
+        // The wait answers an `Option` and the rejection is built inline after it, so no call
+        // out of line writes a `Rejected` into this frame (`bulkhead` module docs, "The
+        // wait's output").
         let admit = |rejected: &TokenStream, reject: &TokenStream| {
             quote! {
                 #acquired: {
@@ -473,8 +476,11 @@ impl Gen<'_> {
                         break #acquired #slot;
                     }
                     match #id.get().wait().await {
-                        ::core::result::Result::Ok(#slot) => #slot,
-                        ::core::result::Result::Err(#rejected) => #reject,
+                        ::core::option::Option::Some(#slot) => #slot,
+                        ::core::option::Option::None => {
+                            let #rejected = #id.get().refusal();
+                            #reject
+                        }
                     }
                 }
             }

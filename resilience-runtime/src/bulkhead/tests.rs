@@ -103,6 +103,37 @@ async fn max_wait_zero_rejects_at_once() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_refused_wait_answers_none_and_the_refusal_is_what_acquire_returns() {
+    let bh = Bulkhead::new(BulkheadConfig {
+        max_wait: Some(10 * MS),
+        ..config(1)
+    });
+    let held = bh.acquire().await.unwrap();
+    let start = Instant::now();
+    assert!(
+        bh.wait().await.is_none(),
+        "no slot came free within max_wait"
+    );
+    assert_eq!(start.elapsed(), 10 * MS);
+    let refused = bh.acquire().await.unwrap_err();
+    assert_eq!(bh.refusal(), refused);
+    assert!(matches!(
+        refused,
+        Rejected::BulkheadFull {
+            name: "test",
+            max: 1,
+            ..
+        }
+    ));
+    assert_eq!(bh.waiting(), 0);
+    drop(held);
+    assert!(
+        bh.wait().await.is_some(),
+        "a free slot is taken by the wait itself"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn max_wait_rejects_after_wait_and_admits_when_slot_frees_in_time() {
     static BH: Bulkhead = Bulkhead::new(BulkheadConfig {
         max_wait: Some(Duration::from_millis(50)),
