@@ -17,7 +17,7 @@
 # Default benches: overhead, overhead_noinline, contended, contended_noinline (the `noinline`
 # ones are the same groups with every body and function `#[inline(never)]`), keyed and
 # keyed_noinline. Each
-# round runs criterion with CRITERION_FLAGS (default below: short, so 5 rounds take about 20
+# round runs criterion with CRITERION_FLAGS (default below: short, so 5 rounds take about 25
 # min on 2 cores). Rounds are kept in <target>/bench-rounds/<round>/entries.json beside
 # meta.json, instructions.md and sizes.md: `--no-run` regenerates the report from them. The
 # report goes to stdout, progress to stderr, so `benches/run.sh > perf.md` keeps only the
