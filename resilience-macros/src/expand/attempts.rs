@@ -6,7 +6,7 @@
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 
-use super::{at_call_site, duration, label, passes_self, respan, Gen, Stage};
+use super::{at_call_site, duration, label, outcome_place, passes_self, respan, Gen, Stage};
 use crate::args::{self, JitterKind, Kind, Layer, LayerArgs};
 use crate::body;
 use crate::item::ReceiverKind;
@@ -45,13 +45,14 @@ impl Hedging {
 
 impl Gen<'_> {
     /// The retry loop, inline: fresh clones of the owned arguments for every attempt;
-    /// `awaited` is one attempt's outcome (the layers below, awaited). In place, the loop is
-    /// a block of the caller's future; otherwise an `async` block of its own.
+    /// `attempt` binds one attempt's outcome (the layers below, awaited) to
+    /// [`outcome_place`] ([`Stage::bind`]). In place, the loop is a block of the caller's
+    /// future; otherwise an `async` block of its own.
     pub(super) fn retry(
         &self,
         a: &args::RetryArgs,
         id: &syn::Ident,
-        awaited: &TokenStream,
+        attempt: &TokenStream,
         in_place: bool,
     ) -> (Option<TokenStream>, Stage) {
         let p = self.p;
@@ -69,7 +70,7 @@ impl Gen<'_> {
             self.moves()
         };
         let call = quote_spanned!(Span::mixed_site()=> __retry);
-        let outcome = quote_spanned!(Span::mixed_site()=> __outcome);
+        let outcome = outcome_place();
         let delay = quote_spanned!(Span::mixed_site()=> __delay);
         let item = quote! {
             static #id: #p::Site<#p::RetryPolicy> = #p::Site::new(#p::RetryPolicy::new(
@@ -113,7 +114,7 @@ impl Gen<'_> {
                     #clones
                     #context_bind
                     let #delay = {
-                        let #outcome = #awaited;
+                        #attempt
                         match #call.after(&#id, &#outcome, #predicate, #hint) {
                             ::core::option::Option::Some(#delay) => #delay,
                             ::core::option::Option::None => break #outcome,
