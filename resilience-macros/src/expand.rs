@@ -456,14 +456,14 @@ impl Gen<'_> {
         // and back made LLVM keep a success in memory (71 instructions over a plain call,
         // against 28).
         let outcome = outcome_place();
-        let call = self.in_place(id, &admit, inner, |permit, awaited| {
+        let call = self.in_place(id, &admit, inner, false, |permit, awaited| {
             quote! {
                 let #outcome = #awaited;
                 #permit.record(&#outcome, #predicate);
                 #outcome
             }
         });
-        let write = self.in_place_writing(id, &admit, inner, |permit, awaited| {
+        let write = self.in_place(id, &admit, inner, true, |permit, awaited| {
             quote! {
                 #outcome = #awaited;
                 #permit.record(&#outcome, #predicate);
@@ -534,7 +534,7 @@ impl Gen<'_> {
         // block ends: after the body's future, which the `.await` drops as it finishes. A
         // cancellation or a panic drops them in that order too. (No `let` of the outcome
         // first: that would copy it once more on its way out.)
-        let call = self.in_place(id, &admit, inner, |_, outcome| outcome.clone());
+        let call = self.in_place(id, &admit, inner, false, |_, outcome| outcome.clone());
         (Some(item), Stage::InPlace(call))
     }
 
@@ -548,48 +548,40 @@ impl Gen<'_> {
 
     /// A layer written where its caller awaits it: the permit from `admit` (given the name
     /// of a rejection and the statement that makes it the block's outcome, as `run`'s future
-    /// would give it), then the block's value from `settle`, given the permit and the call
-    /// awaited (the permit held meanwhile). A rejection leaves by a labelled `break`, so no
-    /// path merges it with a success before the block's end.
+    /// would give it), then what `settle` makes of the permit and the call awaited (the
+    /// permit held meanwhile). A rejection leaves by a labelled `break`, so no path merges it
+    /// with a success before the block's end. With `write`, the block has no value: it writes
+    /// the outcome into [`outcome_place`] ([`Stage::Writing`]), a rejection before its
+    /// `break`, and `settle` the rest.
     fn in_place(
         &self,
         id: &syn::Ident,
         admit: &dyn Fn(&TokenStream, &TokenStream) -> TokenStream,
         inner: &Stage,
+        write: bool,
         settle: impl FnOnce(&TokenStream, &TokenStream) -> TokenStream,
     ) -> TokenStream {
         let p = self.p;
         let label = label(id);
-        let rejected = quote_spanned!(Span::mixed_site()=> __rejected);
-        let reject = quote! {
-            break #label ::core::result::Result::Err(#p::Failure::Rejected(#rejected))
-        };
-        in_place_block(&label, &admit(&rejected, &reject), inner, settle)
-    }
-
-    /// [`in_place`](Self::in_place) as statements that write the outcome into
-    /// [`outcome_place`] ([`Stage::Writing`]): a rejection is written there before the
-    /// `break`, and `settle` writes the rest.
-    fn in_place_writing(
-        &self,
-        id: &syn::Ident,
-        admit: &dyn Fn(&TokenStream, &TokenStream) -> TokenStream,
-        inner: &Stage,
-        settle: impl FnOnce(&TokenStream, &TokenStream) -> TokenStream,
-    ) -> TokenStream {
-        let p = self.p;
-        let label = label(id);
-        let (rejected, place) = (
+        let (permit, rejected) = (
+            quote_spanned!(Span::mixed_site()=> __permit),
             quote_spanned!(Span::mixed_site()=> __rejected),
-            outcome_place(),
         );
-        let reject = quote! {
-            {
-                #place = ::core::result::Result::Err(#p::Failure::Rejected(#rejected));
-                break #label;
-            }
+        let rejection = quote!(::core::result::Result::Err(#p::Failure::Rejected(#rejected)));
+        let reject = if write {
+            let place = outcome_place();
+            quote!({ #place = #rejection; break #label; })
+        } else {
+            quote!(break #label #rejection)
         };
-        in_place_block(&label, &admit(&rejected, &reject), inner, settle)
+        let admit = admit(&rejected, &reject);
+        let outcome = settle(&permit, &inner.outcome());
+        quote! {
+            #label: {
+                let #permit = #admit;
+                #outcome
+            }
+        }
     }
 
     /// The rate limiter's `static`, configured with only what the user wrote.
@@ -692,24 +684,6 @@ fn label(id: &syn::Ident) -> syn::Lifetime {
         &format!("'{}", id.to_string().to_lowercase()),
         Span::mixed_site(),
     )
-}
-
-/// The labelled block of a layer in place: the permit, then what `settle` makes of it and
-/// of the call awaited.
-fn in_place_block(
-    label: &syn::Lifetime,
-    admit: &TokenStream,
-    inner: &Stage,
-    settle: impl FnOnce(&TokenStream, &TokenStream) -> TokenStream,
-) -> TokenStream {
-    let permit = quote_spanned!(Span::mixed_site()=> __permit);
-    let outcome = settle(&permit, &inner.outcome());
-    quote! {
-        #label: {
-            let #permit = #admit;
-            #outcome
-        }
-    }
 }
 
 /// Whether a fallback path names a method of `Self`, which is passed the receiver.
