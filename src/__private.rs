@@ -30,6 +30,8 @@ pub trait Fallible {
     type Err;
     /// The value as a `Result`.
     fn into_result(self) -> Result<Self::Ok, Self::Err>;
+    /// The error as a value of the return type.
+    fn from_error(error: Self::Err) -> Self;
 }
 
 impl<T, E> Fallible for Result<T, E> {
@@ -38,6 +40,10 @@ impl<T, E> Fallible for Result<T, E> {
     #[inline]
     fn into_result(self) -> Self {
         self
+    }
+    #[inline]
+    fn from_error(error: E) -> Self {
+        Err(error)
     }
 }
 
@@ -110,6 +116,16 @@ where
 #[inline]
 pub fn finish<T, E: From<Rejected>>(outcome: Result<T, Failure<E>>) -> Result<T, E> {
     outcome.map_err(Failure::into_error)
+}
+
+/// A rejection as the function's return value, where a stack of bulkheads is written around
+/// the user's block itself and refuses the call before it.
+#[inline]
+pub fn rejected<R: Fallible>(rejected: Rejected) -> R
+where
+    R::Err: From<Rejected>,
+{
+    R::from_error(rejected.into())
 }
 
 /// A failure as the user's error type.

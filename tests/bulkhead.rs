@@ -190,6 +190,50 @@ async fn a_body_is_torn_down_before_its_slot_is_returned() {
     assert_eq!((bulkhead.available(), bulkhead.waiting()), (1, 0));
 }
 
+/// A stack of bulkheads only is written around the function's own block, with no future of its
+/// own for the body: an owned argument and a temporary of the block's last expression are
+/// still dropped before the slot goes back, finished or cancelled, as the body's locals are.
+#[tokio::test(start_paused = true)]
+async fn an_argument_and_the_last_temporaries_are_dropped_before_the_slot_goes_back() {
+    static RUNS: Runs = Runs::new();
+    /// The slots free as each connection closed.
+    static SEEN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+    struct Connection(u32);
+    impl Connection {
+        fn id(&self) -> u32 {
+            self.0
+        }
+    }
+    impl Drop for Connection {
+        fn drop(&mut self) {
+            let bulkhead = resilience::monitor::bulkhead("argument-db").expect("registered");
+            SEEN.lock().unwrap().push(bulkhead.available());
+        }
+    }
+    #[bulkhead(max = 1, name = "argument-db")]
+    async fn call(connection: Connection, busy: Duration) -> Result<u32, ServiceError> {
+        RUNS.hit();
+        sleep(busy).await;
+        Ok(connection.id() + Connection(1).id())
+    }
+
+    // Finished: the temporary `Connection(1)`, then the argument, both with the slot held.
+    assert_eq!(call(Connection(2), Duration::ZERO).await.unwrap(), 3);
+    assert_eq!(SEEN.lock().unwrap().split_off(0), [0, 0]);
+
+    // Cancelled mid-body: the argument closes with the slot still held.
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(10),
+        call(Connection(2), Duration::from_secs(60)),
+    )
+    .await;
+    assert!(cancelled.is_err());
+    assert_eq!(SEEN.lock().unwrap().split_off(0), [0]);
+    assert_eq!(RUNS.get(), 2);
+    let bulkhead = resilience::monitor::bulkhead("argument-db").expect("registered");
+    assert_eq!(bulkhead.available(), 1);
+}
+
 #[tokio::test(start_paused = true)]
 async fn cancelling_a_waiting_caller_leaves_the_queue() {
     static RUNS: Runs = Runs::new();

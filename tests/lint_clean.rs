@@ -16,5 +16,9 @@ async fn every_attribute_in_a_lint_strict_crate() {
         assert_eq!(client.show(5, 0).await.unwrap(), "52");
         assert_eq!(free(1).await.unwrap(), 1);
         assert_eq!(one_line(4).await.unwrap(), 4);
+        assert_eq!(slots("", vec![0], 0).await.unwrap(), 2);
+        assert_eq!(slots("40", Vec::new(), 0).await.unwrap(), 41);
+        assert!(slots("x", Vec::new(), 0).await.is_err());
+        assert_eq!(one_slot(6).await.unwrap(), 6);
     }
 }

@@ -136,3 +136,49 @@ pub async fn keyed(host: &str, tenant: String, user: u64) -> Result<usize, Error
 #[retry]
 #[timeout("1s")]
 pub async fn one_line(x: u32) -> Result<u32, Error> { Ok(x) }
+
+/// Bulkheads only, written around the body itself: a `mut` argument, an unused one, an early
+/// return, a `?`, and a one-line tail (no "unnecessary braces").
+///
+/// # Errors
+///
+/// When `text` is not a number.
+#[bulkhead(max = 4)]
+#[bulkhead(max = 2, name = "lint-slots")]
+pub async fn slots(text: &str, mut scratch: Vec<u8>, _unused: u8) -> anyhow::Result<usize> {
+    scratch.push(1);
+    if text.is_empty() {
+        return Ok(scratch.len());
+    }
+    let number: usize = text.parse()?;
+    Ok(number + scratch.len())
+}
+
+/// # Errors
+///
+/// Never.
+#[rustfmt::skip]
+#[bulkhead(max = 1)]
+pub async fn one_slot(x: u32) -> Result<u32, Error> { Ok(x) }
+
+/// A body that never finishes, with bulkheads only: nothing after it is "unreachable" and
+/// the diverging tail is no "diverging sub-expression".
+///
+/// # Errors
+///
+/// Never.
+#[bulkhead(max = 1)]
+#[allow(clippy::unused_async)]
+pub async fn unfinished(x: u32) -> Result<u32, Error> {
+    todo!("{x}")
+}
+
+/// # Errors
+///
+/// Never: it never returns.
+#[bulkhead(max = 1)]
+pub async fn forever() -> Result<u32, Error> {
+    loop {
+        tokio::task::yield_now().await;
+    }
+}

@@ -290,8 +290,10 @@ impl Gen<'_> {
 
     /// `let name = name;` for every name bound by an owned argument, at the top of the retry
     /// block: the block owns the originals it clones for each attempt, instead of holding
-    /// `&T` across its awaits (which would make it `Send` only for `T: Sync`).
-    fn moves(&self) -> TokenStream {
+    /// `&T` across its awaits (which would make it `Send` only for `T: Sync`). After a stack
+    /// of bulkheads' slots ([`Gen::around_block`]), the same moves make the arguments locals
+    /// declared after the slots, so they are dropped before the slots go back.
+    pub(super) fn moves(&self) -> TokenStream {
         self.owned_bindings()
             .map(|binding| {
                 let ident = &at_call_site(&binding.ident);

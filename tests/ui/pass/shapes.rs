@@ -96,6 +96,23 @@ pub async fn inner_attributes(value: u32) -> Result<u32, Error> {
     Ok(u32::from(small))
 }
 
+/// Bulkheads only are written around the block itself: the same shapes hold there.
+#[bulkhead(max = 1)]
+pub async fn slot_unsized_return(early: bool, handle: Handle) -> Result<Box<dyn Display + Send>, Error> {
+    #![allow(clippy::needless_pass_by_value)]
+    handle.hits.set(1);
+    if early {
+        return Ok(Box::new(handle.hits.get()));
+    }
+    tokio::task::yield_now().await;
+    Ok(Box::new("two"))
+}
+
+#[bulkhead(max = 1)]
+pub async fn slot_unsized_tail() -> Result<Arc<dyn Backend>, Error> {
+    Ok(Arc::new(Memory))
+}
+
 pub struct Client {
     handle: Handle,
     calls: u32,
@@ -109,6 +126,13 @@ impl Client {
         self.handle.hits.set(self.calls);
         tokio::task::yield_now().await;
         Ok(self.handle.hits.get())
+    }
+
+    #[bulkhead(max = 1)]
+    pub async fn mut_in_slot(&mut self) -> Result<u32, Error> {
+        self.calls += 1;
+        tokio::task::yield_now().await;
+        Ok(self.calls)
     }
 
     #[fallback(Self::cached)]
@@ -163,9 +187,14 @@ fn main() {
         assert_eq!(unsized_return(true).await.unwrap().to_string(), "1");
         assert_eq!(unsized_return(false).await.unwrap().to_string(), "two");
         assert_eq!(inner_attributes(3).await.unwrap(), 3);
+        let early = assert_send(slot_unsized_return(true, Handle::default()));
+        assert_eq!(early.await.unwrap().to_string(), "1");
+        assert_eq!(slot_unsized_return(false, Handle::default()).await.unwrap().to_string(), "two");
+        assert_eq!(slot_unsized_tail().await.unwrap().id(), 7);
         let mut client = Client { handle: Handle::default(), calls: 0 };
         assert_eq!(assert_send(client.mut_not_sync()).await.unwrap(), 1);
         assert_eq!(assert_send(client.mut_with_fallback()).await.unwrap(), 2);
+        assert_eq!(assert_send(client.mut_in_slot()).await.unwrap(), 3);
         let service = Arc::new(Service { name: "svc".into() });
         assert_eq!(assert_send(service.clone().spawn_self()).await.unwrap(), 3);
         assert_eq!(assert_send(service.arc_with_fallback()).await.unwrap(), 3);
