@@ -12,9 +12,9 @@ use crate::awaiting;
 use crate::common::{check, governor_limiter, plain, runtime, tower_hedge, with_permit};
 use crate::ours::{
     breaker_consecutive, breaker_keyed, breaker_time_window, breaker_window, bulkhead_keyed,
-    bulkheaded, floor_breaker, floor_breaker_outcome, floor_bulkhead, floor_clock, floor_retry,
-    hedged, hedged_p95, host, rate_limit_keyed, rate_limited, retried, stacked, stacked_all, timed,
-    HOSTS,
+    bulkheaded, floor_breaker, floor_breaker_nested, floor_breaker_outcome, floor_bulkhead,
+    floor_clock, floor_retry, floor_retry_nested, hedged, hedged_p95, host, rate_limit_keyed,
+    rate_limited, retried, stacked, stacked_all, timed, HOSTS,
 };
 use crate::peers::{
     failsafe_consecutive, governor_keyed, recloser_window, via_backon, via_failsafe, via_five,
@@ -27,12 +27,14 @@ const ENTRIES: &[&str] = &[
     "plain",
     "floor-breaker",
     "floor-breaker-outcome",
+    "floor-breaker-nested",
     "breaker",
     "breaker-window",
     "breaker-time-window",
     "failsafe",
     "recloser",
     "floor-retry",
+    "floor-retry-nested",
     "retry",
     "backon",
     "floor-bulkhead",
@@ -129,6 +131,7 @@ pub(crate) fn main() {
         "plain" => count!(|i| plain(i).await),
         "floor-breaker" => count!(|i| floor_breaker(i).await),
         "floor-breaker-outcome" => count!(|i| floor_breaker_outcome(i).await),
+        "floor-breaker-nested" => count!(|i| floor_breaker_nested(i).await),
         "breaker" => count!(|i| breaker_consecutive(i).await),
         "breaker-window" => count!(|i| breaker_window(i).await),
         "breaker-time-window" => count!(|i| breaker_time_window(i).await),
@@ -137,6 +140,7 @@ pub(crate) fn main() {
         "retry" => count!(|i| retried(i).await),
         "backon" => count!(|i| via_backon(backoff, i).await),
         "floor-retry" => count!(|i| floor_retry(i).await),
+        "floor-retry-nested" => count!(|i| floor_retry_nested(i).await),
         "floor-bulkhead" => count!(|i| floor_bulkhead(i).await),
         "bulkhead" => count!(|i| bulkheaded(i).await),
         "semaphore" => count!(|i| with_permit(&semaphore, i).await),

@@ -17,8 +17,8 @@ use crate::awaiting;
 use crate::common::{governor_limiter, per_call, plain, runtime, tower_hedge, with_permit};
 use crate::ours::{
     breaker_consecutive, breaker_time_window, breaker_window, bulkheaded, floor_breaker,
-    floor_breaker_outcome, floor_bulkhead, floor_clock, floor_retry, hedged, hedged_p95,
-    rate_limited, retried, stacked, stacked_all, timed,
+    floor_breaker_nested, floor_breaker_outcome, floor_bulkhead, floor_clock, floor_retry,
+    floor_retry_nested, hedged, hedged_p95, rate_limited, retried, stacked, stacked_all, timed,
 };
 use crate::peers::{
     failsafe_consecutive, recloser_window, via_backon, via_failsafe, via_five, via_governor_check,
@@ -53,6 +53,12 @@ fn breaker(c: &mut Criterion) {
     group.bench_function("floor: a load before + a load after", |b| {
         per_call!(b, rt, |i| floor_breaker_outcome(i).await);
     });
+    group.bench_function(
+        "floor: a load before + a load after, body as a future",
+        |b| {
+            per_call!(b, rt, |i| floor_breaker_nested(i).await);
+        },
+    );
     group.bench_function("ours consecutive", |b| {
         per_call!(b, rt, |i| breaker_consecutive(i).await);
     });
@@ -81,6 +87,9 @@ fn retry(c: &mut Criterion) {
     group.bench_function("plain", |b| per_call!(b, rt, |i| plain(i).await));
     group.bench_function("floor: relaxed fetch_add (the budget's deposit)", |b| {
         per_call!(b, rt, |i| floor_retry(i).await);
+    });
+    group.bench_function("floor: relaxed fetch_add, body as a future", |b| {
+        per_call!(b, rt, |i| floor_retry_nested(i).await);
     });
     group.bench_function("ours", |b| per_call!(b, rt, |i| retried(i).await));
     group.bench_function("backon", |b| {

@@ -21,7 +21,9 @@
 //!
 //! The entries (`counted.rs`): `plain`; the floors `floor-breaker` (a relaxed load and a
 //! branch), `floor-breaker-outcome` (the same, and a second load after a success),
-//! `floor-retry` (a relaxed `fetch_add`, the budget's deposit), `floor-bulkhead` (two
+//! `floor-breaker-nested` (that, with the body a future of its own, as an attribute that sees
+//! the outcome must run it), `floor-retry` (a relaxed `fetch_add`, the budget's deposit),
+//! `floor-retry-nested` (that, with the body a future of its own), `floor-bulkhead` (two
 //! read-modify-writes) and `floor-clock` (a read of tokio's clock), each before the plain
 //! body; our attributes and the peers of the timed groups
 //! (`peers.rs`), each peer through a function that wraps the plain call; `stacked` (three) and

@@ -127,6 +127,23 @@ out_of_line! {
         outcome
     }
 
+    /// [`floor_breaker_outcome`] with the body run as a future of its own, as an attribute
+    /// that sees the body's outcome must run it: an `async` block is what keeps a `return` or
+    /// `?` in the body from leaving the function past the breaker. A body that never awaits
+    /// costs nothing as part of the function's own future, but something nested, which the
+    /// other floors leave out: the least a consecutive breaker written as an attribute does.
+    #[allow(clippy::unused_async)] // an `async fn` as the annotated ones are
+    pub(crate) async fn floor_breaker_nested(x: u64) -> Result<u64, BenchError> {
+        if black_box(&OPEN).load(Ordering::Relaxed) {
+            return Err(Rejected::circuit_open("floor", None).into());
+        }
+        let outcome: Result<u64, BenchError> = async move { Ok(work(x)) }.await;
+        if outcome.is_ok() && black_box(&FAILURES).load(Ordering::Relaxed) != 0 {
+            FAILURES.store(0, Ordering::Relaxed);
+        }
+        outcome
+    }
+
     /// A retry's floor under a retry budget (`budget`, on by default): one relaxed
     /// `fetch_add`, the call's deposit (Finagle's `RetryBudget` deposits per request too),
     /// then the body.
@@ -134,6 +151,14 @@ out_of_line! {
     pub(crate) async fn floor_retry(x: u64) -> Result<u64, BenchError> {
         black_box(&DEPOSITS).fetch_add(1, Ordering::Relaxed);
         Ok(work(x))
+    }
+
+    /// [`floor_retry`] with the body run as a future of its own, as a retry must run it: a
+    /// new future per attempt, whose `return` or `?` ends the attempt, not the function.
+    #[allow(clippy::unused_async)] // an `async fn` as the annotated ones are
+    pub(crate) async fn floor_retry_nested(x: u64) -> Result<u64, BenchError> {
+        black_box(&DEPOSITS).fetch_add(1, Ordering::Relaxed);
+        async move { Ok(work(x)) }.await
     }
 
     /// A bulkhead's floor: two uncontended read-modify-writes, a slot taken and given back

@@ -4,9 +4,15 @@
 //! function (the baseline), the same body under one of our attributes, a `floor` (the plain
 //! body after the least that attribute's happy path must do: one relaxed load and a branch for
 //! a closed breaker, two uncontended read-modify-writes for a bulkhead, one clock read for a
-//! timeout or a rate limit; a retry's floor is `plain` itself), or the plain function wrapped by
-//! a peer. Entries of one group run in the same process, one after the other, so their ratios
-//! come from one run.
+//! timeout or a rate limit, one relaxed `fetch_add` for a retry's budget), or the plain
+//! function wrapped by a peer. Entries of one group run in the same process, one after the
+//! other, so their ratios come from one run.
+//!
+//! The breaker and the retry have one floor more, "body as a future": an attribute that sees
+//! the body's outcome (a breaker records it, a retry judges it) must run the body as a future
+//! of its own, so that a `return` or `?` in it ends the body and not the function. The other
+//! floors run the body inline in the function's own future, which costs a body that never
+//! awaits nothing; nested, it costs its own state, which this row measures.
 //!
 //! Every entry runs the same loop — `iters` sequential calls awaited inside one `block_on` of
 //! a current-thread runtime, timed from inside (see `common::per_call!`) — so the runtime's own
