@@ -166,11 +166,15 @@ pub async fn one_slot(x: u32) -> Result<u32, Error> { Ok(x) }
 ///
 /// # Errors
 ///
-/// Never.
+/// Never: it panics.
+///
+/// # Panics
+///
+/// Always.
 #[bulkhead(max = 1)]
 #[allow(clippy::unused_async)]
-pub async fn unfinished(x: u32) -> Result<u32, Error> {
-    todo!("{x}")
+pub async fn always_panics(x: u32) -> Result<u32, Error> {
+    panic!("refused {x}")
 }
 
 /// # Errors
