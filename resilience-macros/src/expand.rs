@@ -544,7 +544,7 @@ impl Gen<'_> {
     /// first in every edition. That binding is typed with the declared return type, so
     /// `Ok(Arc::new(Memory))` still coerces to `Result<Arc<dyn Backend>, _>` as the tail of a
     /// plain function does; the block is a `match` arm so that a body that never finishes
-    /// (`todo!()`) is no "diverging sub-expression" to clippy, and the statement after it no
+    /// (`panic!(..)`) is no "diverging sub-expression" to clippy, and the statement after it no
     /// "unreachable expression" to rustc.
     fn around_block(
         &self,
@@ -554,14 +554,16 @@ impl Gen<'_> {
         let p = self.p;
         let p_ret = respan(p, self.ret_span);
         let ty = quote!(#p::Bulkhead);
+        let (slot, rejected) = (
+            quote_spanned!(Span::mixed_site()=> __slot),
+            quote_spanned!(Span::mixed_site()=> __rejected),
+        );
+        // Spanned on the return type: a missing `E: From<Rejected>` is reported there.
+        let reject = quote_spanned!(self.ret_span=> return #p_ret::rejected(#rejected));
         let (mut items, mut body) = (Vec::new(), TokenStream::new());
         for (index, a) in bulkheads.iter().enumerate() {
             let id = layer_id(index);
             items.push(self.unkeyed(&id, &ty, &self.bulkhead_config(a)));
-            let rejected = quote_spanned!(Span::mixed_site()=> __rejected);
-            // Spanned on the return type: a missing `E: From<Rejected>` is reported there.
-            let reject = quote_spanned!(self.ret_span=> return #p_ret::rejected(#rejected));
-            let slot = quote_spanned!(Span::mixed_site()=> __slot);
             let take = take_slot(&id, &rejected, &reject);
             body.extend(quote!(let #slot = #take;));
         }
