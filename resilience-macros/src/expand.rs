@@ -200,8 +200,7 @@ fn expand(function: Function, layers: &[Layer]) -> TokenStream {
         receiver,
         hedging: Hedging::of(layers),
     };
-    let only_bulkheads = only_bulkheads(layers).filter(|_| receiver != Some(ReceiverKind::Owned));
-    let (statics, body) = if let Some(bulkheads) = only_bulkheads {
+    let (statics, body) = if let Some(bulkheads) = only_bulkheads(layers, receiver) {
         gen.around_block(&bulkheads, &block)
     } else {
         let user_body = body::BodyFuture {
@@ -257,7 +256,13 @@ fn layer_id(index: usize) -> syn::Ident {
 /// A stack of unkeyed bulkheads only, which is written around the user's block itself
 /// ([`Gen::around_block`]) unless the function takes `self` by value: the receiver cannot be moved
 /// into a local declared after the slots, and must be dropped before they go back.
-fn only_bulkheads(layers: &[Layer]) -> Option<Vec<&args::BulkheadArgs>> {
+fn only_bulkheads(
+    layers: &[Layer],
+    receiver: Option<ReceiverKind>,
+) -> Option<Vec<&args::BulkheadArgs>> {
+    if receiver == Some(ReceiverKind::Owned) {
+        return None;
+    }
     layers
         .iter()
         .map(|layer| match &layer.args {
